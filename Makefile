@@ -1,0 +1,36 @@
+# The two commands: `make run` (set up and serve) and `make test` (set up and test).
+# Both are idempotent; pip runs again only when a requirements file changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BIND ?= 127.0.0.1:8000
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: run test setup bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run-deps: requirements.txt | $(BIN)/python
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.run-deps
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py create_first_admin
+
+run: setup
+	@echo "Serving on http://$(BIND)/  (admin: http://$(BIND)/admin/)  Ctrl-C stops."
+	GUNICORN_BIND=$(BIND) exec $(BIN)/gunicorn -c gunicorn.conf.py mediaserver.wsgi
+
+test: $(VENV)/.dev-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

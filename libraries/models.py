@@ -1,0 +1,85 @@
+from datetime import datetime, timezone
+
+from django.db import models
+
+
+class Library(models.Model):
+    """A folder of media. `path` is an absolute real path; libraries never nest or overlap."""
+
+    class Kind(models.TextChoices):
+        MOVIES = "movies"
+        TV = "tv"
+        MUSIC = "music"
+        PHOTOS = "photos"
+        MIXED = "mixed"
+
+    name = models.CharField(max_length=200)
+    path = models.CharField(max_length=1024, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MIXED)
+    scan_interval = models.DurationField(
+        null=True, blank=True, help_text="Queue a quick rescan this long after the last one. Empty: never."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "libraries"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MediaFile(models.Model):
+    """One catalogued media file of a library.
+
+    `path` is relative to the library root, '/'-separated. On PostgreSQL the column uses the
+    "C" collation (migration 0002) so that SQL orders paths byte-wise, exactly as Python and
+    SQLite do: the scanner compares catalogue ranges against its sorted walk.
+    """
+
+    class Kind(models.TextChoices):
+        VIDEO = "video"
+        AUDIO = "audio"
+        IMAGE = "image"
+
+    library = models.ForeignKey(Library, on_delete=models.CASCADE, related_name="files")
+    path = models.TextField()
+    size = models.BigIntegerField()
+    mtime_ns = models.BigIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    extension = models.CharField(max_length=16)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds")
+    title = models.CharField(max_length=500, blank=True, default="")
+    artist = models.CharField(max_length=500, blank=True, default="")
+    album = models.CharField(max_length=500, blank=True, default="")
+    track = models.PositiveIntegerField(null=True, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    codec = models.CharField(max_length=64, blank=True, default="")
+    bitrate = models.PositiveIntegerField(null=True, blank=True, help_text="Bits per second")
+    sample_rate = models.PositiveIntegerField(null=True, blank=True, help_text="Hz")
+    missing = models.BooleanField(default=False)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField(help_text="When a scan last recorded this file as new or changed")
+    last_job_id = models.BigIntegerField(null=True, blank=True, help_text="The scan job that last wrote this row")
+    # Set by a running scan on catalogued files it did not find; the scan flips them to
+    # missing only when it completes, so a failed or cancelled scan marks nothing missing.
+    unseen_by_job_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["library_id", "path"]
+        constraints = [
+            models.UniqueConstraint(fields=["library", "path"], name="mediafile_unique_path_per_library"),
+        ]
+        indexes = [
+            models.Index(fields=["library", "kind"], name="mediafile_library_kind"),
+            models.Index(fields=["library", "missing"], name="mediafile_library_missing"),
+            models.Index(fields=["library", "unseen_by_job_id"], name="mediafile_library_unseen"),
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def mtime(self) -> datetime:
+        return datetime.fromtimestamp(self.mtime_ns / 1e9, tz=timezone.utc)

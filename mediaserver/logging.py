@@ -1,0 +1,28 @@
+"""Structured logs: one line per event, `key=value` pairs after the message.
+
+Anything passed as `extra={...}` (job, library, worker, action, ...) is appended, so a
+decision can be found with grep (`action=orphan_paused job=12`).
+"""
+
+import logging
+
+_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class KeyValueFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = [
+            f"{key}={_render(value)}"
+            for key, value in vars(record).items()
+            if key not in _STANDARD_ATTRS and not key.startswith("_")
+        ]
+        return " ".join([line, *extras]) if extras else line
+
+
+def _render(value: object) -> str:
+    text = str(value)
+    return repr(text) if (not text or any(c.isspace() or c in "\"'=" for c in text)) else text

@@ -1,0 +1,59 @@
+"""The scanner's tunables: one typed object, each value with its unit and default here.
+
+settings.py builds it from the environment (SCANNER_* variables, DESIGN.md section 7);
+code reads it with `scanner_config()`, tests replace it with `dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mediaserver.env import env_bool, env_float, env_int
+
+
+def _default_metadata_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class ScannerConfig:
+    enabled: bool = True  # False: this process serves the web only and runs no scans
+    max_concurrent: int = 2  # scans one process runs at once
+    max_files_per_second: float = 0  # files/s per scan; 0 means no limit
+    batch_size: int = 500  # files per committed batch
+    claim_interval: float = 1.0  # seconds between polls for pending jobs
+    reconcile_interval: float = 30  # seconds between reconciliations
+    heartbeat_interval: float = 10  # seconds between worker heartbeats
+    worker_timeout: float = 30  # seconds of heartbeat silence after which a worker is dead
+    auto_resume: bool = True  # resume interrupted scans automatically
+    auto_resume_min_files: int = 10  # ... when more than this many files were processed
+    auto_resume_min_percent: float = 1  # ... or more than this percent
+    metadata_workers: int = field(default_factory=_default_metadata_workers)  # tag-reading processes
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ScannerConfig:
+        d = cls()
+        return cls(
+            enabled=env_bool(environ, "SCANNER_ENABLED", d.enabled),
+            max_concurrent=env_int(environ, "SCANNER_MAX_CONCURRENT", d.max_concurrent, minimum=1),
+            max_files_per_second=env_float(environ, "SCANNER_MAX_FILES_PER_SECOND", d.max_files_per_second),
+            batch_size=env_int(environ, "SCANNER_BATCH_SIZE", d.batch_size, minimum=1),
+            claim_interval=env_float(environ, "SCANNER_CLAIM_INTERVAL", d.claim_interval, minimum=0.05),
+            reconcile_interval=env_float(environ, "SCANNER_RECONCILE_INTERVAL", d.reconcile_interval, minimum=0.1),
+            heartbeat_interval=env_float(environ, "SCANNER_HEARTBEAT_INTERVAL", d.heartbeat_interval, minimum=0.1),
+            worker_timeout=env_float(environ, "SCANNER_WORKER_TIMEOUT", d.worker_timeout, minimum=0.1),
+            auto_resume=env_bool(environ, "SCANNER_AUTO_RESUME", d.auto_resume),
+            auto_resume_min_files=env_int(environ, "SCANNER_AUTO_RESUME_MIN_FILES", d.auto_resume_min_files),
+            auto_resume_min_percent=env_float(
+                environ, "SCANNER_AUTO_RESUME_MIN_PERCENT", d.auto_resume_min_percent
+            ),
+            metadata_workers=env_int(environ, "SCANNER_METADATA_WORKERS", d.metadata_workers),
+        )
+
+
+def scanner_config() -> ScannerConfig:
+    from django.conf import settings
+
+    return settings.SCANNER

@@ -1,0 +1,158 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from libraries.models import Library
+
+
+class Worker(models.Model):
+    """One scanning process (a gunicorn worker, runserver, scanworker or `manage.py scan`).
+
+    Created when the process starts, its heartbeat refreshed by the process, deleted on a
+    clean shutdown. Liveness is judged by the database clock against `heartbeat_at`, and on
+    the same host also by the pid and the process start time (pids get reused).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    hostname = models.CharField(max_length=255)
+    boot_id = models.CharField(max_length=64, blank=True, default="", help_text="Kernel boot id: same host, same boot")
+    pid = models.PositiveIntegerField()
+    process_started = models.BigIntegerField(
+        default=0, help_text="Process start time in clock ticks since boot (/proc/<pid>/stat), to detect pid reuse"
+    )
+    kind = models.CharField(max_length=32, default="server")
+    # Both from the database clock: liveness is never judged by comparing hosts' clocks.
+    started_at = models.DateTimeField(db_default=Now())
+    heartbeat_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["hostname", "pid"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return f"{self.hostname}:{self.pid}"
+
+
+class ScanJob(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        PAUSED = "paused"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    OPEN_STATUSES = (Status.PENDING, Status.RUNNING, Status.PAUSED)
+
+    class PauseReason(models.TextChoices):
+        USER = "user"
+        INTERRUPTED = "interrupted"
+        SHUTDOWN = "shutdown"
+
+    class Mode(models.TextChoices):
+        QUICK = "quick"
+        FULL = "full"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual"
+        AUTO_RESUME = "auto_resume"
+        SCHEDULE = "schedule"
+        COMMAND = "command"
+
+    class Phase(models.TextChoices):
+        QUEUED = "queued"
+        DISCOVERING = "discovering"
+        SCANNING = "scanning"
+        FINISHING = "finishing"
+        DONE = "done"
+
+    # Nullable so that a deleted library leaves its scan history behind.
+    library = models.ForeignKey(Library, null=True, on_delete=models.SET_NULL, related_name="scan_jobs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    pause_reason = models.CharField(max_length=16, choices=PauseReason.choices, null=True, blank=True, default=None)
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.QUICK)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.QUEUED)
+
+    files_found = models.PositiveBigIntegerField(default=0)
+    files_processed = models.PositiveBigIntegerField(default=0)
+    files_unchanged = models.PositiveBigIntegerField(default=0)
+    files_added = models.PositiveBigIntegerField(default=0)
+    files_updated = models.PositiveBigIntegerField(default=0)
+    files_missing = models.PositiveBigIntegerField(default=0)
+    files_failed = models.PositiveBigIntegerField(default=0)
+    bytes_processed = models.PositiveBigIntegerField(default=0)
+    dirs_failed = models.PositiveIntegerField(default=0, help_text="Folders that could not be read")
+    progress = models.FloatField(default=0, help_text="Percent, 0-100; never goes backwards")
+    files_per_second = models.FloatField(default=0, help_text="Rate of the current run, updated every batch")
+
+    checkpoint = models.TextField(blank=True, default="", help_text="Last committed path; the walk resumes after it")
+    owner = models.UUIDField(null=True, blank=True, help_text="Worker id of the process running this job")
+    worker_name = models.CharField(max_length=300, blank=True, default="", help_text="hostname:pid of the owner")
+    lease_token = models.PositiveBigIntegerField(default=0, help_text="Incremented on every claim (fencing token)")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    status_message = models.TextField(blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    resume_count = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["library"],
+                condition=Q(status__in=["pending", "running", "paused"]),
+                name="scanjob_one_open_job_per_library",
+            ),
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=100), name="scanjob_progress_0_100"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="scanjob_status_created"),
+            models.Index(fields=["owner", "status"], name="scanjob_owner_status"),
+            models.Index(fields=["library", "-created_at"], name="scanjob_library_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scan #{self.pk} of {self.library or 'a deleted library'} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the stored rate; None when not running or the rate is unknown."""
+        if self.status != self.Status.RUNNING or self.files_per_second <= 0 or not self.files_found:
+            return None
+        remaining = max(0, self.files_found - self.files_processed)
+        return round(remaining / self.files_per_second, 1)
+
+
+class ScanEvent(models.Model):
+    """The audit trail: one row per decision about a job (claimed, paused, orphaned, ...)."""
+
+    job = models.ForeignKey(ScanJob, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=32)
+    message = models.TextField()
+    worker = models.CharField(max_length=300, blank=True, default="", help_text="hostname:pid that decided")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["job", "created_at"], name="scanevent_job_created")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
