@@ -1,3 +1,7 @@
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from libraries.models import Library
@@ -5,13 +9,23 @@ from libraries.models import Library
 
 @pytest.fixture
 def make_library(tmp_path):
-    """Create a Library row over a fresh folder under tmp_path."""
+    """Create a Library row over a fresh folder under tmp_path (or the given path)."""
     counter = iter(range(1, 10_000))
 
     def make(name: str | None = None, path=None, **fields) -> Library:
         n = next(counter)
-        folder = path if path is not None else tmp_path / f"library{n}"
+        folder = Path(path) if path is not None else tmp_path / f"library{n}"
         folder.mkdir(parents=True, exist_ok=True)
         return Library.objects.create(name=name or f"Library {n}", path=str(folder.resolve()), **fields)
 
     return make
+
+
+@pytest.fixture
+def public_tmp():
+    """A folder every user can traverse (pytest's tmp_path is private to root), for tests that
+    check permissions as an unprivileged user."""
+    path = Path(tempfile.mkdtemp(prefix="mediaserver-test-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

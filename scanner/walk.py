@@ -1,0 +1,226 @@
+"""The library walk: sorted, iterative, resumable, safe on hostile trees. No Django here.
+
+Order. Inside a folder, entries are sorted by name, folders with a '/' appended to their name.
+A depth-first walk in that order yields relative paths in plain string order (code points,
+which is UTF-8 byte order), so "everything up to the last committed path" is one comparison:
+the scanner's checkpoint is just that path, and the catalogue range a batch covers is
+`checkpoint < path <= last path of the batch` (PostgreSQL uses the "C" collation for it).
+
+Safety. Symlinks are followed only when their target lies inside the root; a folder already on
+the current path (a loop) is not entered twice. Hidden entries and NAS/OS system folders are
+skipped. A folder that cannot be read is reported to `on_dir_error` and skipped; a file that
+vanishes or cannot be stat'ed, or whose name is not valid UTF-8, is yielded with `error` set,
+so the scan counts it as failed instead of crashing. If the root itself disappears, is
+unmounted (its device changes) or becomes unreadable, RootUnavailable stops the walk.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+VIDEO_EXTENSIONS = frozenset(
+    "mkv mp4 m4v avi mov wmv webm ts m2ts mts mpg mpeg mpe vob flv ogv 3gp divx asf rm rmvb".split()
+)
+AUDIO_EXTENSIONS = frozenset(
+    "mp3 flac m4a m4b aac ogg oga opus wav aif aiff wma ape wv mpc alac dsf dff mka spx".split()
+)
+IMAGE_EXTENSIONS = frozenset("jpg jpeg png webp gif heic heif avif bmp tif tiff".split())
+KIND_BY_EXTENSION = {
+    **{ext: "video" for ext in VIDEO_EXTENSIONS},
+    **{ext: "audio" for ext in AUDIO_EXTENSIONS},
+    **{ext: "image" for ext in IMAGE_EXTENSIONS},
+}
+
+# Folders that NAS systems and operating systems put in shares; never media.
+SYSTEM_FOLDERS = frozenset(
+    {"@eaDir", "@Recycle", "@Recently-Snapshot", "#recycle", "#snapshot", "$RECYCLE.BIN",
+     "System Volume Information", "lost+found", "RECYCLER", "Thumbs", "@tmp"}
+)
+MAX_PATH_BYTES = 2000  # longer relative paths cannot be indexed in the catalogue
+
+
+class RootUnavailable(Exception):
+    """The library root vanished, was unmounted or became unreadable."""
+
+
+@dataclass(slots=True)
+class FileEntry:
+    path: str  # relative to the root, '/'-separated
+    kind: str  # video, audio or image
+    extension: str  # lower case, no dot
+    size: int = 0
+    mtime_ns: int = 0
+    error: str = ""  # why the file cannot be catalogued; empty when it can
+    bad_name: bool = False  # not valid UTF-8: cannot be stored, not even as a checkpoint
+
+
+def classify(name: str) -> tuple[str, str] | None:
+    """(kind, extension) of a media file name, or None for anything else."""
+    dot = name.rfind(".")
+    if dot <= 0:
+        return None
+    extension = name[dot + 1 :].lower()
+    kind = KIND_BY_EXTENSION.get(extension)
+    return (kind, extension) if kind else None
+
+
+NOT_UTF8 = "file name is not valid UTF-8"
+TOO_LONG = "path is too long to catalogue"
+
+
+def is_catalogable(path: str) -> str:
+    """Empty string if `path` can be stored, else the reason it cannot."""
+    if path.isascii():
+        return "" if len(path) <= MAX_PATH_BYTES else TOO_LONG
+    try:
+        size = len(path.encode("utf-8"))
+    except UnicodeEncodeError:
+        return NOT_UTF8
+    return "" if size <= MAX_PATH_BYTES else TOO_LONG
+
+
+class Walker:
+    """Yields the media files under `root` in walk order, after `after` (a checkpoint)."""
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        after: str = "",
+        with_stat: bool = True,
+        on_dir_error: Callable[[str, OSError], None] | None = None,
+    ):
+        self.root = os.path.realpath(root)
+        self.after = after
+        self.with_stat = with_stat
+        self.on_dir_error = on_dir_error or (lambda path, error: None)
+        self.root_was_empty = False
+        self._root_id = self._stat_root()
+
+    def _stat_root(self) -> tuple[int, int]:
+        try:
+            st = os.stat(self.root)
+        except OSError as exc:
+            raise RootUnavailable(f"The library folder {self.root} is not available: {exc.strerror}") from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise RootUnavailable(f"The library folder {self.root} is not a folder any more")
+        return st.st_dev, st.st_ino
+
+    def check_root(self) -> None:
+        """Raise RootUnavailable unless the root is still the same, readable folder."""
+        if self._stat_root() != self._root_id:
+            raise RootUnavailable(f"The library folder {self.root} was replaced or unmounted during the scan")
+        try:
+            with os.scandir(self.root) as it:
+                next(it, None)
+        except OSError as exc:
+            raise RootUnavailable(f"The library folder {self.root} became unreadable: {exc.strerror}") from None
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        root_entries = self._list("")
+        if root_entries is None:
+            self.check_root()
+            raise RootUnavailable(f"The library folder {self.root} cannot be read")
+        self.root_was_empty = not root_entries
+        # Each frame: (relative prefix, sorted children, next index, (dev, ino) of the folder).
+        stack = [("", root_entries, 0, self._root_id)]
+        on_path = {self._root_id}
+        while stack:
+            prefix, children, index, folder_id = stack[-1]
+            if index == len(children):
+                stack.pop()
+                on_path.discard(folder_id)
+                continue
+            stack[-1] = (prefix, children, index + 1, folder_id)
+            entry, media = children[index]
+            rel = prefix + entry.name
+            if media is None:  # a folder
+                sub = rel + "/"
+                if sub <= self.after and not self.after.startswith(sub):
+                    continue  # the whole folder lies before the checkpoint
+                try:
+                    st = entry.stat()
+                except OSError:
+                    self.check_root()
+                    continue  # vanished between listing and now
+                sub_id = (st.st_dev, st.st_ino)
+                if sub_id in on_path:
+                    continue  # a symlink loop
+                grandchildren = self._list(sub)
+                if grandchildren is not None:
+                    stack.append((sub, grandchildren, 0, sub_id))
+                    on_path.add(sub_id)
+                continue
+            if rel <= self.after:
+                continue
+            yield self._file_entry(entry, rel, *media)
+
+    def _file_entry(self, entry: os.DirEntry, rel: str, kind: str, extension: str) -> FileEntry:
+        problem = is_catalogable(rel)
+        item = FileEntry(path=rel, kind=kind, extension=extension, error=problem, bad_name=problem == NOT_UTF8)
+        if self.with_stat and not item.error:
+            try:
+                st = entry.stat()
+                item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
+            except FileNotFoundError:
+                self.check_root()
+                item.error = "vanished during the scan"
+            except OSError as exc:
+                self.check_root()
+                item.error = f"cannot be read: {exc.strerror}"
+        return item
+
+    def _list(self, prefix: str) -> list[tuple[os.DirEntry, tuple[str, str] | None]] | None:
+        """The folder's sub-folders (None) and media files ((kind, extension)), in walk order.
+
+        None if the folder cannot be listed.
+        """
+        path = os.path.join(self.root, prefix) if prefix else self.root
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except FileNotFoundError as exc:
+            self.check_root()
+            if prefix:
+                self.on_dir_error(prefix, exc)  # vanished: its files are gone, not unreadable
+            return None if prefix else []
+        except OSError as exc:
+            self.check_root()
+            self.on_dir_error(prefix, exc)
+            return None
+        keyed = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or name in SYSTEM_FOLDERS:
+                continue
+            try:
+                if entry.is_symlink() and not self._inside_root(entry.path):
+                    continue
+                if entry.is_dir():
+                    keyed.append((name + "/", entry, None))
+                elif (media := classify(name)) and entry.is_file():
+                    keyed.append((name, entry, media))
+            except OSError:
+                continue  # vanished or unreadable inode: nothing to catalogue
+        keyed.sort(key=lambda item: item[0])
+        return [(entry, media) for _, entry, media in keyed]
+
+    def _inside_root(self, path: str) -> bool:
+        target = os.path.realpath(path)
+        return target == self.root or target.startswith(self.root + os.sep)
+
+
+def count_media(root: str, *, should_stop: Callable[[], bool] = lambda: False, every: int = 1000,
+                on_progress: Callable[[int], None] = lambda n: None) -> int | None:
+    """Count the media files a scan of `root` will see; None if stopped early."""
+    count = 0
+    for _ in Walker(root, with_stat=False):
+        count += 1
+        if count % every == 0:
+            if should_stop():
+                return None
+            on_progress(count)
+    return count

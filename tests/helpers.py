@@ -1,0 +1,106 @@
+"""Ground-truth media trees and ways to run scans in tests."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+
+from libraries.models import Library, MediaFile
+from scanner import jobstore, services
+from scanner.engine import ScanEngine
+from scanner.models import ScanJob, Worker
+from tests import media
+
+NOBODY = 65534
+
+
+def build_tree(root: Path, *, albums: int = 3, tracks: int = 4) -> dict[str, dict]:
+    """A small music/film library of real files; returns {relative path: expected fields}."""
+    truth: dict[str, dict] = {}
+    writers = [media.write_mp3, media.write_flac, media.write_wav, media.write_mp4]
+    for a in range(albums):
+        for t in range(tracks):
+            writer = writers[(a + t) % len(writers)]
+            ext = {"write_mp3": "mp3", "write_flac": "flac", "write_wav": "wav", "write_mp4": "m4a"}[writer.__name__]
+            rel = f"Artist {a}/Album {a}/{t + 1:02d} Track.{ext}"
+            tags = {"title": f"Track {t + 1}", "artist": f"Artist {a}", "album": f"Album {a}", "track": t + 1,
+                    "year": 2000 + a}
+            writer(root / rel, tags=tags)
+            truth[rel] = {"kind": "audio", **tags}
+    media.write_mp4(root / "Films/Big Film (2001)/Big Film.mp4", seconds=5)
+    truth["Films/Big Film (2001)/Big Film.mp4"] = {"kind": "video"}
+    (root / "Films/Other.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + bytes(500))
+    truth["Films/Other.mkv"] = {"kind": "video"}
+    (root / "Photos").mkdir(parents=True, exist_ok=True)
+    (root / "Photos/beach.jpg").write_bytes(b"\xff\xd8\xff" + bytes(300))
+    truth["Photos/beach.jpg"] = {"kind": "image"}
+    (root / "notes.txt").write_text("not media")
+    (root / ".hidden").mkdir(exist_ok=True)
+    media.write_mp3(root / ".hidden/secret.mp3")
+    (root / "@eaDir").mkdir(exist_ok=True)
+    media.write_mp3(root / "@eaDir/thumb.mp3")
+    return truth
+
+
+def many_files(root: Path, count: int, *, per_folder: int = 50) -> list[str]:
+    """`count` stat-only media files (not parsed: .mkv) in folders of `per_folder`."""
+    paths = []
+    for i in range(count):
+        rel = f"Show {i // per_folder:03d}/Episode {i % per_folder:03d}.mkv"
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * (i % 7))
+        paths.append(rel)
+    return paths
+
+
+def catalogue(library: Library) -> dict[str, MediaFile]:
+    return {f.path: f for f in MediaFile.objects.filter(library=library)}
+
+
+def present_paths(library: Library) -> set[str]:
+    return set(MediaFile.objects.filter(library=library, missing=False).values_list("path", flat=True))
+
+
+def config(**changes):
+    return dataclasses.replace(settings.SCANNER, **changes)
+
+
+def make_worker() -> Worker:
+    return Worker.objects.create(hostname="test-host", pid=os.getpid())
+
+
+def scan_now(library: Library, *, mode: str = "quick", **config_changes) -> ScanJob:
+    """Queue, claim and run one scan in this thread, as a server thread would."""
+    action = services.start_scan(library_id=library.pk, mode=mode)
+    return run_job(action.job, **config_changes)
+
+
+def run_job(job: ScanJob, *, stop: threading.Event | None = None, **config_changes) -> ScanJob:
+    worker = make_worker()
+    lease = jobstore.claim_job(job.pk, worker)
+    assert lease is not None, "job was not claimable"
+    ScanEngine(lease, config=config(**config_changes), stop=stop or threading.Event(), worker_label=worker.label).run()
+    job.refresh_from_db()
+    return job
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@contextmanager
+def unprivileged_filesystem_access():
+    """For this thread only, check file permissions as user 'nobody' (tests run as root,
+    and root reads a mode-000 folder anyway). setfsuid is per thread; the database
+    connection, already open, is unaffected."""
+    previous = _libc.setfsuid(NOBODY)
+    try:
+        yield
+    finally:
+        _libc.setfsuid(previous)

@@ -1,0 +1,259 @@
+"""The scan engine on the real database and real files (scanner/engine.py)."""
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from libraries.models import MediaFile
+from scanner import jobstore, services
+from scanner.engine import ScanEngine
+from scanner.models import ScanEvent, ScanJob
+from tests import media
+from tests.helpers import (
+    build_tree, catalogue, config, make_worker, many_files, present_paths, run_job, scan_now,
+    unprivileged_filesystem_access,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_first_scan_catalogues_the_ground_truth(make_library):
+    library = make_library()
+    path = Path(library.path)
+    truth = build_tree(path)
+    job = scan_now(library, batch_size=5)
+
+    assert job.status == "completed" and job.progress == 100 and job.phase == "done"
+    assert (job.files_found, job.files_processed, job.files_added, job.files_failed) == (len(truth),) * 3 + (0,)
+    files = catalogue(library)
+    assert set(files) == set(truth)
+    for rel, expected in truth.items():
+        row = files[rel]
+        stat = os.stat(path / rel)
+        assert (row.size, row.mtime_ns, row.kind, row.missing) == (stat.st_size, stat.st_mtime_ns, expected["kind"], False)
+        for tag in ("title", "artist", "album", "track", "year"):
+            if tag in expected:
+                assert getattr(row, tag) == expected[tag], (rel, tag)
+    mp3 = files["Artist 0/Album 0/01 Track.mp3"]
+    assert (mp3.duration, mp3.bitrate, mp3.sample_rate, mp3.codec) == (1.008, 32000, 32000, "mp3")
+    assert files["Films/Big Film (2001)/Big Film.mp4"].duration == 5.0
+    assert job.status_message.startswith(f"Scanned {len(truth)} files: {len(truth)} added")
+
+
+def test_tags_are_read_the_same_in_the_scan_thread(make_library):
+    library = make_library()
+    truth = build_tree(Path(library.path))
+    scan_now(library, metadata_workers=0)
+    assert {rel: f.title for rel, f in catalogue(library).items() if f.kind == "audio"} == {
+        rel: t["title"] for rel, t in truth.items() if t["kind"] == "audio"
+    }
+
+
+def test_an_unchanged_rescan_writes_nothing_to_the_catalogue(make_library):
+    library = make_library()
+    root = Path(library.path)
+    build_tree(root)
+    many_files(root, 1200)
+    first = scan_now(library, batch_size=200)
+    before = {f.pk: (f.last_seen, f.size) for f in MediaFile.objects.all()}
+
+    with CaptureQueriesContext(connection) as queries:
+        again = scan_now(library, batch_size=200)
+
+    writes = [q["sql"] for q in queries if "libraries_mediafile" in q["sql"] and not q["sql"].lstrip().startswith("SELECT")]
+    assert writes == []
+    assert len(queries) < 60, "a rescan must use a few queries per batch, not one per file"
+    assert (again.files_unchanged, again.files_added, again.files_updated, again.files_missing) == (first.files_added, 0, 0, 0)
+    assert {f.pk: (f.last_seen, f.size) for f in MediaFile.objects.all()} == before
+
+
+def test_modified_deleted_and_added_files_are_all_detected(make_library):
+    library = make_library()
+    root = Path(library.path)
+    truth = build_tree(root)
+    scan_now(library, batch_size=4)
+    ids_before = {f.path: f.pk for f in MediaFile.objects.all()}
+
+    changed = next(p for p in truth if p.endswith(".wav"))
+    media.write_wav(root / changed, seconds=1.5, tags={"title": "Retitled"})
+    gone = next(p for p in truth if p.startswith("Artist 2") and p.endswith(".mp3"))
+    (root / gone).unlink()
+    shutil.rmtree(root / "Photos")
+    media.write_flac(root / "Artist 9/New/01 New.flac", tags={"title": "Brand new"})
+
+    job = scan_now(library, batch_size=4)
+
+    assert (job.files_added, job.files_updated, job.files_missing) == (1, 1, 2)
+    assert job.files_unchanged == len(truth) - 3
+    files = catalogue(library)
+    assert files[changed].title == "Retitled" and files[changed].duration == 1.5
+    assert files[changed].pk == ids_before[changed]
+    assert files[gone].missing and files["Photos/beach.jpg"].missing, "vanished files are kept, flagged missing"
+    assert files["Artist 9/New/01 New.flac"].title == "Brand new"
+    assert len(files) == len(truth) + 1
+
+    media.write_mp3(root / gone)  # it comes back
+    (root / "Photos").mkdir()
+    again = scan_now(library)
+    assert not catalogue(library)[gone].missing
+    assert again.files_missing == 1  # the photo is still gone
+
+
+def test_full_mode_rereads_files_whose_size_and_mtime_did_not_change(make_library):
+    library = make_library()
+    root = Path(library.path)
+    track = root / "a.flac"
+    media.write_flac(track, tags={"title": "AAAA"})
+    scan_now(library)
+    stat = os.stat(track)
+    media.write_flac(track, tags={"title": "BBBB"})  # same length, so the same size
+    os.utime(track, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(track).st_size == stat.st_size
+
+    quick = scan_now(library)
+    assert (quick.files_unchanged, catalogue(library)["a.flac"].title) == (1, "AAAA")
+    full = scan_now(library, mode="full")
+    assert (full.files_updated, catalogue(library)["a.flac"].title) == (1, "BBBB")
+    assert scan_now(library, mode="full").files_unchanged == 1
+
+
+def test_unparseable_and_empty_files_are_catalogued_and_counted_as_failed(make_library):
+    library = make_library()
+    root = Path(library.path)
+    media.write_junk(root / "broken.mp3")
+    (root / "empty.flac").write_bytes(b"")
+    media.write_mp3(root / "fine.mp3")
+    job = scan_now(library)
+    assert (job.status, job.files_processed, job.files_failed, job.files_added) == ("completed", 3, 2, 3)
+    assert catalogue(library)["empty.flac"].size == 0
+
+
+def test_a_hostile_tree_completes(make_library, public_tmp):
+    root = public_tmp / "library"
+    outside = public_tmp / "outside"
+    media.write_mp3(root / "ok/a.mp3")
+    media.write_mp3(root / "locked/b.mp3")
+    media.write_mp3(outside / "c.mp3")
+    (root / "locked").chmod(0)
+    (root / "ok/loop").symlink_to(root)
+    (root / "escape").symlink_to(outside)
+    (root / "empty.mp3").write_bytes(b"")
+    bad = os.path.join(os.fsencode(root), b"caf\xe9.mp3")
+    open(bad, "wb").close()
+    library = make_library(path=root)
+
+    with unprivileged_filesystem_access():
+        job = scan_now(library)
+
+    assert job.status == "completed", job.error_message
+    assert set(catalogue(library)) == {"ok/a.mp3", "empty.mp3"}
+    assert (job.files_processed, job.files_found, job.files_failed, job.dirs_failed) == (3, 3, 2, 1)
+    assert "1 folders could not be read" in job.status_message
+    kinds = set(ScanEvent.objects.filter(job=job).values_list("kind", flat=True))
+    assert "folder_unreadable" in kinds
+
+
+def test_files_in_a_folder_that_became_unreadable_are_not_marked_missing(make_library, public_tmp):
+    root = public_tmp / "library"
+    media.write_mp3(root / "open/a.mp3")
+    media.write_mp3(root / "locked/b.mp3")
+    library = make_library(path=root)
+    scan_now(library)
+    (root / "locked").chmod(0)
+    with unprivileged_filesystem_access():
+        job = scan_now(library)
+    assert (job.status, job.files_missing, job.dirs_failed) == ("completed", 0, 1)
+    assert present_paths(library) == {"open/a.mp3", "locked/b.mp3"}
+
+
+def test_a_missing_root_fails_the_scan_and_marks_nothing_missing(make_library):
+    library = make_library()
+    root = Path(library.path)
+    build_tree(root)
+    scan_now(library)
+    shutil.rmtree(root)
+    job = scan_now(library)
+    assert job.status == "failed" and "not available" in job.error_message
+    assert "Nothing was marked missing" in job.status_message
+    assert not MediaFile.objects.filter(missing=True).exists()
+
+
+def test_an_empty_mount_point_does_not_mark_the_library_missing(make_library):
+    library = make_library()
+    root = Path(library.path)
+    build_tree(root)
+    scan_now(library)
+    for child in root.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    job = scan_now(library)
+    assert job.status == "failed" and "is the drive mounted" in job.error_message
+    assert not MediaFile.objects.filter(missing=True).exists()
+
+
+def test_a_stale_lease_cannot_commit(make_library):
+    """Two engines on one job: the one whose lease was superseded writes nothing."""
+    library = make_library()
+    paths = many_files(Path(library.path), 60)
+    job = services.start_scan(library_id=library.pk).job
+    old = jobstore.claim_job(job.pk, make_worker())
+    # The job is taken over (as recovery would after declaring the first owner dead).
+    ScanJob.objects.filter(pk=job.pk).update(status="pending")
+    new = jobstore.claim_job(job.pk, make_worker())
+    assert new.lease_token == old.lease_token + 1
+
+    stale = ScanEngine(old, config=config(batch_size=10), stop=threading.Event()).run()
+    assert stale == "stopped"
+    assert not MediaFile.objects.exists()
+
+    assert ScanEngine(new, config=config(batch_size=10), stop=threading.Event()).run() == "completed"
+    job.refresh_from_db()
+    assert (job.files_processed, job.files_added) == (60, 60)
+    assert sorted(present_paths(library)) == sorted(paths)
+
+
+def test_a_stop_keeps_committed_batches_and_resume_finishes_exactly(make_library):
+    library = make_library()
+    paths = many_files(Path(library.path), 95)
+    job = services.start_scan(library_id=library.pk).job
+    stop = threading.Event()
+    committed = []
+
+    real_update = MediaFile.objects.bulk_create
+
+    def stop_after_two_batches(rows, *args, **kwargs):
+        result = real_update(rows, *args, **kwargs)
+        committed.append(len(rows))
+        if len(committed) == 2:
+            stop.set()
+        return result
+
+    MediaFile.objects.bulk_create = stop_after_two_batches
+    try:
+        # A pause arrives while the engine works: it stops at the next file.
+        run_job(job, stop=stop, batch_size=10)
+    finally:
+        del MediaFile.objects.bulk_create
+    job.refresh_from_db()
+    assert job.status == "running"  # stopping is the thread's part; the service changes the row
+    assert job.files_processed == len(present_paths(library)) == 20
+    assert job.checkpoint == sorted(paths)[19]
+
+    services.pause_scan_by_library(library_id=library.pk)
+    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    assert resumed.pk == job.pk and resumed.resume_count == 1
+    done = run_job(resumed, batch_size=10)
+    assert (done.status, done.files_processed, done.files_added, done.files_found) == ("completed", 95, 95, 95)
+    assert sorted(present_paths(library)) == sorted(paths)
+
+
+def test_the_rate_limit_keeps_scans_gentle(make_library):
+    library = make_library()
+    many_files(Path(library.path), 30)
+    job = scan_now(library, max_files_per_second=100, batch_size=10)
+    assert job.status == "completed"
+    assert 0 < job.files_per_second <= 110

@@ -1,0 +1,159 @@
+"""The per-process runtime with real threads (scanner/runtime.py)."""
+
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from libraries.models import MediaFile
+from scanner import services
+from scanner.models import ScanJob, Worker
+from scanner.runtime import current_runtime, start_runtime, stop_runtime
+from tests.helpers import build_tree, config, many_files, present_paths
+from tests.procs import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def runtime(settings):
+    def start(**changes):
+        settings.SCANNER = config(**{"claim_interval": 0.2, "heartbeat_interval": 0.2, **changes})
+        return start_runtime("test")
+
+    yield start
+    stop_runtime()
+
+
+def job_of(library) -> ScanJob:
+    return ScanJob.objects.filter(library=library).latest("created_at")
+
+
+def test_nothing_scans_unless_an_entry_point_starts_it():
+    assert current_runtime() is None
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("scan-job")]
+    assert not Worker.objects.exists()
+
+
+def test_a_job_queued_by_another_process_is_claimed_by_polling(runtime, make_library):
+    library = make_library()
+    truth = build_tree(Path(library.path))
+    runtime(claim_interval=1.0)
+    job = ScanJob.objects.create(library=library)  # no wake-up reaches this process
+    wait_until(lambda: ScanJob.objects.get(pk=job.pk).status != "pending", timeout=3, what="the job to be claimed")
+    wait_until(lambda: ScanJob.objects.get(pk=job.pk).status == "completed", timeout=20, what="the scan to complete")
+    job.refresh_from_db()
+    assert job.worker_name == "" and job.lease_token == 1
+    assert present_paths(library) == set(truth)
+
+
+def test_pause_stops_the_thread_at_once_and_resume_finishes_exactly(runtime, make_library):
+    library = make_library()
+    paths = many_files(Path(library.path), 400)
+    rt = runtime(max_files_per_second=150, batch_size=10)
+    services.start_scan(library_id=library.pk)
+    wait_until(lambda: job_of(library).files_processed >= 30, timeout=20, what="some progress")
+
+    paused = services.pause_scan_by_library(library_id=library.pk)
+    assert paused.status == "paused"
+    wait_until(lambda: not rt.threads(), timeout=5, what="the scan thread to stop")
+    job = job_of(library)
+    assert job.status == "paused" and 30 <= job.files_processed < 400
+    assert MediaFile.objects.filter(library=library).count() == job.files_processed, "progress is exactly what was committed"
+
+    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    assert resumed.pk == job.pk
+    wait_until(lambda: job_of(library).status == "completed", timeout=30, what="the resumed scan to complete")
+    done = job_of(library)
+    assert (done.pk, done.resume_count, done.files_processed, done.files_added, done.files_found) == (job.pk, 1, 400, 400, 400)
+    assert sorted(present_paths(library)) == sorted(paths)
+
+
+def test_a_pause_made_by_another_process_stops_the_scan_at_its_next_batch(runtime, make_library):
+    library = make_library()
+    many_files(Path(library.path), 400)
+    rt = runtime(max_files_per_second=150, batch_size=10)
+    services.start_scan(library_id=library.pk)
+    wait_until(lambda: job_of(library).files_processed >= 20, timeout=20, what="some progress")
+
+    # What another process's pause does: only the row changes; nobody signals our thread.
+    ScanJob.objects.filter(library=library, status="running").update(status="paused", pause_reason="user", owner=None)
+    wait_until(lambda: not rt.threads(), timeout=5, what="the scan thread to notice")
+    job = job_of(library)
+    assert job.status == "paused"
+    assert MediaFile.objects.filter(library=library).count() == job.files_processed
+
+
+def test_capacity_limits_concurrent_scans_in_a_process(runtime, make_library):
+    libraries = [make_library() for _ in range(3)]
+    for library in libraries:
+        many_files(Path(library.path), 60)
+    runtime(max_concurrent=1, max_files_per_second=200, batch_size=10)
+    for library in libraries:
+        services.start_scan(library_id=library.pk)
+    peak = 0
+
+    def all_done():
+        nonlocal peak
+        peak = max(peak, ScanJob.objects.filter(status="running").count())
+        return ScanJob.objects.filter(status="completed").count() == 3
+
+    wait_until(all_done, timeout=30, what="three scans to complete one after another")
+    assert peak == 1
+
+
+def test_the_worker_row_identifies_the_process_and_beats(runtime):
+    import os
+
+    runtime()
+    worker = wait_until(lambda: Worker.objects.first(), timeout=5, what="the worker row")
+    assert (worker.pid, worker.kind) == (os.getpid(), "test") and worker.process_started > 0
+    first_beat = worker.heartbeat_at
+    wait_until(lambda: Worker.objects.get(pk=worker.pk).heartbeat_at > first_beat, timeout=5, what="a heartbeat")
+
+
+def test_a_process_whose_worker_row_was_removed_stops_its_scans(runtime, make_library):
+    library = make_library()
+    many_files(Path(library.path), 400)
+    rt = runtime(max_files_per_second=100, batch_size=10)
+    services.start_scan(library_id=library.pk)
+    wait_until(lambda: job_of(library).status == "running", timeout=5, what="the scan to start")
+    old_worker = rt.worker.pk
+    Worker.objects.filter(pk=old_worker).delete()  # as a sweeper that judged us dead would
+    wait_until(lambda: not rt.threads(), timeout=5, what="the scan to stop")
+    assert Worker.objects.exclude(pk=old_worker).count() == 1, "the process registers again"
+
+
+def test_shutdown_pauses_running_scans_for_a_prompt_resume(runtime, make_library):
+    library = make_library()
+    many_files(Path(library.path), 400)
+    runtime(max_files_per_second=100, batch_size=10)
+    services.start_scan(library_id=library.pk)
+    wait_until(lambda: job_of(library).files_processed > 0, timeout=10, what="some progress")
+    stop_runtime()
+    job = job_of(library)
+    assert (job.status, job.pause_reason) == ("paused", "shutdown")
+    assert not Worker.objects.exists()
+    assert MediaFile.objects.filter(library=library).count() == job.files_processed
+
+
+def test_scan_threads_close_their_database_connections(runtime, make_library):
+    if connection.vendor != "postgresql":
+        pytest.skip("counts server connections on PostgreSQL")
+
+    def connections() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    libraries = [make_library() for _ in range(4)]
+    for library in libraries:
+        many_files(Path(library.path), 20)
+    runtime(max_concurrent=2)
+    baseline = connections()
+    for library in libraries:
+        services.start_scan(library_id=library.pk)
+    wait_until(lambda: ScanJob.objects.filter(status="completed").count() == 4, timeout=20, what="four scans")
+    # The scheduler's own threads keep theirs; the four scan threads must not leave theirs open.
+    wait_until(lambda: connections() <= baseline + 2, timeout=5, what="scan connections to close")

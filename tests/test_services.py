@@ -1,0 +1,129 @@
+"""Library-based scan control (scanner/services.py)."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from scanner import services
+from scanner.models import ScanEvent, ScanJob
+
+pytestmark = pytest.mark.django_db
+
+
+def test_start_queues_a_new_job(make_library):
+    library = make_library()
+    action = services.start_scan(library_id=library.pk, mode="full")
+    assert action.created and (action.job.status, action.job.mode, action.job.library_id) == ("pending", "full", library.pk)
+    assert ScanEvent.objects.filter(job=action.job, kind="queued").exists()
+
+
+def test_start_while_a_scan_is_open_is_a_conflict(make_library):
+    library = make_library()
+    first = services.start_scan(library_id=library.pk).job
+    with pytest.raises(services.ScanAlreadyRunning) as raised:
+        services.start_scan(library_id=library.pk)
+    assert raised.value.job.pk == first.pk
+
+
+def test_start_resumes_a_paused_scan(make_library):
+    library = make_library()
+    job = services.start_scan(library_id=library.pk).job
+    services.pause_scan_by_library(library_id=library.pk)
+    action = services.start_scan(library_id=library.pk)
+    assert not action.created and action.job.pk == job.pk
+    assert (action.job.status, action.job.resume_count) == ("pending", 1)
+
+
+def test_pause_is_by_library_and_idempotent(make_library):
+    library, other = make_library(), make_library()
+    job = services.start_scan(library_id=library.pk).job
+    services.start_scan(library_id=other.pk)
+    paused = services.pause_scan_by_library(library_id=library.pk)
+    assert (paused.pk, paused.status, paused.pause_reason) == (job.pk, "paused", "user")
+    assert "Paused by user" in paused.status_message
+    assert services.pause_scan_by_library(library_id=library.pk).status == "paused"
+    assert ScanJob.objects.get(library=other).status == "pending", "other libraries are untouched"
+
+
+def test_pause_or_cancel_with_nothing_open_is_refused(make_library):
+    library = make_library()
+    with pytest.raises(services.NoOpenScan, match="Nothing to pause"):
+        services.pause_scan_by_library(library_id=library.pk)
+    with pytest.raises(services.NoOpenScan, match="Nothing to cancel"):
+        services.cancel_scan_by_library(library_id=library.pk)
+
+
+def test_resume_continues_the_same_job(make_library):
+    library = make_library()
+    job = services.start_scan(library_id=library.pk).job
+    ScanJob.objects.filter(pk=job.pk).update(checkpoint="Show 001/Episode 003.mkv", files_processed=53)
+    services.pause_scan_by_library(library_id=library.pk)
+    action = services.resume_scan_by_library(library_id=library.pk)
+    assert not action.created and action.job.pk == job.pk
+    assert (action.job.status, action.job.resume_count, action.job.checkpoint) == ("pending", 1, "Show 001/Episode 003.mkv")
+    assert action.job.resumed_at is not None
+
+
+def test_resume_with_nothing_paused_starts_a_scan_or_returns_the_running_one(make_library):
+    library = make_library()
+    started = services.resume_scan_by_library(library_id=library.pk)
+    assert started.created
+    again = services.resume_scan_by_library(library_id=library.pk)
+    assert not again.created and again.job.pk == started.job.pk
+
+
+def test_cancel_ends_the_open_job_and_status_shows_it(make_library):
+    library = make_library()
+    assert services.get_library_scan_status(library_id=library.pk) is None
+    job = services.start_scan(library_id=library.pk).job
+    cancelled = services.cancel_scan_by_library(library_id=library.pk)
+    assert (cancelled.pk, cancelled.status, cancelled.completed_at is not None) == (job.pk, "cancelled", True)
+    assert services.get_library_scan_status(library_id=library.pk).pk == job.pk
+    assert services.start_scan(library_id=library.pk).created, "a cancelled scan no longer blocks a new one"
+
+
+def test_status_prefers_the_open_job_over_newer_history(make_library):
+    library = make_library()
+    open_job = ScanJob.objects.create(library=library, status="paused")
+    ScanJob.objects.create(library=library, status="completed")
+    assert services.get_library_scan_status(library_id=library.pk).pk == open_job.pk
+
+
+@pytest.mark.parametrize("call", [
+    lambda lid: services.start_scan(library_id=lid),
+    lambda lid: services.pause_scan_by_library(library_id=lid),
+    lambda lid: services.resume_scan_by_library(library_id=lid),
+    lambda lid: services.cancel_scan_by_library(library_id=lid),
+    lambda lid: services.get_library_scan_status(library_id=lid),
+])
+def test_an_unknown_library_is_reported(call):
+    with pytest.raises(services.LibraryNotFound, match="No library with id 999"):
+        call(999)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thirty_parallel_starts_create_exactly_one_job(make_library):
+    library = make_library()
+    results, errors = [], []
+    barrier = threading.Barrier(30)
+
+    def start():
+        barrier.wait()
+        try:
+            results.append(services.start_scan(library_id=library.pk).created)
+        except services.ScanAlreadyRunning:
+            results.append(False)
+        except Exception as exc:  # anything else is a bug
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results.count(True) == 1 and len(results) == 30
+    assert ScanJob.objects.filter(library=library).count() == 1
