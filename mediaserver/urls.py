@@ -1,6 +1,37 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from libraries.views import LibraryViewSet
+from scanner.views import HealthView, ScanJobViewSet, ScannerControlViewSet
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Trailing slash optional, as the API contract says."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("libraries", LibraryViewSet, basename="library")
+router.register("scanner/jobs", ScanJobViewSet, basename="scanjob")
+
+LIBRARY_ID = r"(?P<library_id>[0-9]{1,18})/?$"
+scanner_control = [
+    re_path(rf"^scanner/{name}/{LIBRARY_ID}", ScannerControlViewSet.as_view({method: name}), name=f"scanner-{name}")
+    for name, method in [("start", "post"), ("pause", "post"), ("resume", "post"), ("cancel", "post"),
+                         ("status", "get")]
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include(scanner_control + router.urls)),
+    re_path(r"^api/health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+handler404 = "mediaserver.api_errors.not_found"

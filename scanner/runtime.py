@@ -109,6 +109,10 @@ class ScanRuntime:
         shutdown_pool()
         connection.close()
 
+    @property
+    def scheduler_running(self) -> bool:
+        return self._scheduler.running and not self._stopping
+
     # ----------------------------------------------------------------- registry
     def threads(self) -> list[ScanThread]:
         with self._lock:

@@ -7,6 +7,15 @@ import pytest
 from libraries.models import Library
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Templates render static URLs without a collectstatic manifest (make run builds one)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def make_library(tmp_path):
     """Create a Library row over a fresh folder under tmp_path (or the given path)."""
@@ -29,3 +38,29 @@ def public_tmp():
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _client_for(user):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def staff_client(django_user_model):
+    return _client_for(django_user_model.objects.create_user("staff", password="unused-pass-1", is_staff=True))
+
+
+@pytest.fixture
+def user_client(django_user_model):
+    return _client_for(django_user_model.objects.create_user("viewer", password="unused-pass-2"))
+
+
+@pytest.fixture
+def anon_client():
+    return _client_for(None)

@@ -1,0 +1,38 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from libraries.models import Library, MediaFile
+from libraries.services import clean_library_path
+from scanner.models import ScanJob
+
+
+class LibrarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Library
+        fields = ["id", "name", "path", "kind", "scan_interval", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"path": {"validators": []}}  # the path rules below also cover uniqueness
+
+    def validate_path(self, value: str) -> str:
+        library_id = self.instance.pk if self.instance else None
+        try:
+            real = clean_library_path(value, library_id=library_id)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        if self.instance and real != self.instance.path and ScanJob.objects.filter(
+            library=self.instance, status__in=ScanJob.OPEN_STATUSES
+        ).exists():
+            raise serializers.ValidationError("Cancel or finish this library's scan before moving it.")
+        return real
+
+
+class MediaFileSerializer(serializers.ModelSerializer):
+    mtime = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = MediaFile
+        fields = [
+            "id", "path", "kind", "extension", "size", "mtime", "missing", "duration", "title", "artist", "album",
+            "track", "year", "codec", "bitrate", "sample_rate", "first_seen", "last_seen",
+        ]
+        read_only_fields = fields

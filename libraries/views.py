@@ -1,0 +1,49 @@
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+
+from libraries.filters import MediaFileFilter
+from libraries.models import Library, MediaFile
+from libraries.serializers import LibrarySerializer, MediaFileSerializer
+from libraries.services import library_delete
+
+ID_PATTERN = "[0-9]{1,18}"  # anything else (letters, huge numbers) is a 404, never a database error
+
+
+class LibraryViewSet(viewsets.ModelViewSet):
+    """Libraries: list, create, read, change, delete; and each library's catalogue."""
+
+    queryset = Library.objects.all()
+    serializer_class = LibrarySerializer
+    lookup_value_regex = ID_PATTERN
+    filter_backends = []
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_destroy(self, instance):
+        library_delete(library=instance)
+
+    @extend_schema(
+        responses=MediaFileSerializer(many=True),
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=MediaFile.Kind.values),
+            OpenApiParameter("missing", OpenApiTypes.BOOL),
+            OpenApiParameter("search", OpenApiTypes.STR, description="in path, title, artist and album"),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+    )
+    @action(detail=True, methods=["get"], serializer_class=MediaFileSerializer)
+    def files(self, request, pk=None):
+        library = get_object_or_404(Library, pk=pk)
+        found = MediaFileFilter(request.query_params, queryset=MediaFile.objects.filter(library=library).order_by("path"))
+        if not found.is_valid():
+            raise serializers.ValidationError(found.errors)
+        page = self.paginate_queryset(found.qs)
+        return self.get_paginated_response(MediaFileSerializer(page, many=True).data)

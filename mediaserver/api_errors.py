@@ -1,0 +1,49 @@
+"""How API errors look: `{"detail": "..."}` (validation errors: DRF's field dicts).
+
+A scan-control conflict also carries the job it ran into; a database that cannot be reached
+is a 503 with a message, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from scanner import services
+
+logger = logging.getLogger(__name__)
+
+CONTROL_ERROR_STATUS = {
+    services.LibraryNotFound: status.HTTP_404_NOT_FOUND,
+    services.NoOpenScan: status.HTTP_409_CONFLICT,
+    services.ScanAlreadyRunning: status.HTTP_409_CONFLICT,
+}
+DATABASE_DOWN = "The database is unavailable; try again shortly."
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, services.ScanControlError):
+        from scanner.serializers import JobSerializer
+
+        body = {"detail": str(exc)}
+        if exc.job is not None:
+            body["job"] = JobSerializer(exc.job).data
+        return Response(body, status=CONTROL_ERROR_STATUS.get(type(exc), status.HTTP_409_CONFLICT))
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc, extra={"action": "db_unavailable"})
+        return Response({"detail": DATABASE_DOWN}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": "5"})
+    return drf_exception_handler(exc, context)
+
+
+def not_found(request, exception=None):
+    """404 for URLs that match nothing: JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

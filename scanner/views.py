@@ -1,0 +1,97 @@
+from django.db import DatabaseError, connection
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scanner import services
+from scanner.conf import scanner_config
+from scanner.models import ScanJob
+from scanner.runtime import current_runtime
+from scanner.serializers import (
+    HealthSerializer, JobSerializer, LibraryStatusSerializer, ScanEventSerializer, StartScanSerializer,
+)
+
+CONFLICT = OpenApiResponse(description='{"detail": ..., "job": Job} the scan state forbids it')
+NOT_FOUND = OpenApiResponse(description="No such library")
+
+
+class ScannerControlViewSet(viewsets.ViewSet):
+    """Scan control by library id (never by job id): /api/scanner/<action>/<library_id>."""
+
+    serializer_class = JobSerializer
+
+    @extend_schema(request=StartScanSerializer, responses={201: JobSerializer, 200: JobSerializer, 409: CONFLICT,
+                                                           404: NOT_FOUND})
+    def start(self, request, library_id: str):
+        body = StartScanSerializer(data=request.data if request.data else {})
+        body.is_valid(raise_exception=True)
+        result = services.start_scan(library_id=int(library_id), mode=body.validated_data["mode"])
+        return _job_response(result.job, created=result.created)
+
+    @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT, 404: NOT_FOUND})
+    def pause(self, request, library_id: str):
+        return _job_response(services.pause_scan_by_library(library_id=int(library_id)))
+
+    @extend_schema(request=None, responses={201: JobSerializer, 200: JobSerializer, 404: NOT_FOUND})
+    def resume(self, request, library_id: str):
+        result = services.resume_scan_by_library(library_id=int(library_id))
+        return _job_response(result.job, created=result.created)
+
+    @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT, 404: NOT_FOUND})
+    def cancel(self, request, library_id: str):
+        return _job_response(services.cancel_scan_by_library(library_id=int(library_id)))
+
+    @extend_schema(responses={200: LibraryStatusSerializer, 404: NOT_FOUND})
+    def status(self, request, library_id: str):
+        job = services.get_library_scan_status(library_id=int(library_id))
+        return Response({"library_id": int(library_id), "job": JobSerializer(job).data if job else None})
+
+
+def _job_response(job: ScanJob, *, created: bool = False) -> Response:
+    return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ScanJobViewSet(viewsets.ReadOnlyModelViewSet):
+    """Scan history, newest first; filter with ?library=<id>&status=<status>."""
+
+    queryset = ScanJob.objects.order_by("-created_at", "-id")
+    serializer_class = JobSerializer
+    filterset_fields = ["library", "status"]
+    lookup_value_regex = "[0-9]{1,18}"
+
+    @extend_schema(responses=ScanEventSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], serializer_class=ScanEventSerializer, filter_backends=[])
+    def events(self, request, pk=None):
+        job = get_object_or_404(ScanJob, pk=pk)
+        page = self.paginate_queryset(job.events.order_by("created_at", "id"))
+        return self.get_paginated_response(ScanEventSerializer(page, many=True).data)
+
+
+class HealthView(APIView):
+    """Liveness for probes and monitors; open to anonymous callers, and shows no library data."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            database = True
+        except DatabaseError:
+            database = False
+        runtime = current_runtime()
+        body = {
+            "status": "ok" if database else "unavailable",
+            "database": database,
+            "scanner_enabled": scanner_config().enabled,
+            "worker": str(runtime.worker.pk) if runtime and runtime.worker else None,
+            "scheduler_running": bool(runtime and runtime.scheduler_running),
+            "running_scans": len(runtime.running_job_ids()) if runtime else 0,
+        }
+        return Response(body, status=status.HTTP_200_OK if database else status.HTTP_503_SERVICE_UNAVAILABLE)
