@@ -17,14 +17,16 @@ control_socket_disable = True
 
 
 def post_fork(server, worker):
-    """In each worker (never the master): set up Django and start this process's scanner."""
+    """In each worker (never the master): declare a scanning server, then set up Django,
+    whose AppConfig.ready starts the scanner runtime (startup recovery runs first)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaserver.settings")
+    from scanner.entrypoints import declare_server_process, start_server_process
+
+    declare_server_process("gunicorn")
     import django
 
     django.setup()
-    from scanner.entrypoints import start_server_process
-
-    start_server_process("gunicorn")
+    start_server_process("gunicorn")  # no-op if ready() started it; needed if the app was preloaded
 
 
 def worker_exit(server, worker):

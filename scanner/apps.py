@@ -1,6 +1,3 @@
-import os
-import sys
-
 from django.apps import AppConfig
 
 
@@ -9,9 +6,7 @@ class ScannerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Only runserver's serving process is started from here; gunicorn and the scanner
-        # commands start their runtime themselves (scanner/entrypoints.py).
-        from scanner.entrypoints import is_runserver_serving_process, start_server_process
+        # Only wiring: scanner/entrypoints.py decides whether this process scans at all.
+        from scanner.entrypoints import on_ready
 
-        if is_runserver_serving_process(sys.argv, os.environ):
-            start_server_process("runserver")
+        on_ready()

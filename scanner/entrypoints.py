@@ -1,19 +1,32 @@
 """Where scanning starts: only processes that really serve decide to scan (DESIGN.md 4).
 
-gunicorn calls `start_server_process` from its post_fork hook (gunicorn.conf.py), in each
-worker, never in the master; runserver starts it from AppConfig.ready in its serving child;
-`manage.py scanworker` and `manage.py scan` start their own. migrate, shell, tests and other
-commands never reach this code, so they never start threads.
+A server process declares itself before Django is set up (gunicorn's post_fork hook, in each
+worker and never in the master); runserver's serving child is recognised by its arguments;
+`manage.py scanworker` and `manage.py scan` start their own runtime. AppConfig.ready then
+starts the runtime, whose first duty, in a background thread, is startup recovery.
+migrate, shell, tests and other commands never declare themselves, so they never scan.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from scanner.runtime import ScanRuntime, start_runtime, stop_runtime
+if TYPE_CHECKING:
+    from scanner.runtime import ScanRuntime
 
+# Importable before Django is set up (gunicorn's post_fork): the runtime is imported lazily.
 logger = logging.getLogger(__name__)
+_declared_kind: str | None = None
+
+
+def declare_server_process(kind: str) -> None:
+    """Mark this process as a server that scans; call before django.setup()."""
+    global _declared_kind
+    _declared_kind = kind
 
 
 def is_runserver_serving_process(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
@@ -24,9 +37,19 @@ def is_runserver_serving_process(argv: Sequence[str], environ: Mapping[str, str]
     return environ.get("RUN_MAIN") == "true" or "--noreload" in argv
 
 
+def on_ready() -> None:
+    """Called from AppConfig.ready: start scanning if, and only if, this is a server process."""
+    if is_runserver_serving_process(sys.argv, os.environ):
+        declare_server_process("runserver")
+    if _declared_kind is not None:
+        start_server_process(_declared_kind)
+
+
 def start_server_process(kind: str) -> ScanRuntime | None:
     """Start this process's scanner runtime. Never raises: a server must start anyway."""
     try:
+        from scanner.runtime import start_runtime
+
         return start_runtime(kind)
     except Exception:
         logger.exception("scanner runtime failed to start; serving without scans", extra={"action": "runtime_failed"})
@@ -35,6 +58,8 @@ def start_server_process(kind: str) -> ScanRuntime | None:
 
 def stop_server_process(*, timeout: float) -> None:
     try:
+        from scanner.runtime import stop_runtime
+
         stop_runtime(timeout=timeout)
     except Exception:
         logger.exception("scanner runtime failed to stop cleanly", extra={"action": "runtime_stop_failed"})

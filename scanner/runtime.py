@@ -1,12 +1,18 @@
-"""The per-process scanner runtime (DESIGN.md section 4).
+"""The per-process scanner runtime (DESIGN.md sections 4 and 5).
 
 Each scanning process has one: its worker row (identity and heartbeat), a registry of its scan
 threads (library id -> thread) bounded by SCANNER_MAX_CONCURRENT, and an APScheduler scheduler
-with a process-local memory job store for its duties: claiming queued jobs (every
-SCANNER_CLAIM_INTERVAL seconds, and at once when this process queues one) and heartbeats.
+with a process-local memory job store for its duties:
+- startup recovery, once, at once (in the scheduler's thread: start-up is never blocked);
+- claiming queued jobs every SCANNER_CLAIM_INTERVAL seconds, and at once when this process
+  queued one;
+- heartbeats every SCANNER_HEARTBEAT_INTERVAL seconds;
+- reconciliation every SCANNER_RECONCILE_INTERVAL seconds, both directions: threads whose job
+  is no longer theirs are stopped; jobs the database shows running with no live owner (this
+  process included) are recovered.
+A duty that fails (database down, migrations pending) logs why and runs again next time.
 
-Only server entry points start it (gunicorn's post_fork, runserver's serving process,
-`manage.py scanworker`, `manage.py scan`); importing this module starts nothing.
+Only server entry points start it (scanner/entrypoints.py); importing this module starts nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import datetime, timezone
 
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -25,9 +32,11 @@ from django_apscheduler.util import close_old_connections
 from scanner import jobstore, procinfo
 from scanner.conf import ScannerConfig, scanner_config
 from scanner.engine import ScanEngine
+from scanner.events import record_event
 from scanner.extraction import shutdown_pool
 from scanner.jobstore import Lease
 from scanner.models import ScanJob, Worker
+from scanner.recovery import recover_scans
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +59,27 @@ class ScanThread(threading.Thread):
             self.outcome = engine.run()
         finally:
             connection.close()
+            logger.info("scan thread ended", extra={"action": "thread_ended", "job": self.lease.job_id,
+                                                    "library": self.lease.library_id, "outcome": self.outcome,
+                                                    "worker": self.runtime.worker_label})
             self.runtime._thread_done(self)
+
+
+def duty(func):
+    """A scheduled duty: fresh database connections, and a database error logged, not raised."""
+
+    @close_old_connections
+    def run(self: ScanRuntime) -> None:
+        if self._stopping:
+            return
+        try:
+            func(self)
+        except DatabaseError as exc:
+            logger.warning("%s postponed: database unavailable or not migrated: %s", func.__name__.strip("_"), exc,
+                           extra={"action": "duty_failed", "worker": self.worker_label})
+
+    run.__name__ = func.__name__
+    return run
 
 
 class ScanRuntime:
@@ -60,9 +89,13 @@ class ScanRuntime:
         self.claim_jobs = claim_jobs
         self.worker: Worker | None = None
         self._threads: dict[int, ScanThread] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the registry
         self._register_lock = threading.Lock()
+        # Held while claiming-and-adopting and while reconciling, so the reconciler never sees
+        # a job this process just claimed but has not yet given a thread.
+        self._claim_lock = threading.Lock()
         self._stopping = False
+        self._last_heartbeat = time.monotonic()
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -73,15 +106,20 @@ class ScanRuntime:
     def worker_label(self) -> str:
         return self.worker.label if self.worker else f"{procinfo.hostname()}:{os.getpid()}"
 
+    @property
+    def scheduler_running(self) -> bool:
+        return self._scheduler.running and not self._stopping
+
     # ----------------------------------------------------------------- life cycle
     def start(self) -> ScanRuntime:
-        """Start the duties; the worker row is registered by the first tick, off this thread."""
+        """Start the duties in the scheduler's threads; nothing here touches the database."""
         now = datetime.now(timezone.utc)
+        add = self._scheduler.add_job
         if self.claim_jobs:
-            self._scheduler.add_job(self._claim_tick, "interval", seconds=self.config.claim_interval, id="claim",
-                                    next_run_time=now)
-        self._scheduler.add_job(self._heartbeat_tick, "interval", seconds=self.config.heartbeat_interval,
-                                id="heartbeat", next_run_time=now)
+            add(self._startup_recovery, id="startup_recovery", next_run_time=now)
+            add(self._claim, "interval", seconds=self.config.claim_interval, id="claim", next_run_time=now)
+            add(self._reconcile, "interval", seconds=self.config.reconcile_interval, id="reconcile")
+        add(self._heartbeat, "interval", seconds=self.config.heartbeat_interval, id="heartbeat", next_run_time=now)
         self._scheduler.start()
         return self
 
@@ -91,11 +129,11 @@ class ScanRuntime:
         self._scheduler.shutdown(wait=False)
         threads = self.threads()
         for thread in threads:
+            message = "Paused by a server shutdown; resumes when a server starts"
             try:
-                if jobstore.pause_held(thread.lease, reason=ScanJob.PauseReason.SHUTDOWN,
-                                       message="Paused by a server shutdown; resumes when a server starts"):
-                    logger.info("paused for shutdown", extra={"action": "shutdown_pause", "job": thread.lease.job_id,
-                                                              "worker": self.worker_label})
+                if jobstore.pause_held(thread.lease, reason=ScanJob.PauseReason.SHUTDOWN, message=message):
+                    record_event(thread.lease.job_id, "shutdown_paused", message, worker=self.worker_label,
+                                 library_id=thread.lease.library_id)
             except DatabaseError:
                 logger.warning("could not pause job %s for shutdown", thread.lease.job_id, exc_info=True)
             thread.stop_event.set()
@@ -108,10 +146,6 @@ class ScanRuntime:
                 logger.warning("could not delete worker row", exc_info=True)
         shutdown_pool()
         connection.close()
-
-    @property
-    def scheduler_running(self) -> bool:
-        return self._scheduler.running and not self._stopping
 
     # ----------------------------------------------------------------- registry
     def threads(self) -> list[ScanThread]:
@@ -134,7 +168,7 @@ class ScanRuntime:
         if self.claim_jobs and not self._stopping:
             try:
                 self._scheduler.modify_job("claim", next_run_time=datetime.now(timezone.utc))
-            except Exception:  # scheduler shutting down, or not started
+            except Exception:  # the scheduler is shutting down or not started
                 pass
 
     def adopt(self, lease: Lease) -> ScanThread:
@@ -145,16 +179,17 @@ class ScanRuntime:
         thread.start()
         return thread
 
-    def _thread_done(self, thread: ScanThread) -> None:
+    def _drop(self, thread: ScanThread) -> bool:
         with self._lock:
             if self._threads.get(thread.lease.library_id) is thread:
                 del self._threads[thread.lease.library_id]
-            idle = not self._threads
-        if idle:
+            return not self._threads
+
+    def _thread_done(self, thread: ScanThread) -> None:
+        if self._drop(thread):
             shutdown_pool()
         self.wake()
 
-    # ----------------------------------------------------------------- duties
     def register(self) -> Worker:
         """This process's worker row, created on first use."""
         with self._register_lock:
@@ -166,43 +201,95 @@ class ScanRuntime:
                 logger.info("worker registered", extra={"action": "worker_registered", "worker": self.worker.label})
             return self.worker
 
-    @close_old_connections
-    def _claim_tick(self) -> None:
-        if self._stopping:
-            return
-        worker = self.register()
-        while True:
-            with self._lock:
-                busy = set(self._threads)
-            if len(busy) >= self.config.max_concurrent or self._stopping:
-                return
-            lease = jobstore.claim_next(worker, skip_library_ids=busy)
-            if lease is None:
-                return
-            logger.info("claimed", extra={"action": "claimed", "job": lease.job_id, "library": lease.library_id,
-                                          "worker": worker.label})
-            self.adopt(lease)
+    # ----------------------------------------------------------------- duties
+    @duty
+    def _startup_recovery(self) -> None:
+        self._recover(source="startup")
 
-    @close_old_connections
-    def _heartbeat_tick(self) -> None:
-        if self._stopping:
-            return
+    @duty
+    def _claim(self) -> None:
+        worker = self.register()
+        with self._claim_lock:
+            while not self._stopping:
+                with self._lock:
+                    busy = set(self._threads)
+                if len(busy) >= self.config.max_concurrent:
+                    return
+                lease = jobstore.claim_next(worker, skip_library_ids=busy)
+                if lease is None:
+                    return
+                record_event(lease.job_id, "claimed", f"Claimed by {worker.label} (lease {lease.lease_token})",
+                             worker=worker.label, library_id=lease.library_id)
+                self.adopt(lease)
+
+    @duty
+    def _heartbeat(self) -> None:
+        try:
+            self._beat()
+        except DatabaseError:
+            silent = time.monotonic() - self._last_heartbeat
+            if silent > self.config.worker_timeout:
+                # Others now judge this process dead and may resume its jobs: stop ours.
+                self._stop_all("heartbeats failed for longer than the worker timeout")
+            raise
+
+    @duty
+    def _reconcile(self) -> None:
+        self._stop_threads_that_lost_their_job()
+        self._recover(source="reconcile")
+        self._beat()
+
+    # ----------------------------------------------------------------- helpers
+    def _beat(self) -> None:
         worker = self.register()
         if not Worker.objects.filter(pk=worker.pk).update(heartbeat_at=Now()):
-            # Another process declared us dead and removed our row: our leases may have been
-            # taken over. Stop our scans (they could no longer commit anyway) and re-register.
-            logger.warning("worker row gone; stopping this process's scans",
-                           extra={"action": "worker_lost", "worker": worker.label})
-            for thread in self.threads():
-                thread.stop_event.set()
-            self.worker = None
+            # Another process judged us dead and removed our row: our jobs may have been
+            # resumed elsewhere. Stop our scans (they could no longer commit) and register anew.
+            self._stop_all("this process's worker row was removed")
+            with self._register_lock:
+                self.worker = None
             self.register()
             return
+        self._last_heartbeat = time.monotonic()
         job_ids = self.running_job_ids()
         if job_ids:
             ScanJob.objects.filter(pk__in=job_ids, owner=worker.pk, status=ScanJob.Status.RUNNING).update(
                 heartbeat_at=Now()
             )
+
+    def _recover(self, *, source: str) -> None:
+        worker = self.register()
+        with self._claim_lock:
+            report = recover_scans(worker=worker, live_job_ids=self.running_job_ids(), source=source,
+                                   config=self.config)
+        if any(d.action == "auto_resumed" for d in report.decisions):
+            self.wake()
+
+    def _stop_threads_that_lost_their_job(self) -> None:
+        """Reconcile, thread side: a thread whose job row is gone, no longer running, or held
+        under another lease is stopped and dropped from the registry."""
+        threads = [t for t in self.threads() if t.outcome is None]
+        rows = {
+            pk: (status, token, owner)
+            for pk, status, token, owner in ScanJob.objects.filter(pk__in=[t.lease.job_id for t in threads])
+            .values_list("pk", "status", "lease_token", "owner")
+        }
+        for thread in threads:
+            row = rows.get(thread.lease.job_id)
+            if row == (ScanJob.Status.RUNNING, thread.lease.lease_token, self.worker.pk if self.worker else None):
+                continue
+            thread.stop_event.set()
+            self._drop(thread)
+            state = "deleted" if row is None else f"{row[0]}, lease {row[1]}"
+            if row is not None and row[0] != ScanJob.Status.COMPLETED:
+                record_event(thread.lease.job_id, "thread_stopped",
+                             f"Stopped a scan thread of {self.worker_label}: its job is now {state}",
+                             worker=self.worker_label, library_id=thread.lease.library_id)
+
+    def _stop_all(self, why: str) -> None:
+        logger.warning("stopping this process's scans: %s", why, extra={"action": "stop_all", "worker": self.worker_label})
+        for thread in self.threads():
+            thread.stop_event.set()
 
 
 _runtime: ScanRuntime | None = None

@@ -8,6 +8,7 @@ reaps them, and an unreaped zombie would linger for the rest of the run.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -117,6 +118,17 @@ class Gunicorn:
                 return response.status, response.read(), dict(response.headers)
         except urllib.error.HTTPError as error:
             return error.code, error.read(), dict(error.headers)
+
+    def api(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+        """Call the JSON API as the owner of `token`."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
+            "Authorization": f"Token {token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
 
     def kill(self, sig: int = signal.SIGKILL, *, timeout: float = 30) -> None:
         """Signal the whole process group (master and workers) and reap them all."""
