@@ -257,3 +257,31 @@ def test_the_rate_limit_keeps_scans_gentle(make_library):
     job = scan_now(library, max_files_per_second=100, batch_size=10)
     assert job.status == "completed"
     assert 0 < job.files_per_second <= 110
+
+
+def test_an_unexpected_error_ends_the_job_failed_with_the_error(make_library, monkeypatch):
+    library = make_library()
+    many_files(Path(library.path), 5)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk controller on fire")
+
+    monkeypatch.setattr("scanner.engine.count_media", explode)
+    job = scan_now(library)
+    assert (job.status, job.owner) == ("failed", None)
+    assert "disk controller on fire" in job.error_message and "unexpected error" in job.status_message
+
+
+def test_a_database_error_pauses_the_job_as_interrupted_for_a_retry(make_library, monkeypatch):
+    from django.db import OperationalError
+
+    library = make_library()
+    many_files(Path(library.path), 5)
+
+    def connection_lost(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("scanner.engine.count_media", connection_lost)
+    job = scan_now(library)
+    assert (job.status, job.pause_reason) == ("paused", "interrupted")
+    assert "database error" in job.status_message
