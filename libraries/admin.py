@@ -1,8 +1,12 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from libraries.models import Library, MediaFile
 from libraries.services import clean_library_path, library_delete
+from scanner import services
+from scanner.models import ScanJob
+
+RECENT_JOBS = 10
 
 
 class LibraryForm(forms.ModelForm):
@@ -14,12 +18,48 @@ class LibraryForm(forms.ModelForm):
         return clean_library_path(self.cleaned_data["path"], library_id=self.instance.pk)
 
 
+class RecentJobInline(admin.TabularInline):
+    model = ScanJob
+    fields = ["id", "status", "pause_reason", "mode", "progress", "files_processed", "files_found", "status_message",
+              "created_at"]
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+    can_delete = False
+    verbose_name_plural = f"recent scans (last {RECENT_JOBS})"
+
+    def get_queryset(self, request):
+        # An inline's queryset cannot be sliced, so take the newest ids of this library first.
+        library_id = request.resolver_match.kwargs.get("object_id") or ""
+        if not library_id.isdigit():
+            return ScanJob.objects.none()
+        newest = ScanJob.objects.filter(library_id=int(library_id)).order_by("-created_at", "-id")
+        ids = list(newest.values_list("pk", flat=True)[:RECENT_JOBS])
+        return super().get_queryset(request).filter(pk__in=ids).order_by("-created_at", "-id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Scan now (quick)")
+def scan_now(modeladmin, request, queryset):
+    for library in queryset:
+        try:
+            action = services.start_scan(library_id=library.pk)
+            verb = "Queued" if action.created else "Resumed"
+            modeladmin.message_user(request, f"{verb} a scan of {library.name} (job {action.job.pk}).", messages.SUCCESS)
+        except services.ScanControlError as exc:
+            modeladmin.message_user(request, f"{library.name}: {exc}", messages.WARNING)
+
+
 @admin.register(Library)
 class LibraryAdmin(admin.ModelAdmin):
     form = LibraryForm
     list_display = ["name", "path", "kind", "scan_interval", "updated_at"]
     list_filter = ["kind"]
     search_fields = ["name", "path"]
+    actions = [scan_now]
+    inlines = [RecentJobInline]
 
     def delete_model(self, request, obj):
         library_delete(library=obj)

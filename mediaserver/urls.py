@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from libraries.views import LibraryViewSet
+from mediaserver import pages
 from scanner.views import HealthView, ScanJobViewSet, ScannerControlViewSet
 
 
@@ -27,6 +28,10 @@ scanner_control = [
 ]
 
 urlpatterns = [
+    path("", pages.dashboard, name="dashboard"),
+    path("libraries/<int:pk>/", pages.library_detail, name="library"),
+    path("jobs/<int:pk>/", pages.job_detail, name="job"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(scanner_control + router.urls)),
     re_path(r"^api/health/?$", HealthView.as_view(), name="health"),

@@ -1,23 +1,129 @@
-from django.contrib import admin
+from datetime import timedelta
 
+from django.contrib import admin, messages
+from django.db.models import BooleanField, Case, Value, When
+from django.db.models.functions import Now
+from django.utils import timezone
+from django.utils.html import format_html
+
+from scanner import services
+from scanner.conf import scanner_config
 from scanner.models import ScanEvent, ScanJob, Worker
+from scanner.recovery import dead_reason, recover_scans
+
+
+def _control(modeladmin, request, queryset, verb: str, call) -> None:
+    done = 0
+    for library_id in {job.library_id for job in queryset if job.library_id}:
+        try:
+            call(library_id=library_id)
+            done += 1
+        except services.ScanControlError as exc:
+            modeladmin.message_user(request, f"Library {library_id}: {exc}", messages.WARNING)
+    if done:
+        modeladmin.message_user(request, f"{verb} {done} scan{'s' if done != 1 else ''}.", messages.SUCCESS)
+
+
+@admin.action(description="Pause the selected scans")
+def pause_scans(modeladmin, request, queryset):
+    _control(modeladmin, request, queryset, "Paused", services.pause_scan_by_library)
+
+
+@admin.action(description="Resume the selected scans")
+def resume_scans(modeladmin, request, queryset):
+    _control(modeladmin, request, queryset, "Resumed", services.resume_scan_by_library)
+
+
+@admin.action(description="Cancel the selected scans")
+def cancel_scans(modeladmin, request, queryset):
+    _control(modeladmin, request, queryset, "Cancelled", services.cancel_scan_by_library)
+
+
+@admin.action(description="Recover now (orphaned, duplicate and interrupted scans)")
+def recover_now(modeladmin, request, queryset):
+    report = recover_scans(source="admin")
+    for decision in report.decisions:
+        modeladmin.message_user(request, f"{decision.action}: {decision.message}")
+    if not report.decisions:
+        modeladmin.message_user(request, report.skipped or "Nothing to recover: every open scan has a live owner.")
+
+
+class EventInline(admin.TabularInline):
+    model = ScanEvent
+    fields = ["created_at", "kind", "message", "worker"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ScanJob)
 class ScanJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "library", "status", "pause_reason", "progress", "files_processed", "worker_name", "updated_at"]
-    list_filter = ["status", "pause_reason", "library"]
-    search_fields = ["library__name", "status_message", "error_message"]
+    list_display = ["id", "library", "status", "pause_reason", "progress_percent", "files", "worker_name",
+                    "heartbeat_age", "updated_at"]
+    list_filter = ["status", "library", "pause_reason", "mode", "trigger"]
+    search_fields = ["library__name", "status_message", "error_message", "worker_name"]
     list_select_related = ["library"]
+    actions = [pause_scans, resume_scans, cancel_scans, recover_now]
+    inlines = [EventInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Jobs change only through the services (the actions above), never by hand.
+        return [f.name for f in ScanJob._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_percent(self, job):
+        return f"{job.progress:.1f}%"
+
+    @admin.display(description="files")
+    def files(self, job):
+        return f"{job.files_processed:,} / {job.files_found:,}"
+
+    @admin.display(description="heartbeat age", ordering="heartbeat_at")
+    def heartbeat_age(self, job):
+        if job.heartbeat_at is None or job.status != ScanJob.Status.RUNNING:
+            return "–"
+        return f"{(timezone.now() - job.heartbeat_at).total_seconds():.0f} s"
 
 
 @admin.register(ScanEvent)
 class ScanEventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "job", "kind", "message", "worker"]
     list_filter = ["kind"]
-    search_fields = ["message"]
+    search_fields = ["message", "worker"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in ScanEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Worker)
 class WorkerAdmin(admin.ModelAdmin):
-    list_display = ["hostname", "pid", "kind", "started_at", "heartbeat_at"]
+    list_display = ["label", "kind", "alive", "started_at", "heartbeat_at"]
+    readonly_fields = ["id", "hostname", "boot_id", "pid", "process_started", "kind", "started_at", "heartbeat_at"]
+
+    def get_queryset(self, request):
+        timeout = timedelta(seconds=scanner_config().worker_timeout)
+        return super().get_queryset(request).annotate(
+            stale=Case(When(heartbeat_at__lt=Now() - timeout, then=Value(True)), default=Value(False),
+                       output_field=BooleanField())
+        )
+
+    @admin.display(description="alive")
+    def alive(self, worker):
+        reason = dead_reason(worker, stale=worker.stale)
+        if reason is None:
+            return format_html('<span style="color:{}">alive</span>', "#1f9d55")
+        return format_html('<span style="color:#c8342c" title="{}">dead</span>', reason)
+
+    def has_add_permission(self, request):
+        return False

@@ -312,10 +312,11 @@ class ScanEngine:
             if batch.unseen_ids:
                 MediaFile.objects.filter(pk__in=batch.unseen_ids).update(unseen_by_job_id=self.lease.job_id)
             self._record_unreadable(batch)
-            if batch.final and self.totals["files_missing"] + counts.get("files_missing", 0):
-                MediaFile.objects.filter(library_id=self.lease.library_id, unseen_by_job_id=self.lease.job_id).update(
-                    missing=True, unseen_by_job_id=None
-                )
+            if batch.final:
+                if self.totals["files_missing"] + counts.get("files_missing", 0):
+                    MediaFile.objects.filter(
+                        library_id=self.lease.library_id, unseen_by_job_id=self.lease.job_id
+                    ).update(missing=True, unseen_by_job_id=None)
                 self._event("completed", fields["status_message"])
         self.processed, self.found = processed, found
         self.run_processed += counts.get("files_processed", 0)

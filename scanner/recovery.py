@@ -66,7 +66,6 @@ class Recovery:
         self.source = source
         self.report = RecoveryReport(dry_run=dry_run)
         self.label = worker.label if worker else f"{procinfo.hostname()}:{os.getpid()}"
-        self._host = (procinfo.hostname(), procinfo.boot_id())
 
     def run(self) -> RecoveryReport:
         with transaction.atomic():
@@ -168,15 +167,7 @@ class Recovery:
         return self._dead_reason(owner, stale)
 
     def _dead_reason(self, worker: Worker, stale: set) -> str | None:
-        """Why `worker`'s process is dead, or None if it may be alive: on this host by its pid
-        (exact, at once), elsewhere by its heartbeat."""
-        if (worker.hostname, worker.boot_id) == self._host:
-            if procinfo.is_alive(worker.pid, worker.process_started):
-                return None
-            return f"server process {worker.label} is no longer running"
-        if worker.pk in stale:
-            return f"server process {worker.label} stopped sending heartbeats"
-        return None
+        return dead_reason(worker, stale=worker.pk in stale)
 
     def _eligible(self, job: ScanJob) -> bool:
         if job.pause_reason == ScanJob.PauseReason.SHUTDOWN:
@@ -211,6 +202,19 @@ class Recovery:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SWEEP_LOCK_KEY])
             return bool(cursor.fetchone()[0])
+
+
+def dead_reason(worker: Worker, *, stale: bool) -> str | None:
+    """Why `worker`'s process is dead, or None if it may be alive: on this host by its pid
+    (exact, at once), elsewhere by its heartbeat (`stale`: older than the timeout by the
+    database's clock)."""
+    if (worker.hostname, worker.boot_id) == (procinfo.hostname(), procinfo.boot_id()):
+        if procinfo.is_alive(worker.pid, worker.process_started):
+            return None
+        return f"server process {worker.label} is no longer running"
+    if stale:
+        return f"server process {worker.label} stopped sending heartbeats"
+    return None
 
 
 def recover_scans(**kwargs) -> RecoveryReport:

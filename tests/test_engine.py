@@ -285,3 +285,11 @@ def test_a_database_error_pauses_the_job_as_interrupted_for_a_retry(make_library
     job = scan_now(library)
     assert (job.status, job.pause_reason) == ("paused", "interrupted")
     assert "database error" in job.status_message
+
+
+def test_each_scan_leaves_its_story_in_events(make_library):
+    library = make_library()
+    many_files(Path(library.path), 3)
+    job = scan_now(library)
+    assert list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True)) == ["queued", "started", "completed"]
+    assert ScanEvent.objects.get(job=job, kind="completed").message == job.status_message

@@ -1,0 +1,52 @@
+"""The web pages: server-rendered; JavaScript (static/js/scans.js) only refreshes progress."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, render
+
+from libraries.filters import MediaFileFilter
+from libraries.models import Library, MediaFile
+from scanner import selectors
+from scanner.models import ScanJob
+
+FILES_PER_PAGE = 100
+HISTORY_LENGTH = 20
+
+
+def _with_files_count(queryset):
+    return queryset.annotate(files_count=Count("files", filter=Q(files__missing=False)))
+
+
+@login_required
+def dashboard(request):
+    libraries = _with_files_count(Library.objects.all())
+    cards = [{"library": library, "job": selectors.library_scan_status(library.pk)} for library in libraries]
+    return render(request, "dashboard.html", {"cards": cards, "kinds": Library.Kind.choices})
+
+
+@login_required
+def library_detail(request, pk: int):
+    library = get_object_or_404(_with_files_count(Library.objects.all()), pk=pk)
+    found = MediaFileFilter(request.GET, queryset=MediaFile.objects.filter(library=library).order_by("path"))
+    files = found.qs if found.is_valid() else MediaFile.objects.none()
+    page = Paginator(files, FILES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "library.html", {
+        "library": library,
+        "job": selectors.library_scan_status(library.pk),
+        "filters": found,
+        "page": page,
+        "query": query.urlencode(),
+        "history": selectors.jobs_of_library(library.pk)[:HISTORY_LENGTH],
+        "kinds": MediaFile.Kind.choices,
+    })
+
+
+@login_required
+def job_detail(request, pk: int):
+    job = get_object_or_404(ScanJob.objects.select_related("library"), pk=pk)
+    return render(request, "job.html", {"job": job, "events": job.events.order_by("created_at", "id")})

@@ -1,0 +1,112 @@
+// Live scan progress and scan controls. The page is complete without this script; it only
+// refreshes each [data-scan] block from /api/scanner/status/<library id> and wires the buttons
+// (and the add-library form) to the API with the session's CSRF token.
+(function () {
+  "use strict";
+  const POLL_MS = 1000;
+  const banner = document.getElementById("connection");
+  const OPEN = ["pending", "running", "paused"];
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await response.json(); } catch (e) { /* empty body */ }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function set(block, field, text) {
+    const el = block.querySelector(`[data-field="${field}"]`);
+    if (el) el.textContent = text;
+  }
+
+  function render(block, job) {
+    const status = job ? job.status : "none";
+    const progress = job ? job.progress : 0;
+    block.dataset.status = status;
+    block.querySelector('[data-field="bar"]').style.width = `${progress}%`;
+    block.querySelector(".bar").setAttribute("aria-valuenow", progress.toFixed(1));
+    set(block, "percent", `${progress.toFixed(1)}%`);
+    set(block, "files", job ? `${job.files_processed} / ${job.files_found}` : "–");
+    set(block, "rate", job && job.status === "running" ? `${Math.round(job.files_per_second)} files/s` : "–");
+    set(block, "eta", job && job.eta_seconds !== null ? `${Math.round(job.eta_seconds)} s` : "–");
+    set(block, "phase", job ? job.phase : "–");
+    set(block, "status", job ? job.status : "never scanned");
+    set(block, "message", job ? job.status_message || job.error_message : "");
+    const link = block.querySelector('[data-field="joblink"]');
+    if (link && job) { link.href = `/jobs/${job.id}/`; link.textContent = `Scan #${job.id}`; }
+    enableButtons(block, status);
+  }
+
+  function enableButtons(block, status) {
+    const open = OPEN.includes(status);
+    const can = { start: !open, pause: status === "running" || status === "pending", resume: status === "paused", cancel: open };
+    block.querySelectorAll("[data-action]").forEach((button) => { button.disabled = !can[button.dataset.action]; });
+  }
+
+  async function refresh(block) {
+    const result = await api("GET", `/api/scanner/status/${block.dataset.libraryId}`);
+    if (!result.ok) throw new Error(`status ${result.status}`);
+    render(block, result.data.job);
+  }
+
+  async function poll() {
+    const blocks = Array.from(document.querySelectorAll("[data-scan]"));
+    try {
+      await Promise.all(blocks.map(refresh));
+      banner.hidden = true;
+    } catch (e) {
+      banner.hidden = false; // keep what the page shows; try again next time
+    }
+    setTimeout(poll, POLL_MS);
+  }
+
+  function wireButtons(block) {
+    block.querySelectorAll("[data-action]").forEach((button) => {
+      button.addEventListener("click", async () => {
+        const error = block.querySelector('[data-field="error"]');
+        error.textContent = "";
+        button.disabled = true;
+        try {
+          const result = await api("POST", `/api/scanner/${button.dataset.action}/${block.dataset.libraryId}`);
+          if (result.ok) render(block, result.data);
+          else error.textContent = (result.data && result.data.detail) || `Request failed (${result.status})`;
+        } catch (e) {
+          error.textContent = "Connection lost, retrying…";
+        }
+      });
+    });
+  }
+
+  function wireAddForm(form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      form.querySelectorAll("[data-error]").forEach((el) => { el.textContent = ""; });
+      const body = Object.fromEntries(new FormData(form).entries());
+      const result = await api("POST", "/api/libraries/", body);
+      if (result.ok) { window.location.reload(); return; }
+      const errors = result.data || { detail: `Request failed (${result.status})` };
+      Object.entries(errors).forEach(([field, messages]) => {
+        const el = form.querySelector(`[data-error="${field}"]`) || form.querySelector('[data-error="detail"]');
+        el.textContent = `${field === "detail" ? "" : field + ": "}${[].concat(messages).join(" ")}`;
+      });
+    });
+  }
+
+  document.querySelectorAll("[data-scan]").forEach((block) => {
+    wireButtons(block);
+    enableButtons(block, block.dataset.status);
+  });
+  const form = document.getElementById("add-library");
+  if (form) wireAddForm(form);
+  if (document.querySelector("[data-scan]")) poll();
+})();
