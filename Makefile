@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test setup bench clean
+.PHONY: run test setup browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,17 @@ run: setup
 	@echo "Serving on http://$(BIND)/  (admin: http://$(BIND)/admin/)  Ctrl-C stops."
 	GUNICORN_BIND=$(BIND) exec $(BIN)/gunicorn -c gunicorn.conf.py mediaserver.wsgi
 
-test: $(VENV)/.dev-deps
+# The browser tests drive Debian's Chromium; install it when missing (needs root and apt).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "Installing Debian's chromium and chromium-driver for the browser tests..."; \
+	  mkdir -p var; \
+	  { apt-get install -y --no-install-recommends chromium chromium-driver \
+	    || { apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; }; \
+	  } > var/apt-chromium.log 2>&1 || echo "Could not install Chromium (see var/apt-chromium.log)"; \
+	fi
+
+test: $(VENV)/.dev-deps browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -136,7 +136,7 @@ class ScanEngine:
 
     # ----------------------------------------------------------------- discovery
     def _discover(self) -> None:
-        self._write(phase=ScanJob.Phase.DISCOVERING)
+        self._write(phase=ScanJob.Phase.DISCOVERING, status_message="Counting the media files")
         last_write = time.monotonic()
 
         def progress(count: int) -> None:
@@ -149,7 +149,8 @@ class ScanEngine:
         if count is None:
             raise Stopped
         self.found = max(count, self.processed)
-        self._write(files_found=self.found, phase=ScanJob.Phase.SCANNING)
+        doing = f"Resuming after {self.processed:,} of" if self.checkpoint else "Scanning"
+        self._write(files_found=self.found, phase=ScanJob.Phase.SCANNING, status_message=f"{doing} {self.found:,} files")
 
     # ----------------------------------------------------------------- scanning
     def _scan(self, walker: Walker) -> None:

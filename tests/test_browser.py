@@ -1,0 +1,175 @@
+"""The dashboard in a real headless Chromium, against a real gunicorn (Selenium drives
+Debian's chromium and chromedriver; `make test` installs them when missing).
+
+Screenshots are saved under test-artifacts/.
+"""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from scanner.models import ScanJob
+from tests.helpers import many_files
+from tests.procs import ROOT, Gunicorn, manage, server_env, wait_until
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
+
+if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+    if os.environ.get("REQUIRE_BROWSER"):
+        raise RuntimeError("REQUIRE_BROWSER is set but Debian's chromium/chromium-driver are not installed")
+    pytest.skip("Debian's chromium and chromium-driver are not installed (make test installs them)",
+                allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture
+def browser(tmp_path):
+    os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager try to download a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def server(tmp_path):
+    env = server_env(tmp_path)
+    assert manage("collectstatic", "--noinput", "-v0", env=env).returncode == 0
+    gunicorn = Gunicorn(tmp_path, workers=2, env={
+        "SCANNER_CLAIM_INTERVAL": "0.2", "SCANNER_BATCH_SIZE": "10", "SCANNER_MAX_FILES_PER_SECOND": "150",
+    }).start()
+    yield gunicorn
+    gunicorn.kill()
+
+
+def shot(driver, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def settled(check):
+    """`check` as a wait condition that tolerates the page being replaced under it (reloads)."""
+
+    def attempt():
+        try:
+            return check()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return None
+
+    return attempt
+
+
+def card(driver, name: str):
+    for element in driver.find_elements(By.CSS_SELECTOR, "article.library"):
+        if element.find_element(By.CSS_SELECTOR, "h2").text == name:
+            return element
+    return None
+
+
+def field(element, name: str) -> str:
+    return element.find_element(By.CSS_SELECTOR, f'[data-field="{name}"]').text
+
+
+def add_library(driver, name: str, path: str) -> None:
+    form = driver.find_element(By.ID, "add-library")
+    for input_name, value in (("name", name), ("path", path)):
+        box = form.find_element(By.NAME, input_name)
+        box.clear()
+        box.send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def test_log_in_add_a_library_scan_pause_and_resume(browser, server, django_user_model, tmp_path):
+    django_user_model.objects.create_user("owner", password="a-long-pass-123", is_staff=True)
+    films, music = tmp_path / "media/films", tmp_path / "media/music"
+    many_files(films, 450)
+    many_files(music, 900)
+
+    browser.get(server.url + "/")
+    assert "/accounts/login/" in browser.current_url
+    browser.find_element(By.NAME, "username").send_keys("owner")
+    browser.find_element(By.NAME, "password").send_keys("a-long-pass-123")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_until(lambda: browser.find_elements(By.ID, "add-library"), timeout=10, what="the dashboard")
+
+    # A bad folder shows the API's reason; a good one appears as a card.
+    add_library(browser, "Films", str(tmp_path / "nowhere"))
+    error = wait_until(lambda: browser.find_element(By.CSS_SELECTOR, '[data-error="path"]').text, timeout=10,
+                       what="the validation message")
+    assert "No such folder" in error
+    shot(browser, "1-validation-message")
+    add_library(browser, "Films", str(films))
+    films_card = wait_until(settled(lambda: card(browser, "Films")), timeout=10, what="the new library's card")
+
+    # Start: the bar moves and reaches 100%.
+    films_card.find_element(By.CSS_SELECTOR, '[data-action="start"]').click()
+    seen: list[float] = []
+
+    def progress_until_complete():
+        scan = card(browser, "Films").find_element(By.CSS_SELECTOR, "[data-scan]")
+        seen.append(float(scan.find_element(By.CSS_SELECTOR, ".bar").get_attribute("aria-valuenow")))
+        if 30 < seen[-1] < 90 and not (ARTIFACTS / "2-scan-running.png").exists():
+            shot(browser, "2-scan-running")
+        return scan.get_attribute("data-status") == "completed"
+
+    wait_until(settled(progress_until_complete), timeout=30, interval=0.2, what="the scan to complete on the page")
+    films_card = card(browser, "Films")
+    assert seen[-1] == 100.0 and field(films_card, "percent") == "100.0%"
+    assert any(0 < value < 100 for value in seen), f"the bar never showed progress: {seen}"
+    assert seen == sorted(seen), "progress never goes backwards"
+    assert field(films_card, "files") == "450 / 450"
+    shot(browser, "3-scan-complete")
+
+    # Pause and resume a second library's scan.
+    add_library(browser, "Music", str(music))
+    wait_until(settled(lambda: card(browser, "Music")), timeout=10, what="the music card")
+    card(browser, "Music").find_element(By.CSS_SELECTOR, '[data-action="start"]').click()
+    wait_until(settled(lambda: float(card(browser, "Music").find_element(By.CSS_SELECTOR, ".bar")
+                                     .get_attribute("aria-valuenow")) > 5), timeout=20, what="the music scan to progress")
+    card(browser, "Music").find_element(By.CSS_SELECTOR, '[data-action="pause"]').click()
+    wait_until(settled(lambda: field(card(browser, "Music"), "status") == "paused"), timeout=10,
+               what="paused on the page")
+    job = ScanJob.objects.get(library__name="Music")
+    assert (job.status, job.pause_reason) == ("paused", "user") and job.files_processed < 900
+    shot(browser, "4-scan-paused")
+    resume = card(browser, "Music").find_element(By.CSS_SELECTOR, '[data-action="resume"]')
+    assert resume.is_enabled()
+    resume.click()
+    wait_until(settled(lambda: field(card(browser, "Music"), "status") == "completed"), timeout=30,
+               what="the resumed scan")
+    job.refresh_from_db()
+    assert (job.status, job.resume_count, job.files_processed) == ("completed", 1, 900)
+    shot(browser, "5-dashboard")
+
+
+def test_a_failed_poll_keeps_the_page_and_says_it_is_retrying(browser, server, django_user_model, make_library):
+    make_library(name="Films")
+    django_user_model.objects.create_user("viewer", password="a-long-pass-123")
+    browser.get(server.url + "/accounts/login/")
+    browser.find_element(By.NAME, "username").send_keys("viewer")
+    browser.find_element(By.NAME, "password").send_keys("a-long-pass-123")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_until(settled(lambda: card(browser, "Films")), timeout=10, what="the dashboard")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-action]"), "no controls for non-staff users"
+    server.kill()
+    banner = browser.find_element(By.ID, "connection")
+    wait_until(lambda: banner.is_displayed(), timeout=10, what="the connection-lost banner")
+    assert banner.text == "Connection lost, retrying…"
+    assert card(browser, "Films") is not None, "the page keeps its content"
+    shot(browser, "6-connection-lost")
