@@ -61,6 +61,9 @@ class LibraryAdmin(admin.ModelAdmin):
     actions = [scan_now]
     inlines = [RecentJobInline]
 
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj is not None else []  # no scans before it exists
+
     def delete_model(self, request, obj):
         library_delete(library=obj)
 
