@@ -28,14 +28,15 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from libraries.models import MediaFile
-from scanner import jobstore
+from scanner import catalogue, jobstore
+from scanner.catalogue import META_FIELDS, db_datetime
 from scanner.conf import ScannerConfig
 from scanner.events import log_decision, record_event
 from scanner.extraction import PendingReads
 from scanner.jobstore import Lease
 from scanner.metadata import TAGGED_EXTENSIONS
 from scanner.models import ScanEvent, ScanJob
-from scanner.walk import FileEntry, RootUnavailable, Walker, count_media
+from scanner.walk import FileEntry, RootUnavailable, Walker
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ FOUND_UPDATE_INTERVAL = 1.0  # seconds between discovery-count updates of the jo
 MAX_FOLDER_EVENTS = 20  # unreadable-folder events kept per run; the counter counts them all
 COUNTERS = ("files_processed", "files_unchanged", "files_added", "files_updated", "files_missing",
             "files_failed", "bytes_processed", "dirs_failed")
-META_FIELDS = ("duration", "title", "artist", "album", "track", "year", "codec", "bitrate", "sample_rate")
-UPDATE_FIELDS = (
-    "size", "mtime_ns", "kind", "extension", *META_FIELDS, "missing", "last_seen", "last_job_id", "unseen_by_job_id",
-)
 EMPTY_META = {"duration": None, "title": "", "artist": "", "album": "", "track": None, "year": None,
               "codec": "", "bitrate": None, "sample_rate": None}
 
@@ -66,8 +63,8 @@ class Batch:
     upper: str | None  # the last path of this batch (inclusive); None: the rest (the final batch)
     entries: list[FileEntry]
     unreadable: list[tuple[str, str]]  # (folder prefix, reason) of folders that could not be read
-    inserts: list[MediaFile] = field(default_factory=list)
-    updates: list[MediaFile] = field(default_factory=list)
+    inserts: list[tuple] = field(default_factory=list)  # rows in catalogue.INSERT_FIELDS order
+    updates: list[tuple] = field(default_factory=list)  # rows in catalogue.UPDATE_FIELDS order, then id
     restored_ids: list[int] = field(default_factory=list)
     unseen_ids: list[int] = field(default_factory=list)
     to_read: list[tuple[FileEntry, object]] = field(default_factory=list)  # (entry, old row or None)
@@ -104,7 +101,7 @@ class ScanEngine:
         try:
             self._load()
             walker = Walker(self.root, after=self.checkpoint, on_dir_error=self._on_dir_error)
-            self._discover()
+            self._discover(walker)
             self._scan(walker)
             return "completed"
         except (LeaseLost, Stopped):
@@ -135,7 +132,7 @@ class ScanEngine:
         return f"Starting {job.mode} scan of {self.root}"
 
     # ----------------------------------------------------------------- discovery
-    def _discover(self) -> None:
+    def _discover(self, walker: Walker) -> None:
         self._write(phase=ScanJob.Phase.DISCOVERING, status_message="Counting the media files")
         last_write = time.monotonic()
 
@@ -145,7 +142,7 @@ class ScanEngine:
                 self._write(files_found=max(count, self.processed))
                 last_write = time.monotonic()
 
-        count = count_media(self.root, should_stop=self.stop.is_set, on_progress=progress)
+        count = walker.count(should_stop=self.stop.is_set, on_progress=progress)
         if count is None:
             raise Stopped
         self.found = max(count, self.processed)
@@ -209,36 +206,39 @@ class ScanEngine:
         if batch.upper is not None:
             rows = rows.filter(path__lte=batch.upper)
         if self.full:
-            catalogue = {row.path: row for row in rows}
+            known = {row.path: row for row in rows}
         else:
-            catalogue = {r[1]: r for r in rows.values_list("id", "path", "size", "mtime_ns", "missing")}
-        now = timezone.now()
+            known = {r[1]: r for r in rows.values_list("id", "path", "size", "mtime_ns", "missing")}
+        now = db_datetime(timezone.now())
         batch.count("files_processed", len(batch.entries))
+        unchanged = size = 0
         for entry in batch.entries:
             if entry.error:
                 self._file_failed(batch, entry.path, entry.error)
                 continue
-            batch.count("bytes_processed", entry.size)
-            row = catalogue.pop(entry.path, None)
+            size += entry.size
+            row = known.pop(entry.path, None)
             if self.full:
                 if entry.extension in TAGGED_EXTENSIONS:
                     batch.to_read.append((entry, row))
                 elif row and (row.size, row.mtime_ns, row.missing) == (entry.size, entry.mtime_ns, False):
-                    batch.count("files_unchanged")
+                    unchanged += 1
                 else:
-                    self._stage(batch, entry, row.pk if row else None, dict(EMPTY_META), now)
-            elif row is None or (row[2], row[3]) != (entry.size, entry.mtime_ns):
+                    self._stage(batch, entry, row.pk if row else None, EMPTY_META, now)
+            elif row is None or row[2] != entry.size or row[3] != entry.mtime_ns:
                 if entry.extension in TAGGED_EXTENSIONS:
                     batch.to_read.append((entry, row))
                 else:
-                    self._stage(batch, entry, row[0] if row else None, dict(EMPTY_META), now)
+                    self._stage(batch, entry, row[0] if row else None, EMPTY_META, now)
             elif row[4]:
                 batch.restored_ids.append(row[0])  # back where it was: no longer missing
                 batch.count("files_updated")
             else:
-                batch.count("files_unchanged")
+                unchanged += 1
+        batch.count("files_unchanged", unchanged)
+        batch.count("bytes_processed", size)
         unreadable = tuple(prefix for prefix, _ in batch.unreadable)
-        for path, row in catalogue.items():
+        for path, row in known.items():
             if unreadable and path.startswith(unreadable):
                 continue  # in a folder we could not read: not known to be gone
             batch.count("files_missing")
@@ -250,23 +250,19 @@ class ScanEngine:
             batch.reads = PendingReads(paths, self.config.metadata_workers)
 
     def _stage(self, batch: Batch, entry: FileEntry, pk: int | None, meta: dict, now) -> None:
-        row = MediaFile(
-            pk=pk, library_id=self.lease.library_id, path=entry.path, size=entry.size, mtime_ns=entry.mtime_ns,
-            kind=entry.kind, extension=entry.extension, missing=False, last_seen=now,
-            last_job_id=self.lease.job_id, unseen_by_job_id=None, **meta,
-        )
+        """Queue the row of a new or changed file (`now` as the database wants it)."""
+        values = (entry.size, entry.mtime_ns, entry.kind, entry.extension, *(meta[f] for f in META_FIELDS), False)
         if pk is None:
-            row.first_seen = now
-            batch.inserts.append(row)
+            batch.inserts.append((self.lease.library_id, entry.path, *values, now, now, self.lease.job_id, None))
             batch.count("files_added")
         else:
-            batch.updates.append(row)
+            batch.updates.append((*values, now, self.lease.job_id, None, pk))
             batch.count("files_updated")
 
     def _apply_reads(self, batch: Batch) -> None:
         if not batch.reads:
             return
-        now = timezone.now()
+        now = db_datetime(timezone.now())
         for (entry, old), (meta, error) in zip(batch.to_read, batch.reads.results(), strict=True):
             if error:
                 self._file_failed(batch, entry.path, f"tags unreadable: {error}")
@@ -302,10 +298,8 @@ class ScanEngine:
         with transaction.atomic():
             if not jobstore.held(self.lease).update(**fields):
                 raise LeaseLost
-            if batch.inserts:
-                MediaFile.objects.bulk_create(batch.inserts)
-            if batch.updates:
-                MediaFile.objects.bulk_update(batch.updates, UPDATE_FIELDS)
+            catalogue.insert_files(batch.inserts)
+            catalogue.update_files(batch.updates)
             if batch.restored_ids:
                 MediaFile.objects.filter(pk__in=batch.restored_ids).update(
                     missing=False, last_seen=timezone.now(), last_job_id=self.lease.job_id, unseen_by_job_id=None

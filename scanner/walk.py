@@ -90,12 +90,10 @@ class Walker:
         root: str,
         *,
         after: str = "",
-        with_stat: bool = True,
         on_dir_error: Callable[[str, OSError], None] | None = None,
     ):
         self.root = os.path.realpath(root)
         self.after = after
-        self.with_stat = with_stat
         self.on_dir_error = on_dir_error or (lambda path, error: None)
         self.root_was_empty = False
         self._root_id = self._stat_root()
@@ -120,26 +118,43 @@ class Walker:
             raise RootUnavailable(f"The library folder {self.root} became unreadable: {exc.strerror}") from None
 
     def __iter__(self) -> Iterator[FileEntry]:
-        root_entries = self._list("")
+        for rel, entry, kind, extension in self._media(sort=True, after=self.after, report=True):
+            yield self._file_entry(entry, rel, kind, extension)
+
+    def count(self, *, should_stop: Callable[[], bool], every: int = 1000,
+              on_progress: Callable[[int], None] = lambda n: None) -> int | None:
+        """How many media files the walk will see (all of them, not only after the
+        checkpoint); None if `should_stop` said so. No sorting and no stat: it is cheap."""
+        count = 0
+        for _ in self._media(sort=False, after="", report=False):
+            count += 1
+            if count % every == 0:
+                if should_stop():
+                    return None
+                on_progress(count)
+        return count
+
+    def _media(self, *, sort: bool, after: str, report: bool) -> Iterator[tuple[str, os.DirEntry, str, str]]:
+        """(relative path, entry, kind, extension) of each media file, depth first; folders
+        that cannot be read go to on_dir_error when `report`."""
+        root_entries = self._list("", sort, report)
         if root_entries is None:
             self.check_root()
             raise RootUnavailable(f"The library folder {self.root} cannot be read")
         self.root_was_empty = not root_entries
-        # Each frame: (relative prefix, sorted children, next index, (dev, ino) of the folder).
-        stack = [("", root_entries, 0, self._root_id)]
+        # The current folder and its ancestors: (relative prefix, children left, (dev, ino)).
+        stack = [("", iter(root_entries), self._root_id)]
         on_path = {self._root_id}
         while stack:
-            prefix, children, index, folder_id = stack[-1]
-            if index == len(children):
-                stack.pop()
-                on_path.discard(folder_id)
-                continue
-            stack[-1] = (prefix, children, index + 1, folder_id)
-            entry, media = children[index]
-            rel = prefix + entry.name
-            if media is None:  # a folder
+            prefix, children, folder_id = stack[-1]
+            for entry, media in children:
+                rel = prefix + entry.name
+                if media is not None:
+                    if not after or rel > after:
+                        yield rel, entry, media[0], media[1]
+                    continue
                 sub = rel + "/"
-                if sub <= self.after and not self.after.startswith(sub):
+                if after and sub <= after and not after.startswith(sub):
                     continue  # the whole folder lies before the checkpoint
                 try:
                     st = entry.stat()
@@ -148,20 +163,20 @@ class Walker:
                     continue  # vanished between listing and now
                 sub_id = (st.st_dev, st.st_ino)
                 if sub_id in on_path:
-                    continue  # a symlink loop
-                grandchildren = self._list(sub)
+                    continue  # a symlink (or bind mount) loop
+                grandchildren = self._list(sub, sort, report)
                 if grandchildren is not None:
-                    stack.append((sub, grandchildren, 0, sub_id))
+                    stack.append((sub, iter(grandchildren), sub_id))
                     on_path.add(sub_id)
-                continue
-            if rel <= self.after:
-                continue
-            yield self._file_entry(entry, rel, *media)
+                    break  # descend; this folder's iterator resumes afterwards
+            else:
+                stack.pop()
+                on_path.discard(folder_id)
 
     def _file_entry(self, entry: os.DirEntry, rel: str, kind: str, extension: str) -> FileEntry:
         problem = is_catalogable(rel)
-        item = FileEntry(path=rel, kind=kind, extension=extension, error=problem, bad_name=problem == NOT_UTF8)
-        if self.with_stat and not item.error:
+        item = FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
+        if not problem:
             try:
                 st = entry.stat()
                 item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
@@ -173,39 +188,43 @@ class Walker:
                 item.error = f"cannot be read: {exc.strerror}"
         return item
 
-    def _list(self, prefix: str) -> list[tuple[os.DirEntry, tuple[str, str] | None]] | None:
-        """The folder's sub-folders (None) and media files ((kind, extension)), in walk order.
-
-        None if the folder cannot be listed.
-        """
+    def _list(self, prefix: str, sort: bool, report: bool) -> list[tuple[os.DirEntry, tuple[str, str] | None]] | None:
+        """The folder's sub-folders (None) and media files ((kind, extension)), in walk order
+        when `sort`. None if the folder cannot be listed."""
         path = os.path.join(self.root, prefix) if prefix else self.root
         try:
             with os.scandir(path) as it:
                 entries = list(it)
         except FileNotFoundError as exc:
             self.check_root()
-            if prefix:
+            if prefix and report:
                 self.on_dir_error(prefix, exc)  # vanished: its files are gone, not unreadable
             return None if prefix else []
         except OSError as exc:
             self.check_root()
-            self.on_dir_error(prefix, exc)
+            if report:
+                self.on_dir_error(prefix, exc)
             return None
         keyed = []
-        for entry in entries:
+        kinds = KIND_BY_EXTENSION
+        for entry in entries:  # the hot loop of every scan: classify inline, d_type checks only
             name = entry.name
-            if name.startswith(".") or name in SYSTEM_FOLDERS:
+            if name[0] == "." or name in SYSTEM_FOLDERS:
                 continue
+            dot = name.rfind(".")
+            extension = name[dot + 1 :].lower() if dot > 0 else ""
+            kind = kinds.get(extension)
             try:
                 if entry.is_symlink() and not self._inside_root(entry.path):
                     continue
-                if entry.is_dir():
+                if kind is not None and entry.is_file():
+                    keyed.append((name, entry, (kind, extension)))
+                elif entry.is_dir():
                     keyed.append((name + "/", entry, None))
-                elif (media := classify(name)) and entry.is_file():
-                    keyed.append((name, entry, media))
             except OSError:
                 continue  # vanished or unreadable inode: nothing to catalogue
-        keyed.sort(key=lambda item: item[0])
+        if sort:
+            keyed.sort(key=_first)
         return [(entry, media) for _, entry, media in keyed]
 
     def _inside_root(self, path: str) -> bool:
@@ -213,14 +232,5 @@ class Walker:
         return target == self.root or target.startswith(self.root + os.sep)
 
 
-def count_media(root: str, *, should_stop: Callable[[], bool] = lambda: False, every: int = 1000,
-                on_progress: Callable[[int], None] = lambda n: None) -> int | None:
-    """Count the media files a scan of `root` will see; None if stopped early."""
-    count = 0
-    for _ in Walker(root, with_stat=False):
-        count += 1
-        if count % every == 0:
-            if should_stop():
-                return None
-            on_progress(count)
-    return count
+def _first(item):
+    return item[0]

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from libraries.models import MediaFile
+import scanner.catalogue as catalogue_writes
 from scanner import jobstore, services
 from scanner.engine import ScanEngine
 from scanner.models import ScanEvent, ScanJob
@@ -216,28 +217,22 @@ def test_a_stale_lease_cannot_commit(make_library):
     assert sorted(present_paths(library)) == sorted(paths)
 
 
-def test_a_stop_keeps_committed_batches_and_resume_finishes_exactly(make_library):
+def test_a_stop_keeps_committed_batches_and_resume_finishes_exactly(make_library, monkeypatch):
     library = make_library()
     paths = many_files(Path(library.path), 95)
     job = services.start_scan(library_id=library.pk).job
     stop = threading.Event()
     committed = []
+    real_insert = catalogue_writes.insert_files
 
-    real_update = MediaFile.objects.bulk_create
-
-    def stop_after_two_batches(rows, *args, **kwargs):
-        result = real_update(rows, *args, **kwargs)
+    def stop_after_two_batches(rows):
+        real_insert(rows)
         committed.append(len(rows))
         if len(committed) == 2:
-            stop.set()
-        return result
+            stop.set()  # a pause arrives while the engine works: it stops at the next file
 
-    MediaFile.objects.bulk_create = stop_after_two_batches
-    try:
-        # A pause arrives while the engine works: it stops at the next file.
-        run_job(job, stop=stop, batch_size=10)
-    finally:
-        del MediaFile.objects.bulk_create
+    monkeypatch.setattr(catalogue_writes, "insert_files", stop_after_two_batches)
+    run_job(job, stop=stop, batch_size=10)
     job.refresh_from_db()
     assert job.status == "running"  # stopping is the thread's part; the service changes the row
     assert job.files_processed == len(present_paths(library)) == 20
@@ -266,7 +261,7 @@ def test_an_unexpected_error_ends_the_job_failed_with_the_error(make_library, mo
     def explode(*args, **kwargs):
         raise RuntimeError("disk controller on fire")
 
-    monkeypatch.setattr("scanner.engine.count_media", explode)
+    monkeypatch.setattr("scanner.walk.Walker.count", explode)
     job = scan_now(library)
     assert (job.status, job.owner) == ("failed", None)
     assert "disk controller on fire" in job.error_message and "unexpected error" in job.status_message
@@ -281,7 +276,7 @@ def test_a_database_error_pauses_the_job_as_interrupted_for_a_retry(make_library
     def connection_lost(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("scanner.engine.count_media", connection_lost)
+    monkeypatch.setattr("scanner.walk.Walker.count", connection_lost)
     job = scan_now(library)
     assert (job.status, job.pause_reason) == ("paused", "interrupted")
     assert "database error" in job.status_message

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.walk import RootUnavailable, Walker, classify, count_media
+from scanner.walk import RootUnavailable, Walker, classify
 from tests.helpers import unprivileged_filesystem_access
 
 
@@ -131,4 +131,4 @@ def test_a_root_removed_mid_walk_stops_the_walk(tmp_path):
 def test_discovery_counts_what_the_walk_yields(tmp_path):
     for rel in TRICKY + ["x.txt", ".h/y.mp3"]:
         touch(tmp_path, rel)
-    assert count_media(str(tmp_path)) == len(TRICKY)
+    assert Walker(str(tmp_path)).count(should_stop=lambda: False) == len(TRICKY)
