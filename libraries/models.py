@@ -71,10 +71,13 @@ class MediaFile(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["library", "path"], name="mediafile_unique_path_per_library"),
         ]
+        # Partial indexes for the rare rows (missing, flagged unseen): small, and free when a
+        # scan inserts the common ones.
         indexes = [
             models.Index(fields=["library", "kind"], name="mediafile_library_kind"),
-            models.Index(fields=["library", "missing"], name="mediafile_library_missing"),
-            models.Index(fields=["library", "unseen_by_job_id"], name="mediafile_library_unseen"),
+            models.Index(fields=["library"], condition=models.Q(missing=True), name="mediafile_library_missing"),
+            models.Index(fields=["library", "unseen_by_job_id"], condition=models.Q(unseen_by_job_id__isnull=False),
+                         name="mediafile_library_unseen"),
         ]
 
     def __str__(self) -> str:

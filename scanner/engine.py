@@ -22,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -156,6 +156,7 @@ class ScanEngine:
         pending: deque[Batch] = deque()
         try:
             for batch in self._batches(walker):
+                self._check_stop()
                 self._plan(batch)
                 pending.append(batch)
                 if len(pending) > LOOKAHEAD:
@@ -278,8 +279,13 @@ class ScanEngine:
         log_decision(f"file failed: {path!r}: {reason}", action="file_failed", level=logging.WARNING, **self._ids())
 
     # ----------------------------------------------------------------- committing
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Stopped
+
     def _commit(self, batch: Batch, walker: Walker) -> None:
         self._apply_reads(batch)
+        self._check_stop()
         if batch.final:
             self._check_root_before_finishing(walker)
         counts = batch.counts
@@ -296,6 +302,8 @@ class ScanEngine:
         else:
             fields.update(checkpoint=batch.upper, files_found=found, progress=self._progress(processed, found))
         with transaction.atomic():
+            if batch.inserts or batch.updates:
+                _commit_asynchronously()
             if not jobstore.held(self.lease).update(**fields):
                 raise LeaseLost
             catalogue.insert_files(batch.inserts)
@@ -389,6 +397,16 @@ class ScanEngine:
 
     def _ids(self) -> dict:
         return {"job_id": self.lease.job_id, "library_id": self.lease.library_id, "worker": self.worker_label}
+
+
+def _commit_asynchronously() -> None:
+    """On PostgreSQL, do not wait for this batch's WAL flush. Safe: the batch's files, counters
+    and checkpoint are one transaction, so a crash can only lose whole recent batches, and the
+    job then resumes from the older checkpoint with the older counts: nothing is lost or
+    counted twice. SQLite (WAL, synchronous=NORMAL) behaves the same way already."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _same(row: MediaFile, entry: FileEntry, meta: dict) -> bool:

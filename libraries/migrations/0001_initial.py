@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['library_id', 'path'],
-                'indexes': [models.Index(fields=['library', 'kind'], name='mediafile_library_kind'), models.Index(fields=['library', 'missing'], name='mediafile_library_missing'), models.Index(fields=['library', 'unseen_by_job_id'], name='mediafile_library_unseen')],
+                'indexes': [models.Index(fields=['library', 'kind'], name='mediafile_library_kind'), models.Index(condition=models.Q(('missing', True)), fields=['library'], name='mediafile_library_missing'), models.Index(condition=models.Q(('unseen_by_job_id__isnull', False)), fields=['library', 'unseen_by_job_id'], name='mediafile_library_unseen')],
                 'constraints': [models.UniqueConstraint(fields=('library', 'path'), name='mediafile_unique_path_per_library')],
             },
         ),
