@@ -50,3 +50,22 @@ def update_files(rows: list[tuple]) -> None:
     assignments = ", ".join(f"{name} = %s" for name in UPDATE_FIELDS)
     with connection.cursor() as cursor:
         cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)
+
+
+# A catalogued row as rows_in_range returns it: these columns (META_FIELDS too in full mode).
+ID, PATH, SIZE, MTIME_NS, MISSING = range(5)
+KEY_FIELDS = ("id", "path", "size", "mtime_ns", "missing")
+
+
+def rows_in_range(library_id: int, lower: str, upper: str | None, *, with_meta: bool) -> list[tuple]:
+    """The library's rows with `lower < path <= upper` (no upper bound when None)."""
+    table = connection.ops.quote_name(MediaFile._meta.db_table)
+    columns = ", ".join(KEY_FIELDS + (META_FIELDS if with_meta else ()))
+    sql = f"SELECT {columns} FROM {table} WHERE library_id = %s AND path > %s"
+    params: list = [library_id, lower]
+    if upper is not None:
+        sql += " AND path <= %s"
+        params.append(upper)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

@@ -16,37 +16,31 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
-from django.utils import timezone
 
 from libraries.models import MediaFile
 from scanner import catalogue, jobstore
-from scanner.catalogue import META_FIELDS, db_datetime
 from scanner.conf import ScannerConfig
 from scanner.events import log_decision, record_event
-from scanner.extraction import PendingReads
 from scanner.jobstore import Lease
-from scanner.metadata import TAGGED_EXTENSIONS
 from scanner.models import ScanEvent, ScanJob
-from scanner.walk import FileEntry, RootUnavailable, Walker
+from scanner.planner import Batch, Planner
+from scanner.walk import RootUnavailable, Walker
 
 logger = logging.getLogger(__name__)
 
 LOOKAHEAD = 2  # batches planned (tags being read) ahead of the one being committed
 FOUND_UPDATE_INTERVAL = 1.0  # seconds between discovery-count updates of the job row
+COMMIT_INTERVAL = 0.5  # seconds: batches with nothing to write are committed at most this often
 MAX_FOLDER_EVENTS = 20  # unreadable-folder events kept per run; the counter counts them all
 COUNTERS = ("files_processed", "files_unchanged", "files_added", "files_updated", "files_missing",
             "files_failed", "bytes_processed", "dirs_failed")
-EMPTY_META = {"duration": None, "title": "", "artist": "", "album": "", "track": None, "year": None,
-              "codec": "", "bitrate": None, "sample_rate": None}
 
 
 class LeaseLost(Exception):
@@ -55,28 +49,6 @@ class LeaseLost(Exception):
 
 class Stopped(Exception):
     """This process asked the scan to stop (a pause or cancel here, or shutdown)."""
-
-
-@dataclass
-class Batch:
-    lower: str  # the checkpoint before this batch (exclusive)
-    upper: str | None  # the last path of this batch (inclusive); None: the rest (the final batch)
-    entries: list[FileEntry]
-    unreadable: list[tuple[str, str]]  # (folder prefix, reason) of folders that could not be read
-    inserts: list[tuple] = field(default_factory=list)  # rows in catalogue.INSERT_FIELDS order
-    updates: list[tuple] = field(default_factory=list)  # rows in catalogue.UPDATE_FIELDS order, then id
-    restored_ids: list[int] = field(default_factory=list)
-    unseen_ids: list[int] = field(default_factory=list)
-    to_read: list[tuple[FileEntry, object]] = field(default_factory=list)  # (entry, old row or None)
-    reads: PendingReads | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def final(self) -> bool:
-        return self.upper is None
-
-    def count(self, name: str, n: int = 1) -> None:
-        self.counts[name] = self.counts.get(name, 0) + n
 
 
 class ScanEngine:
@@ -90,6 +62,8 @@ class ScanEngine:
         self._unreadable: list[tuple[str, str]] = []
         self._folder_events = 0
         self.processed = 0
+        self._deferred: dict[str, int] = {}  # counts of committed-later batches (nothing to write)
+        self._last_commit = time.monotonic()
 
     # ----------------------------------------------------------------- entry point
     def run(self) -> str:
@@ -120,10 +94,12 @@ class ScanEngine:
         if job.library is None:
             raise RootUnavailable("The library was deleted")
         self.root = job.library.path
-        self.full = job.mode == ScanJob.Mode.FULL
         self.totals = {name: getattr(job, name) for name in COUNTERS}
         self.processed, self.found = job.files_processed, job.files_found
         self.progress, self.checkpoint = job.progress, job.checkpoint
+        self.planner = Planner(library_id=self.lease.library_id, job_id=self.lease.job_id, root=self.root,
+                               full=job.mode == ScanJob.Mode.FULL, metadata_workers=self.config.metadata_workers,
+                               log_ids=self._ids())
         self._event("resumed" if job.checkpoint else "started", self._start_message(job))
 
     def _start_message(self, job: ScanJob) -> str:
@@ -157,7 +133,7 @@ class ScanEngine:
         try:
             for batch in self._batches(walker):
                 self._check_stop()
-                self._plan(batch)
+                self.planner.plan(batch)
                 pending.append(batch)
                 if len(pending) > LOOKAHEAD:
                     self._commit(pending.popleft(), walker)
@@ -165,8 +141,7 @@ class ScanEngine:
                 self._commit(pending.popleft(), walker)
         finally:
             for batch in pending:
-                if batch.reads:
-                    batch.reads.cancel()
+                batch.cancel()
 
     def _batches(self, walker: Walker):
         lower, entries = self.checkpoint, []
@@ -200,101 +175,29 @@ class ScanEngine:
         taken, self._unreadable = self._unreadable, []
         return taken
 
-    # ----------------------------------------------------------------- planning
-    def _plan(self, batch: Batch) -> None:
-        """Compare the batch with its catalogue range; start reading the tags it needs."""
-        rows = MediaFile.objects.filter(library_id=self.lease.library_id, path__gt=batch.lower)
-        if batch.upper is not None:
-            rows = rows.filter(path__lte=batch.upper)
-        if self.full:
-            known = {row.path: row for row in rows}
-        else:
-            known = {r[1]: r for r in rows.values_list("id", "path", "size", "mtime_ns", "missing")}
-        now = db_datetime(timezone.now())
-        batch.count("files_processed", len(batch.entries))
-        unchanged = size = 0
-        for entry in batch.entries:
-            if entry.error:
-                self._file_failed(batch, entry.path, entry.error)
-                continue
-            size += entry.size
-            row = known.pop(entry.path, None)
-            if self.full:
-                if entry.extension in TAGGED_EXTENSIONS:
-                    batch.to_read.append((entry, row))
-                elif row and (row.size, row.mtime_ns, row.missing) == (entry.size, entry.mtime_ns, False):
-                    unchanged += 1
-                else:
-                    self._stage(batch, entry, row.pk if row else None, EMPTY_META, now)
-            elif row is None or row[2] != entry.size or row[3] != entry.mtime_ns:
-                if entry.extension in TAGGED_EXTENSIONS:
-                    batch.to_read.append((entry, row))
-                else:
-                    self._stage(batch, entry, row[0] if row else None, EMPTY_META, now)
-            elif row[4]:
-                batch.restored_ids.append(row[0])  # back where it was: no longer missing
-                batch.count("files_updated")
-            else:
-                unchanged += 1
-        batch.count("files_unchanged", unchanged)
-        batch.count("bytes_processed", size)
-        unreadable = tuple(prefix for prefix, _ in batch.unreadable)
-        for path, row in known.items():
-            if unreadable and path.startswith(unreadable):
-                continue  # in a folder we could not read: not known to be gone
-            batch.count("files_missing")
-            already_missing = row.missing if self.full else row[4]
-            if not already_missing:
-                batch.unseen_ids.append(row.pk if self.full else row[0])
-        if batch.to_read:
-            paths = [os.path.join(self.root, entry.path) for entry, _ in batch.to_read]
-            batch.reads = PendingReads(paths, self.config.metadata_workers)
-
-    def _stage(self, batch: Batch, entry: FileEntry, pk: int | None, meta: dict, now) -> None:
-        """Queue the row of a new or changed file (`now` as the database wants it)."""
-        values = (entry.size, entry.mtime_ns, entry.kind, entry.extension, *(meta[f] for f in META_FIELDS), False)
-        if pk is None:
-            batch.inserts.append((self.lease.library_id, entry.path, *values, now, now, self.lease.job_id, None))
-            batch.count("files_added")
-        else:
-            batch.updates.append((*values, now, self.lease.job_id, None, pk))
-            batch.count("files_updated")
-
-    def _apply_reads(self, batch: Batch) -> None:
-        if not batch.reads:
-            return
-        now = db_datetime(timezone.now())
-        for (entry, old), (meta, error) in zip(batch.to_read, batch.reads.results(), strict=True):
-            if error:
-                self._file_failed(batch, entry.path, f"tags unreadable: {error}")
-            meta = {**EMPTY_META, **meta}
-            if self.full and old is not None and not old.missing and _same(old, entry, meta):
-                batch.count("files_unchanged")
-                continue
-            pk = (old.pk if self.full else old[0]) if old is not None else None
-            self._stage(batch, entry, pk, meta, now)
-
-    def _file_failed(self, batch: Batch, path: str, reason: str) -> None:
-        batch.count("files_failed")
-        log_decision(f"file failed: {path!r}: {reason}", action="file_failed", level=logging.WARNING, **self._ids())
-
     # ----------------------------------------------------------------- committing
     def _check_stop(self) -> None:
         if self.stop.is_set():
             raise Stopped
 
     def _commit(self, batch: Batch, walker: Walker) -> None:
-        self._apply_reads(batch)
+        self.planner.finish(batch)
         self._check_stop()
+        if batch.unreadable:
+            batch.count("dirs_failed", len(batch.unreadable))
+        counts = {name: self._deferred.get(name, 0) + batch.counts.get(name, 0)
+                  for name in self._deferred.keys() | batch.counts.keys()}
+        if not batch.final and not batch.has_writes and time.monotonic() - self._last_commit < COMMIT_INTERVAL:
+            # Nothing to write (a rescan of unchanged files): fold it into the next commit rather
+            # than pay a transaction for a checkpoint. A crash redoes it; nothing was counted yet.
+            self._deferred = counts
+            return
         if batch.final:
             self._check_root_before_finishing(walker)
-        counts = batch.counts
         processed = self.processed + counts.get("files_processed", 0)
         found = max(self.found, processed)
         elapsed = max(time.monotonic() - self.run_started, 1e-6)
         rate = (self.run_processed + counts.get("files_processed", 0)) / elapsed
-        if batch.unreadable:
-            batch.count("dirs_failed", len(batch.unreadable))
         fields = {name: F(name) + n for name, n in counts.items() if n}
         fields.update(heartbeat_at=Now(), updated_at=Now(), files_per_second=round(rate, 1))
         if batch.final:
@@ -310,7 +213,7 @@ class ScanEngine:
             catalogue.update_files(batch.updates)
             if batch.restored_ids:
                 MediaFile.objects.filter(pk__in=batch.restored_ids).update(
-                    missing=False, last_seen=timezone.now(), last_job_id=self.lease.job_id, unseen_by_job_id=None
+                    missing=False, last_seen=Now(), last_job_id=self.lease.job_id, unseen_by_job_id=None
                 )
             if batch.unseen_ids:
                 MediaFile.objects.filter(pk__in=batch.unseen_ids).update(unseen_by_job_id=self.lease.job_id)
@@ -321,6 +224,7 @@ class ScanEngine:
                         library_id=self.lease.library_id, unseen_by_job_id=self.lease.job_id
                     ).update(missing=True, unseen_by_job_id=None)
                 self._event("completed", fields["status_message"])
+        self._deferred, self._last_commit = {}, time.monotonic()
         self.processed, self.found = processed, found
         self.run_processed += counts.get("files_processed", 0)
         for name, n in counts.items():
@@ -407,9 +311,3 @@ def _commit_asynchronously() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-def _same(row: MediaFile, entry: FileEntry, meta: dict) -> bool:
-    return (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns) and all(
-        getattr(row, name) == meta[name] for name in META_FIELDS
-    )

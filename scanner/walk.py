@@ -118,15 +118,14 @@ class Walker:
             raise RootUnavailable(f"The library folder {self.root} became unreadable: {exc.strerror}") from None
 
     def __iter__(self) -> Iterator[FileEntry]:
-        for rel, entry, kind, extension in self._media(sort=True, after=self.after, report=True):
-            yield self._file_entry(entry, rel, kind, extension)
+        return self._media(sort=True, after=self.after, report=True, entries=True)
 
     def count(self, *, should_stop: Callable[[], bool], every: int = 1000,
               on_progress: Callable[[int], None] = lambda n: None) -> int | None:
         """How many media files the walk will see (all of them, not only after the
         checkpoint); None if `should_stop` said so. No sorting and no stat: it is cheap."""
         count = 0
-        for _ in self._media(sort=False, after="", report=False):
+        for _ in self._media(sort=False, after="", report=False, entries=False):
             count += 1
             if count % every == 0:
                 if should_stop():
@@ -134,9 +133,9 @@ class Walker:
                 on_progress(count)
         return count
 
-    def _media(self, *, sort: bool, after: str, report: bool) -> Iterator[tuple[str, os.DirEntry, str, str]]:
-        """(relative path, entry, kind, extension) of each media file, depth first; folders
-        that cannot be read go to on_dir_error when `report`."""
+    def _media(self, *, sort: bool, after: str, report: bool, entries: bool) -> Iterator:
+        """Each media file, depth first: a FileEntry (with its stat) when `entries`, else its
+        relative path. Folders that cannot be read go to on_dir_error when `report`."""
         root_entries = self._list("", sort, report)
         if root_entries is None:
             self.check_root()
@@ -151,7 +150,7 @@ class Walker:
                 rel = prefix + entry.name
                 if media is not None:
                     if not after or rel > after:
-                        yield rel, entry, media[0], media[1]
+                        yield self._file_entry(entry, rel, *media) if entries else rel
                     continue
                 sub = rel + "/"
                 if after and sub <= after and not after.startswith(sub):

@@ -5,9 +5,6 @@ Screenshots are saved under test-artifacts/.
 """
 
 import os
-import shutil
-import time
-from pathlib import Path
 
 import pytest
 

@@ -1,0 +1,151 @@
+"""`make bench`: measure the scanner against the bare directory walk, on SQLite and on
+PostgreSQL (when one answers), and write bench/RESULTS.md.
+
+Each database runs in fresh processes (settings are read at start): bench/measure.py (scan
+throughput, rescans, the tag pipeline), bench/rss.py (peak memory at two library sizes) and
+bench/latency.py (pause and status latency under gunicorn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+NOTES = ROOT / "bench" / "NOTES.md"  # the hand-written analysis appended to the results
+PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_BENCH = "postgres://postgres@127.0.0.1:5432/mediaserver_bench"
+
+
+def run(script: str, *args: str, env: dict) -> dict:
+    result = subprocess.run([sys.executable, f"bench/{script}", *args], cwd=ROOT, env=env, capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"bench/{script} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def database_env(vendor: str) -> dict | None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCANNER_", "DJANGO_"))}
+    env.update(MEDIASERVER_VAR_DIR=str(DATA / "var"), DJANGO_LOG_LEVEL="WARNING")
+    if vendor == "sqlite":
+        path = DATA / "bench.sqlite3"
+        for leftover in DATA.glob("bench.sqlite3*"):
+            leftover.unlink()
+        env["DATABASE_URL"] = f"sqlite:///{path}"
+        return env
+    try:
+        for sql in ("DROP DATABASE IF EXISTS mediaserver_bench WITH (FORCE)", "CREATE DATABASE mediaserver_bench"):
+            subprocess.run(["psql", "-q", PG_ADMIN, "-c", sql], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    env["DATABASE_URL"] = PG_BENCH
+    return env
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    fs = subprocess.run(["df", "-T", str(DATA)], capture_output=True, text=True).stdout.splitlines()[-1].split()[1]
+    return (f"{cpu}, {os.cpu_count()} cores, {memory / 2**20:.0f} GiB RAM, {fs} filesystem, "
+            f"Linux {platform.release()}, Python {platform.python_version()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--large", type=int, default=1_000_000, help="library size of the memory test")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    options = parser.parse_args()
+    DATA.mkdir(parents=True, exist_ok=True)
+    # Made here, not in the measured processes: building a tree must not count in their memory.
+    sys.path.insert(0, str(ROOT))
+    from bench import trees
+
+    for count in (10_000, 100_000, options.large):
+        trees.stat_only_tree(count)
+    trees.tagged_tree(2000)
+    sections = []
+    for vendor in options.databases.split(","):
+        env = database_env(vendor)
+        if env is None:
+            sections.append(f"## {vendor}\n\nSkipped: no PostgreSQL answered at {PG_ADMIN}.\n")
+            continue
+        print(f"bench: {vendor}: throughput, rescans, tags", flush=True)
+        figures = run("measure.py", env=env)
+        print(f"bench: {vendor}: memory", flush=True)
+        small = run("rss.py", "100000", env=env)
+        large = run("rss.py", str(options.large), env=env)
+        print(f"bench: {vendor}: latency under gunicorn", flush=True)
+        latency = run("latency.py", "100000", env=env)
+        sections.append(section(figures, small, large, latency))
+    command = "make bench" + ("" if options.large == 1_000_000 else f"  (bench/run.py --large {options.large})")
+    RESULTS.write_text(report(sections, command))
+    print(f"bench: wrote {RESULTS.relative_to(ROOT)}")
+    shutil.rmtree(DATA / "var", ignore_errors=True)
+
+
+def section(f: dict, small: dict, large: dict, lat: dict) -> str:
+    big, tags = f["stat_100000"], f["tags"]
+    rss_ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
+    rows = [
+        ("bare walk of 100k files (`os.scandir` + `stat`), the floor", f"{big['bare_walk_s']:.2f} s", "", ""),
+        ("first scan, 10k stat-only files", _rate(f["stat_10000"]), "", ""),
+        ("first scan, 100k stat-only files", _rate(big), "≥ 40,000 files/s (≤ 12× the walk)",
+         big["first_scan_files_per_s"] >= 40_000 and big["first_scan_ratio"] <= 12),
+        ("unchanged rescan, 100k", f"{big['rescan_s']:.2f} s, {big['rescan_ratio']:.1f}× the walk", "≤ 3× the walk",
+         big["rescan_ratio"] <= 3),
+        (f"rescan with 1% changed ({big['changed_files']:,} files)",
+         f"{big['rescan_1pct_s']:.2f} s, {big['rescan_1pct_ratio']:.1f}× the walk", "≤ 4× the walk",
+         big["rescan_1pct_ratio"] <= 4),
+        (f"tag pipeline, {tags['files']:,} tagged files, {tags['workers']} reader processes",
+         f"{tags['throughput_ratio']:.0%} of mutagen alone ({tags['scan_s']:.2f} s vs {tags['mutagen_alone_s']:.2f} s)",
+         "≥ 70% of mutagen alone", tags["throughput_ratio"] >= 0.7),
+        (f"peak RSS, first scan of {large['files']:,} vs 100,000 files",
+         f"{large['peak_rss_mb']:.0f} MB vs {small['peak_rss_mb']:.0f} MB ({rss_ratio:.2f}×)",
+         "≤ 1.3× and < 250 MB", rss_ratio <= 1.3 and large["peak_rss_mb"] < 250),
+        (f"pause takes effect (gunicorn, {lat['pauses']} pauses)",
+         f"p50 {lat['pause_p50_ms']:.0f} ms, p99 {lat['pause_p99_ms']:.0f} ms", "≤ 1 s at p99",
+         lat["pause_p99_ms"] <= 1000),
+        (f"status endpoint while scanning ({lat['status_requests']} requests)",
+         f"p50 {lat['status_p50_ms']:.1f} ms, p99 {lat['status_p99_ms']:.1f} ms", "≤ 50 ms at p99",
+         lat["status_p99_ms"] <= 50),
+    ]
+    lines = [f"## {f['vendor']} {f['database_version']}", "", "| what | measured | target | met |", "|---|---|---|---|"]
+    for what, measured, target, met in rows:
+        lines.append(f"| {what} | {measured} | {target} | {'' if met == '' else ('yes' if met else '**no**')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _rate(figures: dict) -> str:
+    return (f"{figures['first_scan_s']:.2f} s, {figures['first_scan_files_per_s']:,.0f} files/s, "
+            f"{figures['first_scan_ratio']:.1f}× the walk")
+
+
+def report(sections: list[str], command: str) -> str:
+    return "\n".join([
+        "# Benchmark results",
+        "",
+        f"Produced by `{command}` on {datetime.date.today().isoformat()}.",
+        f"Machine: {machine()}.",
+        "Every ratio compares with a bare walk of the same tree measured in the same run (best of 3).",
+        "Stat-only trees are empty files with video and image names in Artist/Album folders;",
+        "the tagged tree is real MP3, FLAC, M4A and WAV files made by tests/media.py.",
+        "",
+        *sections,
+        NOTES.read_text() if NOTES.exists() else "",
+    ])
+
+
+if __name__ == "__main__":
+    main()
