@@ -39,8 +39,9 @@ browser:
 	  } > var/apt-chromium.log 2>&1 || echo "Could not install Chromium (see var/apt-chromium.log)"; \
 	fi
 
+# Slow tests (load, chaos, database restarts) run only with FULL=1, as .ci/run does.
 test: $(VENV)/.dev-deps browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(FULL),,-m "not slow") $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-deps
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

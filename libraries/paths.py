@@ -37,17 +37,18 @@ def validate_library_path(raw: str, *, others: Iterable[tuple[str, str]], media_
         raise ValidationError(f"Not a folder: {path}.")
     if not os.access(real, os.R_OK | os.X_OK):
         raise ValidationError(f"The server cannot read the folder {path}.")
-    if media_roots and not any(_within(real, root) for root in media_roots):
+    if media_roots and not any(is_within(real, root) for root in media_roots):
         raise ValidationError(f"The folder must be inside one of the media roots: {', '.join(media_roots)}.")
     for name, other in others:
         if real == other:
             raise ValidationError(f"The library '{name}' already uses this folder.")
-        if _within(real, other):
+        if is_within(real, other):
             raise ValidationError(f"This folder is inside the library '{name}' ({other}).")
-        if _within(other, real):
+        if is_within(other, real):
             raise ValidationError(f"This folder contains the library '{name}' ({other}).")
     return real
 
 
-def _within(path: str, root: str) -> bool:
+def is_within(path: str, root: str) -> bool:
+    """`path` is `root` or lies below it (both real paths)."""
     return path == root or path.startswith(root.rstrip("/") + "/")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models.functions import Now
 
 from libraries.models import Library
 from libraries.paths import validate_library_path
@@ -30,8 +29,7 @@ def library_delete(*, library: Library) -> None:
         )
         message = f"The library '{library.name}' was deleted"
         ScanJob.objects.filter(pk__in=open_ids).update(
-            status=ScanJob.Status.FAILED, phase=ScanJob.Phase.DONE, completed_at=Now(), status_message=message,
-            error_message=message, **jobstore.released_fields(),
+            status_message=message, error_message=message, **jobstore.finished_fields(ScanJob.Status.FAILED)
         )
         for job_id in open_ids:
             record_event(job_id, "failed", message, library_id=library.pk)

@@ -1,7 +1,8 @@
-"""How API errors look: `{"detail": "..."}` (validation errors: DRF's field dicts).
+"""How errors look: `{"detail": "..."}` in the API (validation errors: DRF's field dicts).
 
-A scan-control conflict also carries the job it ran into; a database that cannot be reached
-is a 503 with a message, never a 500.
+A scan-control conflict also carries the job it ran into. A database that cannot be reached
+is a 503 with a message, never a 500, in the API and on the pages alike; the next request
+connects again, so the site recovers by itself when the database is back.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
+import sys
+
+from django.http import HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
+from django.views.defaults import server_error as django_server_error
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -40,6 +44,23 @@ def exception_handler(exc, context):
         return Response({"detail": DATABASE_DOWN}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": "5"})
     return drf_exception_handler(exc, context)
+
+
+def server_error(request):
+    """handler500: an unreachable database is a 503 saying so; anything else a plain 500."""
+    error = sys.exc_info()[1]
+    if not isinstance(error, OperationalError | InterfaceError):
+        return django_server_error(request)
+    logger.warning("database unavailable: %s", error, extra={"action": "db_unavailable"})
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": DATABASE_DOWN}, status=503)
+    else:
+        response = HttpResponse(
+            f"<!doctype html><title>Database unavailable</title><h1>Database unavailable</h1><p>{DATABASE_DOWN}</p>",
+            status=503,
+        )
+    response["Retry-After"] = "5"
+    return response
 
 
 def not_found(request, exception=None):

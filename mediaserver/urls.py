@@ -40,3 +40,4 @@ urlpatterns = [
 ]
 
 handler404 = "mediaserver.api_errors.not_found"
+handler500 = "mediaserver.api_errors.server_error"

@@ -20,11 +20,13 @@ import threading
 import time
 from collections import deque
 
-from django.db import DatabaseError, connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
 from libraries.models import MediaFile
+from libraries.paths import is_within
 from scanner import catalogue, jobstore
 from scanner.conf import ScannerConfig
 from scanner.events import log_decision, record_event
@@ -38,6 +40,7 @@ logger = logging.getLogger(__name__)
 LOOKAHEAD = 2  # batches planned (tags being read) ahead of the one being committed
 FOUND_UPDATE_INTERVAL = 1.0  # seconds between discovery-count updates of the job row
 COMMIT_INTERVAL = 0.5  # seconds: batches with nothing to write are committed at most this often
+DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8)  # seconds of backoff before each retry on a lost connection
 MAX_FOLDER_EVENTS = 20  # unreadable-folder events kept per run; the counter counts them all
 COUNTERS = ("files_processed", "files_unchanged", "files_added", "files_updated", "files_missing",
             "files_failed", "bytes_processed", "dirs_failed")
@@ -94,6 +97,9 @@ class ScanEngine:
         if job.library is None:
             raise RootUnavailable("The library was deleted")
         self.root = job.library.path
+        roots = settings.MEDIA_ROOTS
+        if roots and not any(is_within(self.root, root) for root in roots):
+            raise RootUnavailable(f"The library folder {self.root} is outside MEDIA_ROOTS ({', '.join(roots)})")
         self.totals = {name: getattr(job, name) for name in COUNTERS}
         self.processed, self.found = job.files_processed, job.files_found
         self.progress, self.checkpoint = job.progress, job.checkpoint
@@ -133,9 +139,11 @@ class ScanEngine:
         try:
             for batch in self._batches(walker):
                 self._check_stop()
-                self.planner.plan(batch)
+                self._retrying(lambda: self.planner.plan(batch))
                 pending.append(batch)
-                if len(pending) > LOOKAHEAD:
+                # Hold batches back only while their tags are being read: stat-only batches
+                # commit at once, so a crash redoes at most the one batch being walked.
+                while pending and (len(pending) > LOOKAHEAD or not pending[-1].reads):
                     self._commit(pending.popleft(), walker)
             while pending:
                 self._commit(pending.popleft(), walker)
@@ -193,7 +201,7 @@ class ScanEngine:
             self._deferred = counts
             return
         if batch.final:
-            self._check_root_before_finishing(walker)
+            self._retrying(lambda: self._check_root_before_finishing(walker))
         processed = self.processed + counts.get("files_processed", 0)
         found = max(self.found, processed)
         elapsed = max(time.monotonic() - self.run_started, 1e-6)
@@ -204,6 +212,17 @@ class ScanEngine:
             fields.update(self._completion_fields(processed, counts), files_per_second=fields["files_per_second"])
         else:
             fields.update(checkpoint=batch.upper, files_found=found, progress=self._progress(processed, found))
+        self._retrying(lambda: self._write_batch(batch, fields, counts), committed=lambda: self._committed(batch))
+        self._deferred, self._last_commit = {}, time.monotonic()
+        self.processed, self.found = processed, found
+        self.run_processed += counts.get("files_processed", 0)
+        for name, n in counts.items():
+            self.totals[name] += n
+        if not batch.final:
+            self.checkpoint = batch.upper
+
+    def _write_batch(self, batch: Batch, fields: dict, counts: dict[str, int]) -> None:
+        """The batch's one transaction: job row (guarded by the lease) and catalogue rows."""
         with transaction.atomic():
             if batch.inserts or batch.updates:
                 _commit_asynchronously()
@@ -224,13 +243,32 @@ class ScanEngine:
                         library_id=self.lease.library_id, unseen_by_job_id=self.lease.job_id
                     ).update(missing=True, unseen_by_job_id=None)
                 self._event("completed", fields["status_message"])
-        self._deferred, self._last_commit = {}, time.monotonic()
-        self.processed, self.found = processed, found
-        self.run_processed += counts.get("files_processed", 0)
-        for name, n in counts.items():
-            self.totals[name] += n
-        if not batch.final:
-            self.checkpoint = batch.upper
+
+    def _committed(self, batch: Batch) -> bool:
+        """Whether a batch whose commit lost its acknowledgement (connection dropped) landed."""
+        mine = ScanJob.objects.filter(pk=self.lease.job_id, lease_token=self.lease.lease_token)
+        if batch.final:
+            return mine.filter(status=ScanJob.Status.COMPLETED).exists()
+        return mine.filter(checkpoint=batch.upper).exists()
+
+    def _retrying(self, step, *, committed=None):
+        """Run a database step; when the connection is lost (a restarted server, a killed
+        backend), reconnect and retry with backoff. `committed` says whether a commit whose
+        answer was lost did happen, so a retry never writes a batch twice."""
+        for attempt, delay in enumerate((*DB_RETRY_DELAYS, None)):
+            try:
+                if attempt and committed is not None and committed():
+                    return None
+                return step()
+            except (OperationalError, InterfaceError) as exc:
+                if delay is None:
+                    raise
+                logger.warning("database unreachable (%s); retrying in %ss", exc, delay,
+                               extra={"action": "db_retry", **self._ids()})
+                connection.close()
+                if self.stop.wait(delay):
+                    raise Stopped from None
+        return None
 
     def _check_root_before_finishing(self, walker: Walker) -> None:
         walker.check_root()
@@ -251,15 +289,8 @@ class ScanEngine:
         )
         if total["dirs_failed"]:
             message += f"; {total['dirs_failed']:,} folders could not be read"
-        return {
-            "status": ScanJob.Status.COMPLETED,
-            "phase": ScanJob.Phase.DONE,
-            "progress": 100,
-            "files_found": processed,
-            "completed_at": Now(),
-            "status_message": message,
-            **jobstore.released_fields(),
-        }
+        return {"progress": 100, "files_found": processed, "status_message": message,
+                **jobstore.finished_fields(ScanJob.Status.COMPLETED)}
 
     def _progress(self, processed: int, found: int) -> float:
         percent = math.floor(1000 * processed / found) / 10 if found else 0.0
@@ -278,7 +309,7 @@ class ScanEngine:
     # ----------------------------------------------------------------- helpers
     def _write(self, **fields) -> None:
         """A guarded update of the job row outside a batch (phase, discovery count)."""
-        if not jobstore.held(self.lease).update(heartbeat_at=Now(), updated_at=Now(), **fields):
+        if not self._retrying(lambda: jobstore.held(self.lease).update(heartbeat_at=Now(), updated_at=Now(), **fields)):
             raise LeaseLost
 
     def _fail(self, message: str, *, error: str) -> str:

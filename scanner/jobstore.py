@@ -37,6 +37,12 @@ def released_fields() -> dict:
     return {"owner": None, "worker_name": "", "files_per_second": 0, "updated_at": Now()}
 
 
+def finished_fields(status: str) -> dict:
+    """Fields of a job ending `status` (completed, failed or cancelled), from any open state."""
+    return {**released_fields(), "status": status, "phase": ScanJob.Phase.DONE, "pause_reason": None,
+            "completed_at": Now()}
+
+
 def claim_next(worker: Worker, *, skip_library_ids: set[int] = frozenset()) -> Lease | None:
     """Claim the oldest pending job, skipping libraries this process is still winding down."""
     with transaction.atomic():
@@ -80,10 +86,7 @@ def _take(job_id: int, worker: Worker) -> Lease | None:
 
 def fail_held(lease: Lease, *, error: str, message: str) -> bool:
     return bool(
-        held(lease).update(
-            status=Status.FAILED, phase=ScanJob.Phase.DONE, error_message=error, status_message=message,
-            completed_at=Now(), **released_fields(),
-        )
+        held(lease).update(error_message=error, status_message=message, **finished_fields(Status.FAILED))
     )
 
 

@@ -94,15 +94,13 @@ class Recovery:
             for job in jobs:
                 if job.pk != keep.pk:
                     self._decide(job, "superseded", f"Superseded by job {keep.pk}", status=job.status,
-                                 changes=dict(status=Status.CANCELLED, phase=ScanJob.Phase.DONE, completed_at=Now(),
-                                              **jobstore.released_fields()))
+                                 changes=jobstore.finished_fields(Status.CANCELLED))
 
     def _fail_jobs_of_deleted_libraries(self) -> None:
         for job in ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=True):
             message = "The library of this scan was deleted"
             self._decide(job, "library_gone", message, status=job.status,
-                         changes=dict(status=Status.FAILED, phase=ScanJob.Phase.DONE, completed_at=Now(),
-                                      error_message=message, **jobstore.released_fields()))
+                         changes=dict(error_message=message, **jobstore.finished_fields(Status.FAILED)))
 
     def _pause_orphans(self) -> None:
         running = list(ScanJob.objects.filter(status=Status.RUNNING))

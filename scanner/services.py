@@ -119,8 +119,7 @@ def cancel_scan_by_library(*, library_id: int) -> ScanJob:
         message = f"Cancelled by user after {job.files_processed:,} of {job.files_found:,} files"
         with transaction.atomic():
             changed = ScanJob.objects.filter(pk=job.pk, status=job.status).update(
-                status=Status.CANCELLED, phase=ScanJob.Phase.DONE, completed_at=Now(), status_message=message,
-                **jobstore.released_fields(),
+                status_message=message, **jobstore.finished_fields(Status.CANCELLED)
             )
             if changed:
                 record_event(job.pk, "cancelled", message, library_id=library_id, worker=_local_worker())

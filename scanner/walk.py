@@ -93,6 +93,10 @@ class Walker:
         on_dir_error: Callable[[str, OSError], None] | None = None,
     ):
         self.root = os.path.realpath(root)
+        if self.root != os.path.abspath(root):
+            # Library paths are stored resolved; a folder since replaced by a link would lead
+            # the scan somewhere else.
+            raise RootUnavailable(f"The library folder {root} is now a link to {self.root}; scans never follow it")
         self.after = after
         self.on_dir_error = on_dir_error or (lambda path, error: None)
         self.root_was_empty = False

@@ -64,3 +64,17 @@ def user_client(django_user_model):
 @pytest.fixture
 def anon_client():
     return _client_for(None)
+
+
+@pytest.fixture
+def runtime(settings):
+    """Start this test process's scanner runtime with the given config changes."""
+    from scanner.runtime import start_runtime, stop_runtime
+    from tests.helpers import config
+
+    def start(**changes):
+        settings.SCANNER = config(**{"claim_interval": 0.2, "heartbeat_interval": 0.2, **changes})
+        return start_runtime("test")
+
+    yield start
+    stop_runtime()

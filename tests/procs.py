@@ -112,9 +112,10 @@ class Gunicorn:
         except OSError:
             return False
 
-    def get(self, path: str) -> tuple[int, bytes, dict[str, str]]:
+    def get(self, path: str, *, cookie: str = "") -> tuple[int, bytes, dict[str, str]]:
+        request = urllib.request.Request(self.url + path, headers={"Cookie": cookie} if cookie else {})
         try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, response.read(), dict(response.headers)
         except urllib.error.HTTPError as error:
             return error.code, error.read(), dict(error.headers)

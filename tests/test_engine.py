@@ -288,3 +288,26 @@ def test_each_scan_leaves_its_story_in_events(make_library):
     job = scan_now(library)
     assert list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True)) == ["queued", "started", "completed"]
     assert ScanEvent.objects.get(job=job, kind="completed").message == job.status_message
+
+
+def test_a_library_folder_replaced_by_a_link_is_not_followed(make_library, tmp_path):
+    library = make_library()
+    root = Path(library.path)
+    media.write_mp3(root / "mine.mp3")
+    scan_now(library)
+    elsewhere = tmp_path / "elsewhere"
+    media.write_mp3(elsewhere / "secret.mp3")
+    shutil.rmtree(root)
+    root.symlink_to(elsewhere)
+    job = scan_now(library)
+    assert job.status == "failed" and "now a link" in job.error_message
+    assert set(catalogue(library)) == {"mine.mp3"} and not MediaFile.objects.filter(missing=True).exists()
+
+
+def test_a_library_outside_the_media_roots_is_not_scanned(make_library, settings, tmp_path):
+    library = make_library()
+    media.write_mp3(Path(library.path) / "a.mp3")
+    settings.MEDIA_ROOTS = [str(tmp_path / "somewhere-else")]
+    job = scan_now(library)
+    assert job.status == "failed" and "outside MEDIA_ROOTS" in job.error_message
+    assert not MediaFile.objects.exists()

@@ -9,21 +9,11 @@ from django.db import connection
 from libraries.models import MediaFile
 from scanner import services
 from scanner.models import ScanJob, Worker
-from scanner.runtime import current_runtime, start_runtime, stop_runtime
-from tests.helpers import build_tree, config, many_files, present_paths
+from scanner.runtime import current_runtime, stop_runtime
+from tests.helpers import build_tree, many_files, present_paths
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def runtime(settings):
-    def start(**changes):
-        settings.SCANNER = config(**{"claim_interval": 0.2, "heartbeat_interval": 0.2, **changes})
-        return start_runtime("test")
-
-    yield start
-    stop_runtime()
 
 
 def job_of(library) -> ScanJob:

@@ -127,3 +127,11 @@ def test_thirty_parallel_starts_create_exactly_one_job(make_library):
     assert errors == []
     assert results.count(True) == 1 and len(results) == 30
     assert ScanJob.objects.filter(library=library).count() == 1
+
+
+def test_a_cancelled_or_superseded_pause_keeps_no_pause_reason(make_library):
+    library = make_library()
+    services.start_scan(library_id=library.pk)
+    services.pause_scan_by_library(library_id=library.pk)
+    cancelled = services.cancel_scan_by_library(library_id=library.pk)
+    assert (cancelled.status, cancelled.pause_reason, cancelled.phase) == ("cancelled", None, "done")
