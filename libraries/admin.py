@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from libraries.models import Library, MediaFile
 from libraries.services import clean_library_path, library_delete
 from scanner import services
+from scanner.housekeeping import next_scan_at, with_next_scan
 from scanner.models import ScanJob
 
 RECENT_JOBS = 10
@@ -55,10 +56,18 @@ def scan_now(modeladmin, request, queryset):
 @admin.register(Library)
 class LibraryAdmin(admin.ModelAdmin):
     form = LibraryForm
-    list_display = ["name", "path", "kind", "scan_interval", "updated_at"]
+    list_display = ["name", "path", "kind", "scan_interval", "next_scan", "updated_at"]
     list_filter = ["kind"]
     search_fields = ["name", "path"]
     actions = [scan_now]
+    readonly_fields = ["next_scan"]
+
+    def get_queryset(self, request):
+        return with_next_scan(super().get_queryset(request))
+
+    @admin.display(description="next scan at", ordering="next_scan_at")
+    def next_scan(self, library):
+        return next_scan_at(library) or "–"
     inlines = [RecentJobInline]
 
     def get_inline_instances(self, request, obj=None):

@@ -1,17 +1,25 @@
+from datetime import datetime
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from libraries.models import Library, MediaFile
 from libraries.services import clean_library_path
+from scanner.housekeeping import next_scan_at
 from scanner.models import ScanJob
 
 
 class LibrarySerializer(serializers.ModelSerializer):
+    next_scan_at = serializers.SerializerMethodField(help_text="When the schedule queues the next quick scan")
+
     class Meta:
         model = Library
-        fields = ["id", "name", "path", "kind", "scan_interval", "created_at", "updated_at"]
+        fields = ["id", "name", "path", "kind", "scan_interval", "next_scan_at", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"path": {"validators": []}}  # the path rules below also cover uniqueness
+
+    def get_next_scan_at(self, library: Library) -> datetime | None:
+        return next_scan_at(library)
 
     def validate_path(self, value: str) -> str:
         library_id = self.instance.pk if self.instance else None

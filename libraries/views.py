@@ -9,6 +9,7 @@ from libraries.filters import MediaFileFilter
 from libraries.models import Library, MediaFile
 from libraries.serializers import LibrarySerializer, MediaFileSerializer
 from libraries.services import library_delete
+from scanner.housekeeping import with_next_scan
 
 ID_PATTERN = "[0-9]{1,18}"  # anything else (letters, huge numbers) is a 404, never a database error
 
@@ -16,7 +17,7 @@ ID_PATTERN = "[0-9]{1,18}"  # anything else (letters, huge numbers) is a 404, ne
 class LibraryViewSet(viewsets.ModelViewSet):
     """Libraries: list, create, read, change, delete; and each library's catalogue."""
 
-    queryset = Library.objects.all()
+    queryset = with_next_scan(Library.objects.all())
     serializer_class = LibrarySerializer
     lookup_value_regex = ID_PATTERN
     filter_backends = []
@@ -25,6 +26,11 @@ class LibraryViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         with transaction.atomic():
             serializer.save()
+
+    def perform_update(self, serializer):
+        serializer.save()
+        # Re-read with the annotations (next_scan_at) computed from the saved values.
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 
     def perform_destroy(self, instance):
         library_delete(library=instance)

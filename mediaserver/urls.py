@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from libraries.views import LibraryViewSet
 from mediaserver import pages
-from scanner.views import HealthView, ScanJobViewSet, ScannerControlViewSet
+from scanner.views import HealthView, MetricsView, ScanJobViewSet, ScannerControlViewSet
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -35,6 +35,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(scanner_control + router.urls)),
     re_path(r"^api/health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

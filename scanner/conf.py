@@ -31,6 +31,8 @@ class ScannerConfig:
     auto_resume_min_files: int = 10  # ... when more than this many files were processed
     auto_resume_min_percent: float = 1  # ... or more than this percent
     metadata_workers: int = field(default_factory=_default_metadata_workers)  # tag-reading processes
+    retention_days: int = 90  # finished scans and their events are pruned after this; 0 keeps them
+    prune_interval: float = 3600  # seconds between prunes of old scan history
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScannerConfig:
@@ -50,6 +52,8 @@ class ScannerConfig:
                 environ, "SCANNER_AUTO_RESUME_MIN_PERCENT", d.auto_resume_min_percent
             ),
             metadata_workers=env_int(environ, "SCANNER_METADATA_WORKERS", d.metadata_workers),
+            retention_days=env_int(environ, "SCANNER_RETENTION_DAYS", d.retention_days),
+            prune_interval=env_float(environ, "SCANNER_PRUNE_INTERVAL", d.prune_interval, minimum=1),
         )
 
 

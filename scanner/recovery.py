@@ -21,18 +21,18 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
 from scanner import jobstore, procinfo
 from scanner.conf import ScannerConfig, scanner_config
 from scanner.events import record_event
+from scanner.locks import try_shared_lock
 from scanner.models import ScanJob, Worker
 
 logger = logging.getLogger(__name__)
 Status = ScanJob.Status
-SWEEP_LOCK_KEY = 0x5CA4_7EC0  # pg_try_advisory_xact_lock key of the shared sweep
 
 
 @dataclass
@@ -69,7 +69,7 @@ class Recovery:
 
     def run(self) -> RecoveryReport:
         with transaction.atomic():
-            if not self._take_sweep_lock():
+            if not try_shared_lock("recovery"):
                 self.report.skipped = "another process is running the shared sweep"
                 return self.report
             self._resolve_duplicates()
@@ -191,15 +191,6 @@ class Recovery:
                          level=logging.WARNING if action in ("orphaned", "library_gone") else logging.INFO,
                          source=self.source)
         self.report.decisions.append(Decision(action, job.pk, job.library_id, message))
-
-    def _take_sweep_lock(self) -> bool:
-        """One process at a time does the shared sweep on PostgreSQL (correctness never
-        depends on it: every change is a compare-and-set). SQLite serialises writers anyway."""
-        if connection.vendor != "postgresql":
-            return True
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SWEEP_LOCK_KEY])
-            return bool(cursor.fetchone()[0])
 
 
 def dead_reason(worker: Worker, *, stale: bool) -> str | None:

@@ -9,7 +9,9 @@ with a process-local memory job store for its duties:
 - heartbeats every SCANNER_HEARTBEAT_INTERVAL seconds;
 - reconciliation every SCANNER_RECONCILE_INTERVAL seconds, both directions: threads whose job
   is no longer theirs are stopped; jobs the database shows running with no live owner (this
-  process included) are recovered.
+  process included) are recovered;
+- housekeeping at the same pace: queueing scheduled rescans that are due, and pruning old
+  scan history every SCANNER_PRUNE_INTERVAL seconds.
 A duty that fails (database down, migrations pending) logs why and runs again next time.
 
 Only server entry points start it (scanner/entrypoints.py); importing this module starts nothing.
@@ -25,7 +27,7 @@ from datetime import datetime, timezone
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models.functions import Now
 from django_apscheduler.util import close_old_connections
 
@@ -34,7 +36,9 @@ from scanner.conf import ScannerConfig, scanner_config
 from scanner.engine import ScanEngine
 from scanner.events import record_event
 from scanner.extraction import shutdown_pool
+from scanner.housekeeping import prune_history, queue_due_scans
 from scanner.jobstore import Lease
+from scanner.locks import try_shared_lock
 from scanner.models import ScanJob, Worker
 from scanner.recovery import recover_scans
 
@@ -96,6 +100,7 @@ class ScanRuntime:
         self._claim_lock = threading.Lock()
         self._stopping = False
         self._last_heartbeat = time.monotonic()
+        self._last_prune = float("-inf")
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -119,6 +124,8 @@ class ScanRuntime:
             add(self._startup_recovery, id="startup_recovery", next_run_time=now)
             add(self._claim, "interval", seconds=self.config.claim_interval, id="claim", next_run_time=now)
             add(self._reconcile, "interval", seconds=self.config.reconcile_interval, id="reconcile")
+            add(self._housekeeping, "interval", seconds=self.config.reconcile_interval, id="housekeeping",
+                next_run_time=now)
         add(self._heartbeat, "interval", seconds=self.config.heartbeat_interval, id="heartbeat", next_run_time=now)
         self._scheduler.start()
         return self
@@ -238,6 +245,17 @@ class ScanRuntime:
         self._stop_threads_that_lost_their_job()
         self._recover(source="reconcile")
         self._beat()
+
+    @duty
+    def _housekeeping(self) -> None:
+        with transaction.atomic():
+            if try_shared_lock("schedule") and queue_due_scans():
+                transaction.on_commit(self.wake)
+        if time.monotonic() - self._last_prune >= self.config.prune_interval:
+            with transaction.atomic():
+                if try_shared_lock("prune"):
+                    prune_history(retention_days=self.config.retention_days)
+            self._last_prune = time.monotonic()
 
     # ----------------------------------------------------------------- helpers
     def _beat(self) -> None:

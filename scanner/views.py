@@ -1,13 +1,15 @@
 from django.db import DatabaseError, connection
+from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scanner import services
+from scanner import metrics, services
 from scanner.conf import scanner_config
 from scanner.models import ScanJob
 from scanner.runtime import current_runtime
@@ -69,6 +71,16 @@ class ScanJobViewSet(viewsets.ReadOnlyModelViewSet):
         job = get_object_or_404(ScanJob, pk=pk)
         page = self.paginate_queryset(job.events.order_by("created_at", "id"))
         return self.get_paginated_response(ScanEventSerializer(page, many=True).data)
+
+
+class MetricsView(APIView):
+    """Prometheus text exposition; scrape with `Authorization: Token <key>` of any user."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={(200, "text/plain"): OpenApiResponse(description="Prometheus text format")})
+    def get(self, request):
+        return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 
 class HealthView(APIView):

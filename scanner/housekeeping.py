@@ -1,0 +1,76 @@
+"""Scheduled rescans and retention: duties every scanning process runs, safe to run at once.
+
+A library with a `scan_interval` is due when its last scan started longer ago than that (or
+it was never scanned); the process that notices first queues a quick scan, and the "one open
+job per library" constraint turns any second attempt into a no-op. Pruning deletes finished
+jobs (and their events) older than SCANNER_RETENTION_DAYS, always keeping each library's
+latest job, so status and "next scan at" stay right.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Now
+
+from libraries.models import Library
+from scanner.events import record_event
+from scanner.models import ScanJob
+
+logger = logging.getLogger(__name__)
+FINISHED = (ScanJob.Status.COMPLETED, ScanJob.Status.FAILED, ScanJob.Status.CANCELLED)
+
+
+def with_next_scan(libraries: QuerySet[Library]) -> QuerySet[Library]:
+    """Annotate `next_scan_at`: the last scan's start plus the interval (never scanned: now-ish,
+    its creation time); None without an interval."""
+    last = ScanJob.objects.filter(library=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+    return libraries.annotate(last_scan_at=Subquery(last)).annotate(
+        next_scan_at=ExpressionWrapper(
+            Coalesce(F("last_scan_at"), F("created_at")) + F("scan_interval"), output_field=DateTimeField()
+        )
+    )
+
+
+def next_scan_at(library: Library):
+    """The library's next scheduled scan (None without an interval), annotated or looked up."""
+    if not hasattr(library, "next_scan_at"):
+        library = with_next_scan(Library.objects.filter(pk=library.pk)).get()
+    return library.next_scan_at
+
+
+def queue_due_scans() -> list[int]:
+    """Queue a quick scan of every due library with no open scan; returns the new job ids."""
+    open_libraries = ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES).values("library_id")
+    due = (with_next_scan(Library.objects.filter(scan_interval__isnull=False))
+           .exclude(pk__in=open_libraries).filter(Q(next_scan_at__lte=Now()) | Q(last_scan_at__isnull=True)))
+    queued = []
+    for library in due:
+        try:
+            with transaction.atomic():
+                job = ScanJob.objects.create(library=library, trigger=ScanJob.Trigger.SCHEDULE,
+                                             status_message="Queued by the schedule")
+                record_event(job.pk, "queued", f"Scheduled quick scan (every {library.scan_interval})",
+                             library_id=library.pk)
+        except IntegrityError:
+            continue  # another process queued it, or a scan opened meanwhile
+        queued.append(job.pk)
+    return queued
+
+
+def prune_history(*, retention_days: int) -> int:
+    """Delete finished jobs older than the retention (their events go with them); returns how many."""
+    if retention_days <= 0:
+        return 0
+    latest_per_library = (ScanJob.objects.filter(library_id=OuterRef("library_id")).order_by("-created_at", "-id")
+                          .values("pk")[:1])
+    old = ScanJob.objects.filter(status__in=FINISHED, completed_at__lt=Now() - timedelta(days=retention_days))
+    keep = ScanJob.objects.filter(library__isnull=False, pk=Subquery(latest_per_library)).values("pk")
+    _, per_model = old.exclude(pk__in=keep).delete()
+    jobs = per_model.get(ScanJob._meta.label, 0)
+    if jobs:
+        logger.info("pruned %s finished scans older than %s days", jobs, retention_days, extra={"action": "pruned"})
+    return jobs
