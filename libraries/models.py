@@ -1,6 +1,10 @@
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+MIN_SCAN_INTERVAL = timedelta(minutes=5)  # a shorter schedule would rescan without pause
+MAX_SCAN_INTERVAL = timedelta(days=365)  # beyond this, date arithmetic overflows
 
 
 class Library(models.Model):
@@ -17,7 +21,8 @@ class Library(models.Model):
     path = models.CharField(max_length=1024, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MIXED)
     scan_interval = models.DurationField(
-        null=True, blank=True, help_text="Queue a quick rescan this long after the last one. Empty: never."
+        null=True, blank=True, help_text="Queue a quick rescan this long after the last one. Empty: never.",
+        validators=[MinValueValidator(MIN_SCAN_INTERVAL), MaxValueValidator(MAX_SCAN_INTERVAL)],
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

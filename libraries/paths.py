@@ -31,6 +31,8 @@ def validate_library_path(raw: str, *, others: Iterable[tuple[str, str]], media_
     if not os.path.isabs(path):
         raise ValidationError(f"The path must be absolute (start with /): {path!r}.")
     real = os.path.realpath(path)
+    if len(real) > MAX_PATH_LENGTH:
+        raise ValidationError(f"The folder's real path is longer than {MAX_PATH_LENGTH} characters.")
     if not os.path.exists(real):
         raise ValidationError(f"No such folder: {path}.")
     if not os.path.isdir(real):

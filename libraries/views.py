@@ -1,4 +1,4 @@
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -24,13 +24,19 @@ class LibraryViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            serializer.save()
+        self._save(serializer)
 
     def perform_update(self, serializer):
-        serializer.save()
+        self._save(serializer)
         # Re-read with the annotations (next_scan_at) computed from the saved values.
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    def _save(self, serializer) -> None:
+        try:
+            with transaction.atomic():
+                serializer.save()
+        except IntegrityError:  # a concurrent request took the same folder first
+            raise serializers.ValidationError({"path": ["Another library already uses this folder."]}) from None
 
     def perform_destroy(self, instance):
         library_delete(library=instance)

@@ -109,7 +109,7 @@ class ScanEventAdmin(admin.ModelAdmin):
 @admin.register(Worker)
 class WorkerAdmin(admin.ModelAdmin):
     list_display = ["label", "kind", "alive", "started_at", "heartbeat_at"]
-    readonly_fields = ["id", "hostname", "boot_id", "pid", "process_started", "kind", "started_at", "heartbeat_at"]
+    readonly_fields = ["id", "hostname", "pid_namespace", "pid", "process_started", "kind", "started_at", "heartbeat_at"]
 
     def get_queryset(self, request):
         timeout = timedelta(seconds=scanner_config().worker_timeout)

@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ImproperlyConfigured
+
 from mediaserver.env import env_bool, env_float, env_int
 
 
@@ -22,7 +24,7 @@ class ScannerConfig:
     enabled: bool = True  # False: this process serves the web only and runs no scans
     max_concurrent: int = 2  # scans one process runs at once
     max_files_per_second: float = 0  # files/s per scan; 0 means no limit
-    batch_size: int = 1000  # files per committed batch; a crash redoes at most one
+    batch_size: int = 1000  # files per committed batch
     claim_interval: float = 1.0  # seconds between polls for pending jobs
     reconcile_interval: float = 30  # seconds between reconciliations
     heartbeat_interval: float = 10  # seconds between worker heartbeats
@@ -37,7 +39,7 @@ class ScannerConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScannerConfig:
         d = cls()
-        return cls(
+        config = cls(
             enabled=env_bool(environ, "SCANNER_ENABLED", d.enabled),
             max_concurrent=env_int(environ, "SCANNER_MAX_CONCURRENT", d.max_concurrent, minimum=1),
             max_files_per_second=env_float(environ, "SCANNER_MAX_FILES_PER_SECOND", d.max_files_per_second),
@@ -55,6 +57,12 @@ class ScannerConfig:
             retention_days=env_int(environ, "SCANNER_RETENTION_DAYS", d.retention_days),
             prune_interval=env_float(environ, "SCANNER_PRUNE_INTERVAL", d.prune_interval, minimum=1),
         )
+        if config.worker_timeout <= config.heartbeat_interval:
+            raise ImproperlyConfigured(
+                f"SCANNER_WORKER_TIMEOUT ({config.worker_timeout}s) must be longer than SCANNER_HEARTBEAT_INTERVAL "
+                f"({config.heartbeat_interval}s), or live workers would look dead"
+            )
+        return config
 
 
 def scanner_config() -> ScannerConfig:

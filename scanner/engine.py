@@ -3,8 +3,9 @@
 One batch is a run of files in walk order plus the catalogue rows in the same path range
 (`checkpoint < path <= last path`). Its MediaFile writes, the job's counters and the new
 checkpoint commit in one transaction guarded by the lease, so committed progress is exactly
-the files committed: a crash or a pause redoes at most one batch, never loses or double-counts
-one. Rows of the range that the walk did not find are flagged `unseen_by_job_id`; the last
+the files committed: nothing is lost or counted twice, and a crash or a pause redoes only the
+work in flight (the batch being walked; up to LOOKAHEAD more while their tags are read; at
+most COMMIT_INTERVAL of batches that had nothing to write). Rows of the range that the walk did not find are flagged `unseen_by_job_id`; the last
 batch flips them to missing in the transaction that completes the job, so a scan that fails
 or is cancelled marks nothing missing.
 
@@ -54,6 +55,11 @@ class Stopped(Exception):
     """This process asked the scan to stop (a pause or cancel here, or shutdown)."""
 
 
+class LostDurability(Exception):
+    """After a reconnect, the job row no longer shows our last commit (the database crashed
+    before flushing it): go on from the database's state, not from ours."""
+
+
 class ScanEngine:
     """Runs one claimed job to completion, or until it is stopped or loses its lease."""
 
@@ -85,7 +91,7 @@ class ScanEngine:
             return "stopped"
         except RootUnavailable as exc:
             return self._fail(f"{exc}. Nothing was marked missing.", error=str(exc))
-        except DatabaseError as exc:
+        except (OperationalError, InterfaceError, LostDurability) as exc:
             logger.warning("database error during scan: %s", exc, extra={"action": "db_error", **self._ids()})
             return self._interrupt(exc)
         except Exception as exc:
@@ -251,14 +257,25 @@ class ScanEngine:
             return mine.filter(status=ScanJob.Status.COMPLETED).exists()
         return mine.filter(checkpoint=batch.upper).exists()
 
+    def _check_durable(self) -> None:
+        """After a reconnect: the job row must still show our last commit. Batches commit
+        asynchronously on PostgreSQL, so a database crash may have lost the latest ones; the
+        job then resumes from what the database kept (see _commit_asynchronously)."""
+        row = ScanJob.objects.filter(pk=self.lease.job_id).values("checkpoint", "files_processed").first()
+        if row is not None and (row["checkpoint"], row["files_processed"]) != (self.checkpoint, self.processed):
+            raise LostDurability(f"the database lost the scan's last commits (it now says {row['files_processed']:,} "
+                                 f"files, not {self.processed:,})")
+
     def _retrying(self, step, *, committed=None):
         """Run a database step; when the connection is lost (a restarted server, a killed
         backend), reconnect and retry with backoff. `committed` says whether a commit whose
         answer was lost did happen, so a retry never writes a batch twice."""
         for attempt, delay in enumerate((*DB_RETRY_DELAYS, None)):
             try:
-                if attempt and committed is not None and committed():
-                    return None
+                if attempt:
+                    if committed is not None and committed():
+                        return None
+                    self._check_durable()
                 return step()
             except (OperationalError, InterfaceError) as exc:
                 if delay is None:
@@ -272,8 +289,8 @@ class ScanEngine:
 
     def _check_root_before_finishing(self, walker: Walker) -> None:
         walker.check_root()
-        if walker.root_was_empty and not self.checkpoint and MediaFile.objects.filter(
-            library_id=self.lease.library_id, missing=False
+        if walker.root_was_empty and MediaFile.objects.filter(
+            library_id=self.lease.library_id, missing=False, path__gt=self.checkpoint
         ).exists():
             # An unmounted share often leaves its empty mount point behind.
             raise RootUnavailable(
@@ -336,9 +353,10 @@ class ScanEngine:
 
 def _commit_asynchronously() -> None:
     """On PostgreSQL, do not wait for this batch's WAL flush. Safe: the batch's files, counters
-    and checkpoint are one transaction, so a crash can only lose whole recent batches, and the
-    job then resumes from the older checkpoint with the older counts: nothing is lost or
-    counted twice. SQLite (WAL, synchronous=NORMAL) behaves the same way already."""
+    and checkpoint are one transaction, so a database crash can only lose whole recent batches;
+    the job then resumes from the older checkpoint with the older counts (a scan that lives
+    through the crash notices it on reconnecting: _check_durable). SQLite (WAL,
+    synchronous=NORMAL) behaves the same way already."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")

@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 import signal
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from scanner.metadata import Metadata, read_many
@@ -30,36 +30,40 @@ class PendingReads:
 
     def __init__(self, paths: list[str], workers: int):
         self.paths = paths
-        self._futures: list[tuple[list[str], Future]] = []
-        self._inline: list[tuple[Metadata, str]] | None = None
-        if not paths:
-            self._inline = []
-        elif workers <= 0:
-            self._inline = read_many(paths)
-        else:
+        self._chunks: list[tuple[list[str], Future | None]] = []  # None: read here, in results()
+        if workers <= 0 or not paths:
+            self._chunks = [(paths, None)]
+            return
+        size = max(MIN_CHUNK, -(-len(paths) // (workers * 2)))
+        chunks = [paths[start : start + size] for start in range(0, len(paths), size)]
+        for _ in range(2):
             pool = _get_pool(workers)
-            size = max(MIN_CHUNK, -(-len(paths) // (workers * 2)))
-            for start in range(0, len(paths), size):
-                chunk = paths[start : start + size]
-                self._futures.append((chunk, pool.submit(read_many, chunk)))
+            try:
+                self._chunks = [(chunk, pool.submit(read_many, chunk)) for chunk in chunks]
+                return
+            except (BrokenProcessPool, RuntimeError):  # a worker died, or the pool is shutting down
+                self.cancel()
+                _discard_pool(pool)
+        self._chunks = [(chunk, None) for chunk in chunks]
 
     def results(self) -> list[tuple[Metadata, str]]:
-        if self._inline is not None:
-            return self._inline
         results: list[tuple[Metadata, str]] = []
-        for chunk, future in self._futures:
-            try:
-                results.extend(future.result())
-            except BrokenProcessPool:
-                # A worker died (OOM killer, a crashing C extension): read here instead.
-                logger.warning("tag reader process died; reading in the scan thread", extra={"action": "pool_broken"})
-                _discard_pool()
-                results.extend(read_many(chunk))
+        for chunk, future in self._chunks:
+            if future is not None:
+                try:
+                    results.extend(future.result())
+                    continue
+                except (BrokenProcessPool, CancelledError):
+                    # A reader died (OOM killer, a crashing C extension): read these here.
+                    logger.warning("tag reader process died; reading in the scan thread",
+                                   extra={"action": "pool_broken"})
+            results.extend(read_many(chunk))
         return results
 
     def cancel(self) -> None:
-        for _, future in self._futures:
-            future.cancel()
+        for _, future in self._chunks:
+            if future is not None:
+                future.cancel()
 
 
 def _get_pool(workers: int) -> ProcessPoolExecutor:
@@ -80,12 +84,13 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _discard_pool() -> None:
+def _discard_pool(pool: ProcessPoolExecutor) -> None:
+    """Drop a broken pool, unless another scan already replaced it."""
     global _pool
     with _lock:
-        if _pool is not None:
-            _pool.shutdown(wait=False, cancel_futures=True)
+        if _pool is pool:
             _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def shutdown_pool() -> None:

@@ -1,7 +1,7 @@
 """Scheduled rescans and retention: duties every scanning process runs, safe to run at once.
 
-A library with a `scan_interval` is due when its last scan started longer ago than that (or
-it was never scanned); the process that notices first queues a quick scan, and the "one open
+A library with a `scan_interval` is due when its last scan was queued longer ago than that
+(or it was never scanned); the process that notices first queues a quick scan, and the "one open
 job per library" constraint turns any second attempt into a no-op. Pruning deletes finished
 jobs (and their events) older than SCANNER_RETENTION_DAYS, always keeping each library's
 latest job, so status and "next scan at" stay right.
@@ -13,7 +13,7 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, DateTimeField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Now
 
 from libraries.models import Library
@@ -25,13 +25,13 @@ FINISHED = (ScanJob.Status.COMPLETED, ScanJob.Status.FAILED, ScanJob.Status.CANC
 
 
 def with_next_scan(libraries: QuerySet[Library]) -> QuerySet[Library]:
-    """Annotate `next_scan_at`: the last scan's start plus the interval (never scanned: now-ish,
-    its creation time); None without an interval."""
+    """Annotate `next_scan_at`: when the last scan was queued plus the interval; never scanned:
+    when the library was added (due at once); None without an interval."""
     last = ScanJob.objects.filter(library=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+    after_last = ExpressionWrapper(F("last_scan_at") + F("scan_interval"), output_field=DateTimeField())
     return libraries.annotate(last_scan_at=Subquery(last)).annotate(
-        next_scan_at=ExpressionWrapper(
-            Coalesce(F("last_scan_at"), F("created_at")) + F("scan_interval"), output_field=DateTimeField()
-        )
+        next_scan_at=Case(When(scan_interval__isnull=True, then=None), default=Coalesce(after_last, F("created_at")),
+                          output_field=DateTimeField())
     )
 
 
@@ -46,7 +46,7 @@ def queue_due_scans() -> list[int]:
     """Queue a quick scan of every due library with no open scan; returns the new job ids."""
     open_libraries = ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES).values("library_id")
     due = (with_next_scan(Library.objects.filter(scan_interval__isnull=False))
-           .exclude(pk__in=open_libraries).filter(Q(next_scan_at__lte=Now()) | Q(last_scan_at__isnull=True)))
+           .exclude(pk__in=open_libraries).filter(next_scan_at__lte=Now()))
     queued = []
     for library in due:
         try:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce, Now
 
+from scanner.events import record_event
 from scanner.models import ScanJob, Worker
 
 Status = ScanJob.Status
@@ -43,9 +44,15 @@ def finished_fields(status: str) -> dict:
             "completed_at": Now()}
 
 
+class WorkerGone(Exception):
+    """The claiming process's worker row was removed: it was judged dead by another process."""
+
+
 def claim_next(worker: Worker, *, skip_library_ids: set[int] = frozenset()) -> Lease | None:
     """Claim the oldest pending job, skipping libraries this process is still winding down."""
     with transaction.atomic():
+        if not Worker.objects.filter(pk=worker.pk).exists():
+            raise WorkerGone(worker.label)  # never take a job under an owner others think dead
         # FOR UPDATE SKIP LOCKED on PostgreSQL: concurrent claimers each take a different row
         # instead of queueing on one. SQLite ignores it; there BEGIN IMMEDIATE serialises
         # claimers and the compare-and-set below decides.
@@ -81,6 +88,8 @@ def _take(job_id: int, worker: Worker) -> Lease | None:
     if not taken:
         return None
     library_id, token = ScanJob.objects.filter(pk=job_id).values_list("library_id", "lease_token").get()
+    record_event(job_id, "claimed", f"Claimed by {worker.label} (lease {token})", worker=worker.label,
+                 library_id=library_id)
     return Lease(job_id=job_id, library_id=library_id, lease_token=token)
 
 

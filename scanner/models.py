@@ -11,13 +11,16 @@ class Worker(models.Model):
     """One scanning process (a gunicorn worker, runserver, scanworker or `manage.py scan`).
 
     Created when the process starts, its heartbeat refreshed by the process, deleted on a
-    clean shutdown. Liveness is judged by the database clock against `heartbeat_at`, and on
-    the same host also by the pid and the process start time (pids get reused).
+    clean shutdown. Liveness is judged by the database clock against `heartbeat_at`, and where
+    this process can see the worker's pids (same host, same pid namespace) by the pid and the
+    process start time (pids get reused).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     hostname = models.CharField(max_length=255)
-    boot_id = models.CharField(max_length=64, blank=True, default="", help_text="Kernel boot id: same host, same boot")
+    pid_namespace = models.CharField(
+        max_length=80, blank=True, default="", help_text="Boot id and pid namespace: who can check this pid"
+    )
     pid = models.PositiveIntegerField()
     process_started = models.BigIntegerField(
         default=0, help_text="Process start time in clock ticks since boot (/proc/<pid>/stat), to detect pid reuse"
@@ -68,7 +71,6 @@ class ScanJob(models.Model):
         QUEUED = "queued"
         DISCOVERING = "discovering"
         SCANNING = "scanning"
-        FINISHING = "finishing"
         DONE = "done"
 
     # Nullable so that a deleted library leaves its scan history behind.

@@ -19,7 +19,7 @@ from scanner.catalogue import ID, META_FIELDS, MISSING, MTIME_NS, SIZE, db_datet
 from scanner.events import log_decision
 from scanner.extraction import PendingReads
 from scanner.metadata import TAGGED_EXTENSIONS
-from scanner.walk import FileEntry
+from scanner.walk import VANISHED, FileEntry
 
 EMPTY_META = {"duration": None, "title": "", "artist": "", "album": "", "track": None, "year": None,
               "codec": "", "bitrate": None, "sample_rate": None}
@@ -75,6 +75,8 @@ class Planner:
         for entry in batch.entries:  # a hot loop: ~1000 files a batch
             if entry.error:
                 self._failed(batch, entry.path, entry.error)
+                if entry.error != VANISHED:
+                    known.pop(entry.path, None)  # there but unreadable: leave its row as it is
                 continue
             size += entry.size
             row = known.pop(entry.path, None)
@@ -109,6 +111,9 @@ class Planner:
         for (entry, row), (meta, error) in zip(batch.to_read, batch.reads.results(), strict=True):
             if error:
                 self._failed(batch, entry.path, f"tags unreadable: {error}")
+                if row is not None and (row[SIZE], row[MTIME_NS]) == (entry.size, entry.mtime_ns) and not row[MISSING]:
+                    batch.count("files_unchanged")  # a full rescan that cannot read the tags keeps the old ones
+                    continue
             meta = {**EMPTY_META, **meta}
             if self.full and row is not None and not row[MISSING] and _unchanged(row, entry, meta):
                 batch.count("files_unchanged")

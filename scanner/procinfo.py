@@ -12,17 +12,24 @@ import socket
 from pathlib import Path
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+_PID_NAMESPACE = "/proc/self/ns/pid"
 
 
 def hostname() -> str:
     return socket.gethostname()
 
 
-def boot_id() -> str:
+def pid_namespace() -> str:
+    """Which pids this process can see: the kernel's boot id and this pid namespace. Two
+    processes with the same value can check each other's pids; containers sharing a host's
+    network (and so its hostname) but not its pids get different values. Empty if unknown
+    (no /proc): such workers are judged by their heartbeats only."""
     try:
-        return _BOOT_ID.read_text().strip()
+        boot = _BOOT_ID.read_text().strip()
+        namespace = os.stat(_PID_NAMESPACE).st_ino
     except OSError:
         return ""
+    return f"{boot}/{namespace}"
 
 
 def _stat_fields(pid: int) -> list[str] | None:

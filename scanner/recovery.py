@@ -66,19 +66,35 @@ class Recovery:
         self.source = source
         self.report = RecoveryReport(dry_run=dry_run)
         self.label = worker.label if worker else f"{procinfo.hostname()}:{os.getpid()}"
+        self._would_pause: list[ScanJob] = []
 
     def run(self) -> RecoveryReport:
         with transaction.atomic():
-            if not try_shared_lock("recovery"):
+            self._judge_workers()
+            if try_shared_lock("recovery"):
+                self._resolve_duplicates()
+                self._fail_jobs_of_deleted_libraries()
+                self._pause_orphans()
+                self._remove_dead_workers()
+            else:
+                # Another process sweeps for everyone; this process's own jobs need no lock.
                 self.report.skipped = "another process is running the shared sweep"
-                return self.report
-            self._resolve_duplicates()
-            self._fail_jobs_of_deleted_libraries()
-            self._pause_orphans()
+                if self.worker is not None:
+                    self._pause_orphans(owner=self.worker.pk)
             if self.resume:
                 self._resume_interrupted()
-            self._remove_dead_workers()
         return self.report
+
+    def _judge_workers(self) -> None:
+        """Once per pass, so every step agrees on who is dead."""
+        workers = list(Worker.objects.all())
+        stale = set(Worker.objects.filter(heartbeat_at__lt=Now() - timedelta(seconds=self.config.worker_timeout))
+                    .values_list("pk", flat=True))
+        self.workers = {w.pk: w for w in workers}
+        self.dead = {
+            w.pk: reason for w in workers
+            if (self.worker is None or w.pk != self.worker.pk) and (reason := dead_reason(w, stale=w.pk in stale))
+        }
 
     # ----------------------------------------------------------------- the steps
     def _resolve_duplicates(self) -> None:
@@ -94,22 +110,20 @@ class Recovery:
             for job in jobs:
                 if job.pk != keep.pk:
                     self._decide(job, "superseded", f"Superseded by job {keep.pk}", status=job.status,
-                                 changes=jobstore.finished_fields(Status.CANCELLED))
+                                 lease_token=job.lease_token, changes=jobstore.finished_fields(Status.CANCELLED))
 
     def _fail_jobs_of_deleted_libraries(self) -> None:
         for job in ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=True):
             message = "The library of this scan was deleted"
-            self._decide(job, "library_gone", message, status=job.status,
+            self._decide(job, "library_gone", message, status=job.status, lease_token=job.lease_token,
                          changes=dict(error_message=message, **jobstore.finished_fields(Status.FAILED)))
 
-    def _pause_orphans(self) -> None:
-        running = list(ScanJob.objects.filter(status=Status.RUNNING))
-        if not running:
-            return
-        owners = {w.pk: w for w in Worker.objects.filter(pk__in={j.owner for j in running if j.owner})}
-        stale = self._stale_worker_ids(owners.values())
+    def _pause_orphans(self, owner=None) -> None:
+        running = ScanJob.objects.filter(status=Status.RUNNING)
+        if owner is not None:
+            running = running.filter(owner=owner)
         for job in running:
-            why = self._why_orphaned(job, owners.get(job.owner), stale)
+            why = self._why_orphaned(job)
             if why is None:
                 continue
             message = f"Interrupted ({why}) after {job.files_processed:,} of {job.files_found:,} files"
@@ -117,16 +131,18 @@ class Recovery:
                 message += "; resume it when ready"
             elif not self._has_real_progress(job):
                 message += "; too little progress to resume automatically: resume it when ready"
-            self._decide(job, "orphaned", message, status=Status.RUNNING, lease_token=job.lease_token,
-                         changes=dict(status=Status.PAUSED, pause_reason=ScanJob.PauseReason.INTERRUPTED,
-                                      paused_at=Now(), **jobstore.released_fields()))
+            if self._decide(job, "orphaned", message, status=Status.RUNNING, lease_token=job.lease_token,
+                            changes=dict(status=Status.PAUSED, pause_reason=ScanJob.PauseReason.INTERRUPTED,
+                                         paused_at=Now(), **jobstore.released_fields())) and self.dry_run:
+                job.status, job.pause_reason = Status.PAUSED, ScanJob.PauseReason.INTERRUPTED
+                self._would_pause.append(job)  # so a dry run also reports its resume
 
     def _resume_interrupted(self) -> None:
-        paused = ScanJob.objects.filter(
+        paused = list(ScanJob.objects.filter(
             status=Status.PAUSED, library__isnull=False,
             pause_reason__in=[ScanJob.PauseReason.INTERRUPTED, ScanJob.PauseReason.SHUTDOWN],
-        )
-        for job in paused:
+        ))
+        for job in paused + self._would_pause:
             if not self._eligible(job):
                 continue
             reason = "a server shutdown" if job.pause_reason == ScanJob.PauseReason.SHUTDOWN else "a server restart"
@@ -138,34 +154,20 @@ class Recovery:
 
     def _remove_dead_workers(self) -> None:
         """Worker rows of processes that are gone; their jobs were handled above."""
-        workers = list(Worker.objects.all())
-        stale = self._stale_worker_ids(workers)
-        for w in workers:
-            if (self.worker is None or w.pk != self.worker.pk) and self._dead_reason(w, stale):
-                if not self.dry_run:
-                    Worker.objects.filter(pk=w.pk).delete()
-                self.report.decisions.append(Decision("worker_removed", None, None, f"Removed the row of dead worker {w.label}"))
+        for pk in self.dead:
+            if not self.dry_run:
+                Worker.objects.filter(pk=pk).delete()
+            label = self.workers[pk].label
+            self.report.decisions.append(Decision("worker_removed", None, None, f"Removed the row of dead worker {label}"))
 
     # ----------------------------------------------------------------- judgement
-    @property
-    def _timeout(self) -> timedelta:
-        return timedelta(seconds=self.config.worker_timeout)
-
-    def _stale_worker_ids(self, workers) -> set:
-        """Workers whose heartbeat is older than the timeout, by the database's clock."""
-        return set(Worker.objects.filter(pk__in=[w.pk for w in workers], heartbeat_at__lt=Now() - self._timeout)
-                   .values_list("pk", flat=True))
-
-    def _why_orphaned(self, job: ScanJob, owner: Worker | None, stale: set) -> str | None:
+    def _why_orphaned(self, job: ScanJob) -> str | None:
         """Why the job's owner cannot be running it, or None if it may be."""
-        if job.owner is None or owner is None:
+        if job.owner is None or job.owner not in self.workers:
             return "its server process is gone"
-        if self.worker is not None and owner.pk == self.worker.pk:
+        if self.worker is not None and job.owner == self.worker.pk:
             return None if job.pk in self.live_job_ids else "its scan thread in this process ended"
-        return self._dead_reason(owner, stale)
-
-    def _dead_reason(self, worker: Worker, stale: set) -> str | None:
-        return dead_reason(worker, stale=worker.pk in stale)
+        return self.dead.get(job.owner)
 
     def _eligible(self, job: ScanJob) -> bool:
         if job.pause_reason == ScanJob.PauseReason.SHUTDOWN:
@@ -180,24 +182,27 @@ class Recovery:
 
     # ----------------------------------------------------------------- acting
     def _decide(self, job: ScanJob, action: str, message: str, *, status: str, changes: dict,
-                lease_token: int | None = None) -> None:
+                lease_token: int | None = None) -> bool:
+        """Compare-and-set the job, with its event; False if somebody changed it first."""
         if not self.dry_run:
             guard = ScanJob.objects.filter(pk=job.pk, status=status)
             if lease_token is not None:
                 guard = guard.filter(lease_token=lease_token)
             if not guard.update(status_message=message, **changes):
-                return  # somebody else changed it first
+                return False
             record_event(job.pk, action, message, worker=self.label, library_id=job.library_id,
                          level=logging.WARNING if action in ("orphaned", "library_gone") else logging.INFO,
                          source=self.source)
         self.report.decisions.append(Decision(action, job.pk, job.library_id, message))
+        return True
 
 
 def dead_reason(worker: Worker, *, stale: bool) -> str | None:
     """Why `worker`'s process is dead, or None if it may be alive: on this host by its pid
     (exact, at once), elsewhere by its heartbeat (`stale`: older than the timeout by the
     database's clock)."""
-    if (worker.hostname, worker.boot_id) == (procinfo.hostname(), procinfo.boot_id()):
+    namespace = procinfo.pid_namespace()
+    if namespace and (worker.hostname, worker.pid_namespace) == (procinfo.hostname(), namespace):
         if procinfo.is_alive(worker.pid, worker.process_started):
             return None
         return f"server process {worker.label} is no longer running"

@@ -123,9 +123,11 @@ class ScanRuntime:
         if self.claim_jobs:
             add(self._startup_recovery, id="startup_recovery", next_run_time=now)
             add(self._claim, "interval", seconds=self.config.claim_interval, id="claim", next_run_time=now)
-            add(self._reconcile, "interval", seconds=self.config.reconcile_interval, id="reconcile")
+            # Jittered, so processes started together do not all sweep at the same instant.
+            jitter = self.config.reconcile_interval / 5
+            add(self._reconcile, "interval", seconds=self.config.reconcile_interval, id="reconcile", jitter=jitter)
             add(self._housekeeping, "interval", seconds=self.config.reconcile_interval, id="housekeeping",
-                next_run_time=now)
+                next_run_time=now, jitter=jitter)
         add(self._heartbeat, "interval", seconds=self.config.heartbeat_interval, id="heartbeat", next_run_time=now)
         self._scheduler.start()
         return self
@@ -133,8 +135,10 @@ class ScanRuntime:
     def shutdown(self, *, timeout: float = 20) -> None:
         """Pause this process's scans (pause_reason=shutdown), wait for them, unregister."""
         self._stopping = True
-        self._scheduler.shutdown(wait=False)
-        threads = self.threads()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        with self._claim_lock:  # a claim in progress finishes adopting before we look
+            threads = self.threads()
         for thread in threads:
             message = "Paused by a server shutdown; resumes when a server starts"
             try:
@@ -144,8 +148,9 @@ class ScanRuntime:
             except DatabaseError:
                 logger.warning("could not pause job %s for shutdown", thread.lease.job_id, exc_info=True)
             thread.stop_event.set()
+        deadline = time.monotonic() + timeout
         for thread in threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self.worker is not None:
             try:
                 Worker.objects.filter(pk=self.worker.pk).delete()
@@ -202,7 +207,7 @@ class ScanRuntime:
         with self._register_lock:
             if self.worker is None:
                 self.worker = Worker.objects.create(
-                    hostname=procinfo.hostname(), boot_id=procinfo.boot_id(), pid=os.getpid(),
+                    hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=os.getpid(),
                     process_started=procinfo.process_start_ticks(), kind=self.kind,
                 )
                 logger.info("worker registered", extra={"action": "worker_registered", "worker": self.worker.label})
@@ -222,11 +227,13 @@ class ScanRuntime:
                     busy = set(self._threads)
                 if len(busy) >= self.config.max_concurrent:
                     return
-                lease = jobstore.claim_next(worker, skip_library_ids=busy)
+                try:
+                    lease = jobstore.claim_next(worker, skip_library_ids=busy)
+                except jobstore.WorkerGone:
+                    self._worker_lost()
+                    return
                 if lease is None:
                     return
-                record_event(lease.job_id, "claimed", f"Claimed by {worker.label} (lease {lease.lease_token})",
-                             worker=worker.label, library_id=lease.library_id)
                 self.adopt(lease)
 
     @duty
@@ -261,12 +268,7 @@ class ScanRuntime:
     def _beat(self) -> None:
         worker = self.register()
         if not Worker.objects.filter(pk=worker.pk).update(heartbeat_at=Now()):
-            # Another process judged us dead and removed our row: our jobs may have been
-            # resumed elsewhere. Stop our scans (they could no longer commit) and register anew.
-            self._stop_all("this process's worker row was removed")
-            with self._register_lock:
-                self.worker = None
-            self.register()
+            self._worker_lost()
             return
         self._last_heartbeat = time.monotonic()
         job_ids = self.running_job_ids()
@@ -274,6 +276,14 @@ class ScanRuntime:
             ScanJob.objects.filter(pk__in=job_ids, owner=worker.pk, status=ScanJob.Status.RUNNING).update(
                 heartbeat_at=Now()
             )
+
+    def _worker_lost(self) -> None:
+        """Another process judged us dead and removed our row: our jobs may have been resumed
+        elsewhere. Stop our scans (they could no longer commit) and register anew."""
+        self._stop_all("this process's worker row was removed")
+        with self._register_lock:
+            self.worker = None
+        self.register()
 
     def _recover(self, *, source: str) -> None:
         worker = self.register()
@@ -285,7 +295,7 @@ class ScanRuntime:
 
     def _stop_threads_that_lost_their_job(self) -> None:
         """Reconcile, thread side: a thread whose job row is gone, no longer running, or held
-        under another lease is stopped and dropped from the registry."""
+        under another lease is stopped."""
         threads = [t for t in self.threads() if t.outcome is None]
         rows = {
             pk: (status, token, owner)
@@ -296,8 +306,8 @@ class ScanRuntime:
             row = rows.get(thread.lease.job_id)
             if row == (ScanJob.Status.RUNNING, thread.lease.lease_token, self.worker.pk if self.worker else None):
                 continue
+            # Stopped, but kept in the registry until it ends: its library stays busy here.
             thread.stop_event.set()
-            self._drop(thread)
             state = "deleted" if row is None else f"{row[0]}, lease {row[1]}"
             if row is not None and row[0] != ScanJob.Status.COMPLETED:
                 record_event(thread.lease.job_id, "thread_stopped",

@@ -72,7 +72,7 @@ def start_scan(*, library_id: int, mode: str = ScanJob.Mode.QUICK, trigger: str 
                 return ScanAction(resumed, created=False)
             continue
         raise ScanAlreadyRunning(f"A scan of this library is already {job.status}", job)
-    raise ScanAlreadyRunning("The library's scan is changing state; try again", selectors.open_job_of_library(library_id))
+    raise _still_changing(library_id)
 
 
 def resume_scan_by_library(*, library_id: int) -> ScanAction:
@@ -81,13 +81,16 @@ def resume_scan_by_library(*, library_id: int) -> ScanAction:
     for _ in range(CAS_ATTEMPTS):
         job = selectors.open_job_of_library(library_id)
         if job is None:
-            return start_scan(library_id=library_id)
+            try:
+                return start_scan(library_id=library_id)
+            except ScanAlreadyRunning:
+                continue  # somebody started one meanwhile: answer with it
         if job.status != Status.PAUSED:
             return ScanAction(job, created=False)
         resumed = _resume(job)
         if resumed:
             return ScanAction(resumed, created=False)
-    raise ScanAlreadyRunning("The library's scan is changing state; try again", selectors.open_job_of_library(library_id))
+    raise _still_changing(library_id)
 
 
 def pause_scan_by_library(*, library_id: int) -> ScanJob:
@@ -95,20 +98,17 @@ def pause_scan_by_library(*, library_id: int) -> ScanJob:
     _library(library_id)
     for _ in range(CAS_ATTEMPTS):
         job = _open_job_or_409(library_id, "pause")
-        if job.status == Status.PAUSED:
+        if job.status == Status.PAUSED and job.pause_reason == ScanJob.PauseReason.USER:
             return job
+        # From queued or running; or paused by a restart and about to resume by itself: the
+        # user's pause wins, and is never undone automatically.
         message = f"Paused by user after {job.files_processed:,} of {job.files_found:,} files"
-        with transaction.atomic():
-            changed = ScanJob.objects.filter(pk=job.pk, status=job.status).update(
-                status=Status.PAUSED, pause_reason=ScanJob.PauseReason.USER, paused_at=Now(),
-                status_message=message, **jobstore.released_fields(),
-            )
-            if changed:
-                record_event(job.pk, "paused", message, library_id=library_id, worker=_local_worker())
-        if changed:
+        paused = _transition(job, "paused", message, status=Status.PAUSED, pause_reason=ScanJob.PauseReason.USER,
+                             paused_at=Now(), **jobstore.released_fields())
+        if paused:
             _stop_local(job.pk)
-            return _fresh(job)
-    raise ScanAlreadyRunning("The library's scan is changing state; try again", selectors.open_job_of_library(library_id))
+            return paused
+    raise _still_changing(library_id)
 
 
 def cancel_scan_by_library(*, library_id: int) -> ScanJob:
@@ -117,16 +117,11 @@ def cancel_scan_by_library(*, library_id: int) -> ScanJob:
     for _ in range(CAS_ATTEMPTS):
         job = _open_job_or_409(library_id, "cancel")
         message = f"Cancelled by user after {job.files_processed:,} of {job.files_found:,} files"
-        with transaction.atomic():
-            changed = ScanJob.objects.filter(pk=job.pk, status=job.status).update(
-                status_message=message, **jobstore.finished_fields(Status.CANCELLED)
-            )
-            if changed:
-                record_event(job.pk, "cancelled", message, library_id=library_id, worker=_local_worker())
-        if changed:
+        cancelled = _transition(job, "cancelled", message, **jobstore.finished_fields(Status.CANCELLED))
+        if cancelled:
             _stop_local(job.pk)
-            return _fresh(job)
-    raise ScanAlreadyRunning("The library's scan is changing state; try again", selectors.open_job_of_library(library_id))
+            return cancelled
+    raise _still_changing(library_id)
 
 
 def get_library_scan_status(*, library_id: int) -> ScanJob | None:
@@ -137,16 +132,26 @@ def get_library_scan_status(*, library_id: int) -> ScanJob | None:
 
 def _resume(job: ScanJob) -> ScanJob | None:
     message = f"Resuming after {job.files_processed:,} files" if job.files_processed else "Queued"
+    resumed = _transition(job, "resume_requested", message, status=Status.PENDING, pause_reason=None,
+                          resumed_at=Now(), resume_count=F("resume_count") + 1, updated_at=Now())
+    if resumed:
+        transaction.on_commit(_wake_local)  # at once, or when an enclosing transaction commits
+    return resumed
+
+
+def _transition(job: ScanJob, event: str, message: str, **changes) -> ScanJob | None:
+    """Compare-and-set the job from the status we read it in, with its event; None if it
+    changed meanwhile (the caller reads it again)."""
     with transaction.atomic():
-        changed = ScanJob.objects.filter(pk=job.pk, status=Status.PAUSED).update(
-            status=Status.PENDING, pause_reason=None, resumed_at=Now(), resume_count=F("resume_count") + 1,
-            status_message=message, updated_at=Now(),
-        )
-        if not changed:
+        if not ScanJob.objects.filter(pk=job.pk, status=job.status).update(status_message=message, **changes):
             return None
-        record_event(job.pk, "resume_requested", message, library_id=job.library_id, worker=_local_worker())
-        transaction.on_commit(_wake_local)
+        record_event(job.pk, event, message, library_id=job.library_id, worker=_local_worker())
     return _fresh(job)
+
+
+def _still_changing(library_id: int) -> ScanAlreadyRunning:
+    return ScanAlreadyRunning("The library's scan is changing state; try again",
+                              selectors.open_job_of_library(library_id))
 
 
 def _library(library_id: int) -> Library:

@@ -40,6 +40,7 @@ SYSTEM_FOLDERS = frozenset(
      "System Volume Information", "lost+found", "RECYCLER", "Thumbs", "@tmp"}
 )
 MAX_PATH_BYTES = 2000  # longer relative paths cannot be indexed in the catalogue
+INT64 = 2**63  # sizes and mtimes (ns) must fit the catalogue's 64-bit columns
 
 
 class RootUnavailable(Exception):
@@ -68,6 +69,7 @@ def classify(name: str) -> tuple[str, str] | None:
 
 
 NOT_UTF8 = "file name is not valid UTF-8"
+VANISHED = "vanished during the scan"
 TOO_LONG = "path is too long to catalogue"
 
 
@@ -183,9 +185,11 @@ class Walker:
             try:
                 st = entry.stat()
                 item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
+                if not (-INT64 < st.st_mtime_ns < INT64 and st.st_size < INT64):
+                    item.error = "its modification time or size is out of range"
             except FileNotFoundError:
                 self.check_root()
-                item.error = "vanished during the scan"
+                item.error = VANISHED
             except OSError as exc:
                 self.check_root()
                 item.error = f"cannot be read: {exc.strerror}"

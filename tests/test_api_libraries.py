@@ -152,3 +152,12 @@ def test_files_listing_with_filters(staff_client, make_library):
     assert staff_client.get(url, {"kind": "podcast"}).status_code == 400
     assert staff_client.get(url, {"missing": "perhaps"}).status_code == 400
     assert staff_client.get("/api/libraries/999/files/").status_code == 404
+
+
+@pytest.mark.parametrize("interval, ok", [("00:00:30", False), ("00:05:00", True), ("6:00:00", True),
+                                          ("400 00:00:00", False), ("-1 00:00:00", False)])
+def test_scan_intervals_are_bounded(staff_client, tmp_path, interval, ok):
+    (tmp_path / "tv").mkdir()
+    response = staff_client.post("/api/libraries/", {"name": "TV", "path": str(tmp_path / "tv"), "kind": "tv",
+                                                     "scan_interval": interval}, format="json")
+    assert response.status_code == (201 if ok else 400), response.content

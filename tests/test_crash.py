@@ -181,7 +181,7 @@ def test_a_running_job_with_a_dead_owner_is_fixed_at_start_and_logged(servers, m
     paths = many_files(Path(library.path), 300)
     gone = subprocess.Popen(["true"])
     gone.wait()
-    owner = Worker.objects.create(hostname=procinfo.hostname(), boot_id=procinfo.boot_id(), pid=gone.pid,
+    owner = Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=gone.pid,
                                   process_started=1)
     orphan = ScanJob.objects.create(library=library, status="running", owner=owner.pk, worker_name=owner.label,
                                     lease_token=1, files_processed=0, files_found=300, checkpoint="")

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from libraries.models import MediaFile
@@ -254,39 +254,29 @@ def test_the_rate_limit_keeps_scans_gentle(make_library):
     assert 0 < job.files_per_second <= 110
 
 
-def test_an_unexpected_error_ends_the_job_failed_with_the_error(make_library, monkeypatch):
+@pytest.mark.parametrize("error, outcome, message", [
+    (RuntimeError("disk controller on fire"), ("failed", None), "unexpected error: disk controller on fire"),
+    (OperationalError("server closed the connection"), ("paused", "interrupted"), "database error"),
+])
+def test_a_crashing_scan_never_leaves_its_job_running(make_library, monkeypatch, error, outcome, message):
+    """An error ends the job failed (with the error); a database error pauses it for a retry."""
     library = make_library()
     many_files(Path(library.path), 5)
 
-    def explode(*args, **kwargs):
-        raise RuntimeError("disk controller on fire")
+    def crash(*args, **kwargs):
+        raise error
 
-    monkeypatch.setattr("scanner.walk.Walker.count", explode)
+    monkeypatch.setattr("scanner.walk.Walker.count", crash)
     job = scan_now(library)
-    assert (job.status, job.owner) == ("failed", None)
-    assert "disk controller on fire" in job.error_message and "unexpected error" in job.status_message
-
-
-def test_a_database_error_pauses_the_job_as_interrupted_for_a_retry(make_library, monkeypatch):
-    from django.db import OperationalError
-
-    library = make_library()
-    many_files(Path(library.path), 5)
-
-    def connection_lost(*args, **kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
-
-    monkeypatch.setattr("scanner.walk.Walker.count", connection_lost)
-    job = scan_now(library)
-    assert (job.status, job.pause_reason) == ("paused", "interrupted")
-    assert "database error" in job.status_message
+    assert (job.status, job.pause_reason, job.owner) == (*outcome, None)
+    assert message in job.status_message
 
 
 def test_each_scan_leaves_its_story_in_events(make_library):
     library = make_library()
     many_files(Path(library.path), 3)
     job = scan_now(library)
-    assert list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True)) == ["queued", "started", "completed"]
+    assert list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True)) == ["queued", "claimed", "started", "completed"]
     assert ScanEvent.objects.get(job=job, kind="completed").message == job.status_message
 
 
@@ -311,3 +301,76 @@ def test_a_library_outside_the_media_roots_is_not_scanned(make_library, settings
     job = scan_now(library)
     assert job.status == "failed" and "outside MEDIA_ROOTS" in job.error_message
     assert not MediaFile.objects.exists()
+
+
+def test_a_file_dated_beyond_2262_is_counted_as_failed_not_a_broken_scan(make_library):
+    library = make_library()
+    root = Path(library.path)
+    media.write_mp3(root / "ok.mp3")
+    (root / "future.mkv").write_bytes(b"x")
+    year_2300 = 10_413_792_000_000_000_000  # ns; more than a signed 64-bit column holds
+    os.utime(root / "future.mkv", ns=(year_2300, year_2300))
+    job = scan_now(library)
+    assert (job.status, job.files_failed, job.files_added) == ("completed", 1, 1)
+    assert set(catalogue(library)) == {"ok.mp3"}
+
+
+def test_files_that_cannot_be_stated_keep_their_rows(make_library, public_tmp):
+    root = public_tmp / "library"
+    media.write_mp3(root / "locked/a.mp3")
+    media.write_mp3(root / "open/b.mp3")
+    library = make_library(path=root)
+    scan_now(library)
+    (root / "locked").chmod(0o644)  # listable, but its files cannot be stat'ed
+    with unprivileged_filesystem_access():
+        job = scan_now(library)
+    assert (job.status, job.files_failed, job.files_missing) == ("completed", 1, 0)
+    assert present_paths(library) == {"locked/a.mp3", "open/b.mp3"}
+
+
+def test_a_full_rescan_that_cannot_read_tags_keeps_the_old_ones(make_library):
+    library = make_library()
+    track = Path(library.path) / "a.flac"
+    media.write_flac(track, tags={"title": "Kept"})
+    scan_now(library)
+    stat = os.stat(track)
+    track.write_bytes(b"\0" * stat.st_size)  # unreadable now, same size and mtime
+    os.utime(track, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    job = scan_now(library, mode="full")
+    assert (job.files_failed, job.files_unchanged) == (1, 1)
+    assert catalogue(library)["a.flac"].title == "Kept"
+
+
+def test_a_resumed_scan_of_an_empty_mount_point_marks_nothing_missing(make_library):
+    library = make_library()
+    root = Path(library.path)
+    paths = sorted(many_files(root, 100))
+    scan_now(library)
+    job = services.start_scan(library_id=library.pk).job
+    ScanJob.objects.filter(pk=job.pk).update(status="paused", pause_reason="interrupted", checkpoint=paths[40],
+                                             files_processed=41, files_found=100)
+    for child in root.iterdir():
+        shutil.rmtree(child)  # the share is not mounted again yet
+    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    done = run_job(resumed)
+    assert done.status == "failed" and "is the drive mounted" in done.error_message
+    assert not MediaFile.objects.filter(missing=True).exists()
+
+
+def test_tags_are_read_even_when_a_tag_reader_process_dies(make_library):
+    import signal as signals
+
+    from scanner import extraction
+
+    library = make_library()
+    truth = build_tree(Path(library.path))
+    reads = extraction.PendingReads([str(Path(library.path) / next(iter(truth)))], 2)
+    reads.results()  # the pool is up
+    for process in list(extraction._pool._processes.values()):
+        os.kill(process.pid, signals.SIGKILL)  # as the OOM killer would
+    job = scan_now(library, metadata_workers=2, batch_size=4)
+    assert job.status == "completed" and job.files_failed == 0
+    assert {rel: f.title for rel, f in catalogue(library).items() if f.kind == "audio"} == {
+        rel: t["title"] for rel, t in truth.items() if t["kind"] == "audio"
+    }
+    extraction.shutdown_pool()

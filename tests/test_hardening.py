@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
@@ -48,6 +48,24 @@ def test_killed_database_connections_are_retried_and_the_scan_completes_exactly(
     assert (done.files_processed, done.files_added, done.resume_count) == (1500, 1500, 0)
     assert sorted(present_paths(library)) == sorted(paths)
     assert not ScanEvent.objects.filter(job=done, kind__in=["interrupted", "orphaned"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_that_finds_its_last_commits_lost_goes_on_from_the_database(runtime, make_library):
+    """What a PostgreSQL crash leaves when it had not flushed the latest asynchronous commits:
+    an older job row. A scan that lives through it must not build on what it remembers."""
+    needs_postgres()
+    library = make_library()
+    many_files(Path(library.path), 1500)
+    runtime(max_files_per_second=300, batch_size=25, auto_resume=False)
+    services.start_scan(library_id=library.pk)
+    wait_until(lambda: job_of(library).files_processed >= 100, timeout=20, what="progress")
+    with transaction.atomic(), connection.cursor() as cursor:  # the row stays locked until both are done
+        cursor.execute("UPDATE scanner_scanjob SET files_processed = files_processed - 25 WHERE status = 'running'")
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    job = wait_until(lambda: (j := job_of(library)).status == "paused" and j, timeout=20, what="the scan to stop")
+    assert job.pause_reason == "interrupted" and "lost the scan's last commits" in job.status_message
 
 
 @pytest.mark.slow

@@ -63,7 +63,7 @@ def test_the_job_page_shows_its_timeline(viewer, scanned):
     _, job = scanned
     html = viewer.get(f"/jobs/{job.pk}/").content.decode()
     kinds = list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True))
-    assert kinds == ["queued", "started", "completed"]
+    assert kinds == ["queued", "claimed", "started", "completed"]
     for kind in kinds:
         assert f'<span class="tag">{kind}</span>' in html
     assert viewer.get("/jobs/999/").status_code == 404
@@ -105,9 +105,9 @@ def test_the_worker_admin_says_which_workers_are_alive(admin_client):
 
     from scanner import procinfo
 
-    Worker.objects.create(hostname=procinfo.hostname(), boot_id=procinfo.boot_id(), pid=os.getpid(),
+    Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=os.getpid(),
                           process_started=procinfo.process_start_ticks())
-    Worker.objects.create(hostname=procinfo.hostname(), boot_id=procinfo.boot_id(), pid=os.getpid(),
+    Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=os.getpid(),
                           process_started=procinfo.process_start_ticks() + 7)
     html = admin_client.get("/admin/scanner/worker/").content.decode()
     assert html.count(">alive</span>") == 1 and html.count(">dead</span>") == 1

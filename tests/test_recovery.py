@@ -39,12 +39,12 @@ def zombie_pid():
 
 
 def local_worker(pid: int, started: int | None = None) -> Worker:
-    return Worker.objects.create(hostname=procinfo.hostname(), boot_id=procinfo.boot_id(), pid=pid,
+    return Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=pid,
                                  process_started=procinfo.process_start_ticks(pid) if started is None else started)
 
 
 def remote_worker(seconds_silent: float) -> Worker:
-    worker = Worker.objects.create(hostname="nas-2", boot_id="other-boot", pid=4242, process_started=1)
+    worker = Worker.objects.create(hostname="nas-2", pid_namespace="other-boot/4026531836", pid=4242, process_started=1)
     Worker.objects.filter(pk=worker.pk).update(heartbeat_at=Now() - timedelta(seconds=seconds_silent))
     return worker
 
@@ -225,8 +225,50 @@ def test_reconcile_stops_a_thread_whose_job_is_no_longer_its_own(make_library):
     ScanJob.objects.filter(pk=job.pk).update(status="pending")
     jobstore.claim_job(job.pk, local_worker(os.getpid()))
     runtime._reconcile()
-    assert runtime.threads() == []
     thread.join(5)
-    assert not thread.is_alive()
+    assert not thread.is_alive() and runtime.threads() == []
     assert ScanEvent.objects.filter(job=job, kind="thread_stopped").exists()
     assert fresh(job).status == "running" and fresh(job).lease_token == 2, "the new owner's job is untouched"
+
+
+def test_a_worker_in_another_pid_namespace_is_judged_by_its_heartbeat(make_library):
+    """Containers sharing the host's network share its hostname, not its pids."""
+    neighbour = Worker.objects.create(hostname=procinfo.hostname(), pid_namespace="other-boot/1234",
+                                      pid=4_000_000, process_started=1)
+    job = running_job(make_library(), neighbour, files_processed=500)
+    recover_scans(config=config(worker_timeout=30))
+    assert fresh(job).status == "running" and Worker.objects.filter(pk=neighbour.pk).exists()
+
+
+def test_dry_run_also_reports_the_resume_that_would_follow(make_library, dead_pid):
+    job = running_job(make_library(), local_worker(dead_pid), files_processed=500)
+    out = io.StringIO()
+    call_command("recover_scans", "--dry-run", stdout=out)
+    assert f"Would: orphaned: job {job.pk}" in out.getvalue()
+    assert f"Would: auto_resumed: job {job.pk}" in out.getvalue()
+    assert fresh(job).status == "running"
+
+
+def test_a_user_pause_of_an_interrupted_scan_is_kept(make_library):
+    from scanner import services
+
+    library = make_library()
+    job = ScanJob.objects.create(library=library, status="paused", pause_reason="interrupted", files_processed=500)
+    paused = services.pause_scan_by_library(library_id=library.pk)
+    assert (paused.pk, paused.status, paused.pause_reason) == (job.pk, "paused", "user")
+    recover_scans()
+    assert (fresh(job).status, fresh(job).pause_reason) == ("paused", "user")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_whose_row_was_removed_claims_nothing_under_it(make_library):
+    runtime = ScanRuntime(kind="test", config=config())
+    old = runtime.register()
+    Worker.objects.filter(pk=old.pk).delete()  # judged dead by another process
+    job = ScanJob.objects.create(library=make_library())
+    runtime._claim()
+    assert fresh(job).status == "pending", "nothing is claimed under an owner others think dead"
+    assert runtime.worker.pk != old.pk, "the process registered again"
+    runtime._claim()
+    assert (fresh(job).status, fresh(job).owner) == ("running", runtime.worker.pk)
+    runtime.shutdown(timeout=5)

@@ -86,3 +86,8 @@ def test_concurrent_first_starts_agree_on_one_key(tmp_path):
     for t in threads:
         t.join()
     assert len(set(keys)) == 1 and keys[0] == path.read_text()
+
+
+def test_a_worker_timeout_not_longer_than_the_heartbeat_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="SCANNER_WORKER_TIMEOUT"):
+        ScannerConfig.from_env({"SCANNER_WORKER_TIMEOUT": "5", "SCANNER_HEARTBEAT_INTERVAL": "10"})
