@@ -31,7 +31,7 @@ from scanner.engine import ScanEngine  # noqa: E402
 from scanner.metadata import read_many  # noqa: E402
 from scanner.models import ScanJob, Worker  # noqa: E402
 
-REPEATS = 3  # the best of this many runs of the bare walk
+REPEATS = 3  # every figure is the best of this many runs
 
 
 def bare_walk(root: Path) -> float:
@@ -76,18 +76,22 @@ def reset(library: Library) -> None:
     ScanJob.objects.filter(library=library).delete()
 
 
+def best_of(run) -> tuple[float, ScanJob]:
+    """The fastest of REPEATS runs, as for the bare walk: the machine's other work only slows."""
+    return min((run() for _ in range(REPEATS)), key=lambda result: result[0])
+
+
 def stat_only_figures(count: int) -> dict:
     root = trees.stat_only_tree(count)
     library = library_for(root)
-    reset(library)
     walk = bare_walk(root)
-    first, job = scan(library)
+    first, job = best_of(lambda: (reset(library), scan(library))[1])
     assert job.files_added == count
-    rescan, job = scan(library)
+    rescan, job = best_of(lambda: scan(library))
     assert job.files_unchanged == count
-    changed = trees.change_one_percent(root, count)
+    changed = count // 100
     walk_after = bare_walk(root)
-    partial, job = scan(library)
+    partial, job = best_of(lambda: (trees.change_one_percent(root, count), scan(library))[1])
     assert job.files_updated == changed, job.status_message
     return {
         "files": count, "bare_walk_s": walk, "first_scan_s": first, "first_scan_files_per_s": count / first,
@@ -103,15 +107,16 @@ def tag_figures(count: int) -> dict:
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         list(pool.map(read_many, [paths[:8]] * workers))  # start every worker before timing
         chunk = max(8, len(paths) // (workers * 4))
-        started = time.perf_counter()
-        results = [r for part in pool.map(read_many, [paths[i:i + chunk] for i in range(0, len(paths), chunk)])
-                   for r in part]
-        alone = time.perf_counter() - started
+        alone = float("inf")
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            results = [r for part in pool.map(read_many, [paths[i:i + chunk] for i in range(0, len(paths), chunk)])
+                       for r in part]
+            alone = min(alone, time.perf_counter() - started)
     assert len(results) == len(paths) and not any(error for _, error in results)
     extraction.PendingReads(paths[:workers * 8], workers).results()  # the scanner's pool, warm as in a server
     library = library_for(root)
-    reset(library)
-    pipeline, job = scan(library)
+    pipeline, job = best_of(lambda: (reset(library), scan(library))[1])
     assert job.files_added == len(paths) and job.files_failed == 0
     extraction.shutdown_pool()
     return {"files": len(paths), "workers": workers, "mutagen_alone_s": alone, "scan_s": pipeline,

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 LOOKAHEAD = 2  # batches planned (tags being read) ahead of the one being committed
 FOUND_UPDATE_INTERVAL = 1.0  # seconds between discovery-count updates of the job row
-COMMIT_INTERVAL = 0.5  # seconds: batches with nothing to write are committed at most this often
+COMMIT_INTERVAL = 0.5  # seconds: batches with little to write are committed together at most this often
 DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8)  # seconds of backoff before each retry on a lost connection
 MAX_FOLDER_EVENTS = 20  # unreadable-folder events kept per run; the counter counts them all
 COUNTERS = ("files_processed", "files_unchanged", "files_added", "files_updated", "files_missing",
@@ -71,7 +71,7 @@ class ScanEngine:
         self._unreadable: list[tuple[str, str]] = []
         self._folder_events = 0
         self.processed = 0
-        self._deferred: dict[str, int] = {}  # counts of committed-later batches (nothing to write)
+        self._carried: Batch | None = None  # planned batches waiting to commit with the next one
         self._last_commit = time.monotonic()
 
     # ----------------------------------------------------------------- entry point
@@ -199,13 +199,16 @@ class ScanEngine:
         self._check_stop()
         if batch.unreadable:
             batch.count("dirs_failed", len(batch.unreadable))
-        counts = {name: self._deferred.get(name, 0) + batch.counts.get(name, 0)
-                  for name in self._deferred.keys() | batch.counts.keys()}
-        if not batch.final and not batch.has_writes and time.monotonic() - self._last_commit < COMMIT_INTERVAL:
-            # Nothing to write (a rescan of unchanged files): fold it into the next commit rather
-            # than pay a transaction for a checkpoint. A crash redoes it; nothing was counted yet.
-            self._deferred = counts
+        if self._carried is not None:
+            batch = self._carried.followed_by(batch)
+        if (not batch.final and batch.writes < self.config.batch_size
+                and time.monotonic() - self._last_commit < COMMIT_INTERVAL):
+            # Little to write (a rescan): carry it into the next commit rather than pay a
+            # transaction for each checkpoint. A crash redoes it; nothing was counted yet.
+            self._carried = batch
             return
+        self._carried = None
+        counts = batch.counts
         if batch.final:
             self._retrying(lambda: self._check_root_before_finishing(walker))
         processed = self.processed + counts.get("files_processed", 0)
@@ -219,7 +222,7 @@ class ScanEngine:
         else:
             fields.update(checkpoint=batch.upper, files_found=found, progress=self._progress(processed, found))
         self._retrying(lambda: self._write_batch(batch, fields, counts), committed=lambda: self._committed(batch))
-        self._deferred, self._last_commit = {}, time.monotonic()
+        self._last_commit = time.monotonic()
         self.processed, self.found = processed, found
         self.run_processed += counts.get("files_processed", 0)
         for name, n in counts.items():

@@ -45,8 +45,18 @@ class Batch:
         return self.upper is None
 
     @property
-    def has_writes(self) -> bool:
-        return bool(self.inserts or self.updates or self.restored_ids or self.unseen_ids or self.unreadable)
+    def writes(self) -> int:
+        return len(self.inserts) + len(self.updates) + len(self.restored_ids) + len(self.unseen_ids)
+
+    def followed_by(self, later: Batch) -> Batch:
+        """This planned batch and the next one as one commit."""
+        return Batch(
+            lower=self.lower, upper=later.upper, entries=[], unreadable=self.unreadable + later.unreadable,
+            inserts=self.inserts + later.inserts, updates=self.updates + later.updates,
+            restored_ids=self.restored_ids + later.restored_ids, unseen_ids=self.unseen_ids + later.unseen_ids,
+            counts={name: self.counts.get(name, 0) + later.counts.get(name, 0)
+                    for name in self.counts.keys() | later.counts.keys()},
+        )
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
