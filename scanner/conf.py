@@ -24,7 +24,7 @@ class ScannerConfig:
     enabled: bool = True  # False: this process serves the web only and runs no scans
     max_concurrent: int = 2  # scans one process runs at once
     max_files_per_second: float = 0  # files/s per scan; 0 means no limit
-    batch_size: int = 1000  # files per committed batch
+    batch_size: int = 5000  # files per committed batch (fewer when walking them takes over 2 s)
     claim_interval: float = 1.0  # seconds between polls for pending jobs
     reconcile_interval: float = 30  # seconds between reconciliations
     heartbeat_interval: float = 10  # seconds between worker heartbeats

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 LOOKAHEAD = 2  # batches planned (tags being read) ahead of the one being committed
 FOUND_UPDATE_INTERVAL = 1.0  # seconds between discovery-count updates of the job row
 COMMIT_INTERVAL = 0.5  # seconds: batches with little to write are committed together at most this often
+MAX_BATCH_SECONDS = 2.0  # a batch is cut after this long even if it has fewer files
 DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8)  # seconds of backoff before each retry on a lost connection
 MAX_FOLDER_EVENTS = 20  # unreadable-folder events kept per run; the counter counts them all
 COUNTERS = ("files_processed", "files_unchanged", "files_added", "files_updated", "files_missing",
@@ -158,9 +159,12 @@ class ScanEngine:
                 batch.cancel()
 
     def _batches(self, walker: Walker):
+        """Runs of the walk: SCANNER_BATCH_SIZE files, or fewer when walking them takes longer
+        than MAX_BATCH_SECONDS (a slow share, a rate limit), so progress stays fresh."""
         lower, entries = self.checkpoint, []
         limit = self.config.max_files_per_second
         walked = 0
+        started = time.monotonic()
         for entry in walker:
             if self.stop.is_set():
                 raise Stopped
@@ -168,10 +172,12 @@ class ScanEngine:
             walked += 1
             if limit:
                 self._throttle(walked, limit)
-            # Cut only after a name that can be stored as the checkpoint.
-            if len(entries) >= self.config.batch_size and not entry.bad_name:
+            full = len(entries) >= self.config.batch_size or (
+                len(entries) % 64 == 0 and time.monotonic() - started >= MAX_BATCH_SECONDS
+            )
+            if full and not entry.bad_name:  # cut only after a name that can be the checkpoint
                 yield Batch(lower, entry.path, entries, self._take_unreadable())
-                lower, entries = entry.path, []
+                lower, entries, started = entry.path, [], time.monotonic()
         yield Batch(lower, None, entries, self._take_unreadable())
 
     def _throttle(self, walked: int, limit: float) -> None:

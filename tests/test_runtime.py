@@ -147,3 +147,16 @@ def test_scan_threads_close_their_database_connections(runtime, make_library):
     wait_until(lambda: ScanJob.objects.filter(status="completed").count() == 4, timeout=20, what="four scans")
     # The scheduler's own threads keep theirs; the four scan threads must not leave theirs open.
     wait_until(lambda: connections() <= baseline + 2, timeout=5, what="scan connections to close")
+
+
+def test_a_slow_scan_still_commits_progress_every_few_seconds(runtime, make_library):
+    """A batch is cut by time as well as by size, so a gentle scan shows progress and a crash
+    loses little."""
+    library = make_library()
+    many_files(Path(library.path), 200)
+    runtime(max_files_per_second=40, batch_size=5000)
+    services.start_scan(library_id=library.pk)
+    progressed = wait_until(lambda: (j := job_of(library)).status == "running" and 0 < j.files_processed < 200 and j,
+                            timeout=10, what="a partial commit")
+    assert MediaFile.objects.filter(library=library).count() == progressed.files_processed
+    services.cancel_scan_by_library(library_id=library.pk)
