@@ -24,7 +24,8 @@ from tests.procs import Gunicorn, wait_until  # noqa: E402
 
 PAUSES = 20
 STATUS_REQUESTS = 500
-RATE = "10000"  # files/s: keeps one scan of the tree running long enough to pause it many times
+RATE = "5000"  # files/s, with batches of BATCH: one scan of the tree outlasts all the pauses
+BATCH = "1000"
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -40,7 +41,8 @@ def main(count: int) -> None:
     token = Token.objects.get_or_create(user=user)[0].key
     var = trees.DATA / "var"
     var.mkdir(parents=True, exist_ok=True)
-    server = Gunicorn(var, workers=2, env={"SCANNER_MAX_FILES_PER_SECOND": RATE, "SCANNER_CLAIM_INTERVAL": "0.2",
+    server = Gunicorn(var, workers=2, env={"SCANNER_MAX_FILES_PER_SECOND": RATE, "SCANNER_BATCH_SIZE": BATCH,
+                                           "SCANNER_CLAIM_INTERVAL": "0.2",
                                            "GUNICORN_ACCESSLOG": ""}).start(ready_path="/api/health/")
     try:
         status, _ = server.api("POST", f"/api/scanner/start/{library.pk}", token)
