@@ -1,18 +1,16 @@
 """Operations: scheduled rescans, retention, metrics (scanner/housekeeping.py, scanner/metrics.py)."""
 
-import threading
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from scanner.housekeeping import prune_history, queue_due_scans
 from scanner.models import ScanEvent, ScanJob, Worker
-from tests.helpers import many_files, present_paths
+from tests.helpers import at_once, many_files, present_paths
 from tests.procs import Gunicorn, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -48,20 +46,8 @@ def test_a_due_library_gets_one_quick_scan(make_library):
 def test_processes_noticing_at_once_queue_one_scan(make_library):
     library = make_library(scan_interval=SIX_HOURS)
     finished_job(library, hours_ago=8)
-    barrier = threading.Barrier(6)
-
-    def notice():
-        barrier.wait()
-        try:
-            queue_due_scans()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=notice) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(queue_due_scans, 6)
+    assert not [r for r in results if isinstance(r, Exception)]
     assert ScanJob.objects.filter(library=library, trigger="schedule").count() == 1
 
 

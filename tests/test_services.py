@@ -1,12 +1,10 @@
 """Library-based scan control (scanner/services.py)."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from scanner import services
 from scanner.models import ScanEvent, ScanJob
+from tests.helpers import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -105,27 +103,10 @@ def test_an_unknown_library_is_reported(call):
 @pytest.mark.django_db(transaction=True)
 def test_thirty_parallel_starts_create_exactly_one_job(make_library):
     library = make_library()
-    results, errors = [], []
-    barrier = threading.Barrier(30)
-
-    def start():
-        barrier.wait()
-        try:
-            results.append(services.start_scan(library_id=library.pk).created)
-        except services.ScanAlreadyRunning:
-            results.append(False)
-        except Exception as exc:  # anything else is a bug
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=start) for _ in range(30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert results.count(True) == 1 and len(results) == 30
+    results = at_once(lambda: services.start_scan(library_id=library.pk), 30)
+    created = [r for r in results if isinstance(r, services.ScanAction) and r.created]
+    conflicts = [r for r in results if isinstance(r, services.ScanAlreadyRunning)]
+    assert (len(created), len(conflicts)) == (1, 29), results
     assert ScanJob.objects.filter(library=library).count() == 1
 
 
