@@ -166,8 +166,7 @@ class ScanEngine:
         walked = 0
         started = time.monotonic()
         for entry in walker:
-            if self.stop.is_set():
-                raise Stopped
+            self._check_stop()
             entries.append(entry)
             walked += 1
             if limit:

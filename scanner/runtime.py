@@ -191,14 +191,12 @@ class ScanRuntime:
         thread.start()
         return thread
 
-    def _drop(self, thread: ScanThread) -> bool:
+    def _thread_done(self, thread: ScanThread) -> None:
         with self._lock:
             if self._threads.get(thread.lease.library_id) is thread:
                 del self._threads[thread.lease.library_id]
-            return not self._threads
-
-    def _thread_done(self, thread: ScanThread) -> None:
-        if self._drop(thread):
+            idle = not self._threads
+        if idle:
             shutdown_pool()
         self.wake()
 

@@ -58,16 +58,6 @@ class FileEntry:
     bad_name: bool = False  # not valid UTF-8: cannot be stored, not even as a checkpoint
 
 
-def classify(name: str) -> tuple[str, str] | None:
-    """(kind, extension) of a media file name, or None for anything else."""
-    dot = name.rfind(".")
-    if dot <= 0:
-        return None
-    extension = name[dot + 1 :].lower()
-    kind = KIND_BY_EXTENSION.get(extension)
-    return (kind, extension) if kind else None
-
-
 NOT_UTF8 = "file name is not valid UTF-8"
 VANISHED = "vanished during the scan"
 TOO_LONG = "path is too long to catalogue"

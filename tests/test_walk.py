@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.walk import RootUnavailable, Walker, classify
+from scanner.walk import RootUnavailable, Walker
 from tests.helpers import unprivileged_filesystem_access
 
 
@@ -51,13 +51,15 @@ def test_only_media_is_yielded_with_kind_extension_size_and_mtime(tmp_path):
     assert (entry.path, entry.kind, entry.extension, entry.size, entry.mtime_ns) == ("Film.MKV", "video", "mkv", 5, st.st_mtime_ns)
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("a.mkv", ("video", "mkv")), ("a.M4V", ("video", "m4v")), ("a.ts", ("video", "ts")), ("a.flac", ("audio", "flac")),
-    ("a.opus", ("audio", "opus")), ("a.aiff", ("audio", "aiff")), ("a.wv", ("audio", "wv")), ("a.HEIC", ("image", "heic")),
-    ("a.webp", ("image", "webp")), ("a.nfo", None), ("a.srt", None), (".mp3", None), ("mp3", None),
-])
-def test_classification_table(name, expected):
-    assert classify(name) == expected
+def test_classification_table(tmp_path):
+    expected = {
+        "a.mkv": ("video", "mkv"), "b.M4V": ("video", "m4v"), "c.ts": ("video", "ts"), "d.flac": ("audio", "flac"),
+        "e.opus": ("audio", "opus"), "f.aiff": ("audio", "aiff"), "g.wv": ("audio", "wv"),
+        "h.HEIC": ("image", "heic"), "i.webp": ("image", "webp"),
+    }
+    for name in [*expected, "a.nfo", "a.srt", ".mp3", "mp3", "noext"]:
+        touch(tmp_path, name)
+    assert {e.path: (e.kind, e.extension) for e in Walker(str(tmp_path))} == expected
 
 
 def test_hidden_and_system_folders_are_skipped(tmp_path):
