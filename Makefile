@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test setup browser bench clean
+.PHONY: run test setup browser fuse bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +39,22 @@ browser:
 	  } > var/apt-chromium.log 2>&1 || echo "Could not install Chromium (see var/apt-chromium.log)"; \
 	fi
 
+# tests/fusefs.py mounts a simulated slow or faulty share through Debian's fuse3 (libfuse3 and
+# fusermount3); install it when missing (needs root and apt).
+fuse:
+	@if ! command -v fusermount3 >/dev/null; then \
+	  echo "Installing Debian's fuse3 for the FUSE tests..."; \
+	  mkdir -p var; \
+	  { apt-get install -y --no-install-recommends fuse3 \
+	    || { apt-get update && apt-get install -y --no-install-recommends fuse3; }; \
+	  } > var/apt-fuse.log 2>&1 || echo "Could not install fuse3 (see var/apt-fuse.log)"; \
+	fi
+
 # Slow tests (load, chaos, database restarts) run only with FULL=1, as .ci/run does.
-test: $(VENV)/.dev-deps browser
+test: $(VENV)/.dev-deps browser fuse
 	$(BIN)/python -m pytest $(if $(FULL),,-m "not slow") $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev-deps
+bench: $(VENV)/.dev-deps fuse
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

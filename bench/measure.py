@@ -25,7 +25,7 @@ from django.db import connection  # noqa: E402
 
 from bench import trees  # noqa: E402
 from libraries.models import Library, MediaFile  # noqa: E402
-from scanner import extraction, jobstore, procinfo, services  # noqa: E402
+from scanner import extraction, lifecycle, procinfo, services  # noqa: E402
 from scanner.conf import scanner_config  # noqa: E402
 from scanner.engine import ScanEngine  # noqa: E402
 from scanner.metadata import read_many  # noqa: E402
@@ -61,7 +61,7 @@ def scan(library: Library, mode: str = "quick") -> tuple[float, ScanJob]:
     worker = Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=os.getpid(),
                                    process_started=procinfo.process_start_ticks(), kind="bench")
     job = services.start_scan(library_id=library.pk, mode=mode).job
-    lease = jobstore.claim_job(job.pk, worker)
+    lease = lifecycle.claim(job.pk, worker)
     started = time.perf_counter()
     outcome = ScanEngine(lease, config=scanner_config(), stop=threading.Event(), worker_label=worker.label).run()
     elapsed = time.perf_counter() - started

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 
 
-class ScannerConfig(AppConfig):
+class ScannerAppConfig(AppConfig):
     name = "scanner"
     default_auto_field = "django.db.models.BigAutoField"
 

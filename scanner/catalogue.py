@@ -8,6 +8,7 @@ because the ORM says the same thing too slowly (see bench/RESULTS.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from django.db import connection
@@ -55,17 +56,40 @@ def update_files(rows: list[tuple]) -> None:
 # A catalogued row as rows_in_range returns it: these columns (META_FIELDS too in full mode).
 ID, PATH, SIZE, MTIME_NS, MISSING = range(5)
 KEY_FIELDS = ("id", "path", "size", "mtime_ns", "missing")
+PAGE_ROWS = 5000  # rows per query of a range: memory is bounded by this, not by the range
 
 
-def rows_in_range(library_id: int, lower: str, upper: str | None, *, with_meta: bool) -> list[tuple]:
-    """The library's rows with `lower < path <= upper` (no upper bound when None)."""
+def rows_in_range(library_id: int, lower: str, upper: str | None, *, with_meta: bool) -> Iterator[tuple]:
+    """The library's rows with `lower < path <= upper` (no upper bound when None), in path
+    order, read a page at a time."""
     table = connection.ops.quote_name(MediaFile._meta.db_table)
     columns = ", ".join(KEY_FIELDS + (META_FIELDS if with_meta else ()))
     sql = f"SELECT {columns} FROM {table} WHERE library_id = %s AND path > %s"
-    params: list = [library_id, lower]
     if upper is not None:
         sql += " AND path <= %s"
-        params.append(upper)
+    sql += " ORDER BY path LIMIT %s"
+    after = lower
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [library_id, after, *([upper] if upper is not None else []), PAGE_ROWS])
+            page = cursor.fetchall()
+        for row in page:
+            if row[PATH] <= after:  # the merge with the walk relies on this order (the "C" collation)
+                raise RuntimeError(f"catalogue paths out of walk order: {row[PATH]!r} after {after!r}")
+            after = row[PATH]
+            yield row
+        if len(page) < PAGE_ROWS:
+            return
+
+
+def mark_unseen(library_id: int, job_id: int, ranges: list[tuple[str, str]]) -> None:
+    """Flag the rows of these path ranges that are not missing yet as unseen by the job."""
+    if not ranges:
+        return
+    table = connection.ops.quote_name(MediaFile._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        cursor.executemany(
+            f"UPDATE {table} SET unseen_by_job_id = %s "
+            "WHERE library_id = %s AND path >= %s AND path <= %s AND NOT missing",
+            [(job_id, library_id, first, last) for first, last in ranges],
+        )

@@ -32,7 +32,9 @@ class ScannerConfig:
     auto_resume: bool = True  # resume interrupted scans automatically
     auto_resume_min_files: int = 10  # ... when more than this many files were processed
     auto_resume_min_percent: float = 1  # ... or more than this percent
+    auto_resume_max_attempts: int = 5  # automatic resumes in a row without progress before a person must resume
     metadata_workers: int = field(default_factory=_default_metadata_workers)  # tag-reading processes
+    read_timeout: float = 30  # seconds one file's tags may take before its reader is replaced
     retention_days: int = 90  # finished scans and their events are pruned after this; 0 keeps them
     prune_interval: float = 3600  # seconds between prunes of old scan history
 
@@ -53,7 +55,11 @@ class ScannerConfig:
             auto_resume_min_percent=env_float(
                 environ, "SCANNER_AUTO_RESUME_MIN_PERCENT", d.auto_resume_min_percent
             ),
+            auto_resume_max_attempts=env_int(
+                environ, "SCANNER_AUTO_RESUME_MAX_ATTEMPTS", d.auto_resume_max_attempts, minimum=1
+            ),
             metadata_workers=env_int(environ, "SCANNER_METADATA_WORKERS", d.metadata_workers),
+            read_timeout=env_float(environ, "SCANNER_READ_TIMEOUT", d.read_timeout, minimum=0.1),
             retention_days=env_int(environ, "SCANNER_RETENTION_DAYS", d.retention_days),
             prune_interval=env_float(environ, "SCANNER_PRUNE_INTERVAL", d.prune_interval, minimum=1),
         )

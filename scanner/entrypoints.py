@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 # Importable before Django is set up (gunicorn's post_fork): the runtime is imported lazily.
 logger = logging.getLogger(__name__)
 _declared_kind: str | None = None
+_runtime: ScanRuntime | None = None
+_runtime_lock = threading.Lock()
 
 
 def declare_server_process(kind: str) -> None:
@@ -48,8 +51,6 @@ def on_ready() -> None:
 def start_server_process(kind: str) -> ScanRuntime | None:
     """Start this process's scanner runtime. Never raises: a server must start anyway."""
     try:
-        from scanner.runtime import start_runtime
-
         return start_runtime(kind)
     except Exception:
         logger.exception("scanner runtime failed to start; serving without scans", extra={"action": "runtime_failed"})
@@ -58,8 +59,35 @@ def start_server_process(kind: str) -> ScanRuntime | None:
 
 def stop_server_process(*, timeout: float) -> None:
     try:
-        from scanner.runtime import stop_runtime
-
         stop_runtime(timeout=timeout)
     except Exception:
         logger.exception("scanner runtime failed to stop cleanly", extra={"action": "runtime_stop_failed"})
+
+
+def start_runtime(kind: str, *, claim_jobs: bool = True) -> ScanRuntime | None:
+    """Start this process's runtime once; None when SCANNER_ENABLED is off."""
+    global _runtime
+    from scanner.conf import scanner_config
+    from scanner.runtime import ScanRuntime
+
+    config = scanner_config()
+    if not config.enabled:
+        logger.info("scanner disabled in this process", extra={"action": "scanner_disabled"})
+        return None
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = ScanRuntime(kind=kind, config=config, claim_jobs=claim_jobs).start()
+        return _runtime
+
+
+def current_runtime() -> ScanRuntime | None:
+    """This process's runtime, if it scans; the health endpoint reads it (without importing the engine)."""
+    return _runtime
+
+
+def stop_runtime(*, timeout: float = 20) -> None:
+    global _runtime
+    with _runtime_lock:
+        runtime, _runtime = _runtime, None
+    if runtime is not None:
+        runtime.shutdown(timeout=timeout)

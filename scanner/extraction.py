@@ -3,100 +3,211 @@
 mutagen is pure Python, so threads would share one core; a process pool (spawned, never
 forked from a threaded server) reads chunks of files while the scan thread walks and commits.
 One pool per process, shared by its scans, started on first use and shut down when the
-process has no scan left. With SCANNER_METADATA_WORKERS=0 tags are read in the scan thread.
+process has no scan left. With SCANNER_METADATA_WORKERS=0 tags are read in the scan thread
+(and a read that hangs there cannot be stopped).
+
+A read can hang (a stuck NFS or FUSE read), and nothing inside the reader can interrupt it.
+So each reader process notes in shared memory which file it is reading since when; whoever
+waits for results and sees a file taking longer than SCANNER_READ_TIMEOUT kills the pool. That
+file is counted failed ("timed out"); every chunk the dead pool held is read again by a new one.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
+import os
 import signal
 import threading
+import time
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 
-from scanner.metadata import Metadata, read_many
+from scanner.metadata import Metadata, read_many, read_metadata
 
 logger = logging.getLogger(__name__)
 MIN_CHUNK = 8  # files per round trip to a worker process
+POLL = 0.25  # seconds between looks for a hung read while waiting for a chunk
+SUBMIT_ATTEMPTS = 3  # pools a chunk is given to before it is read in the scan thread
+SLOT = 3  # shared floats per reader: since when (monotonic), chunk id, index in the chunk
+KILL_WAIT = 5  # seconds to wait for a killed reader to exit
 
 _lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
-_pool_size = 0
+_pool: _Readers | None = None
+_chunk_ids = itertools.count(1)
+_inflight: dict[int, list[str]] = {}  # chunk id -> its files, while a pool holds the chunk
+_timed_out: set[str] = set()  # files whose read hung, until this process has no scan left
+
+
+class _Readers:
+    """A process pool whose readers say what they are reading (see _read_chunk)."""
+
+    def __init__(self, workers: int):
+        context = multiprocessing.get_context("spawn")
+        self.workers = workers
+        self.slots = context.Array("d", workers * SLOT, lock=False)  # one writer per slot: no lock
+        self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_reader,
+                                            initargs=(self.slots, context.Value("i", 0)))
+
+    def hung(self, timeout: float) -> tuple[int, int] | None:
+        """(chunk id, index) of a file read for longer than `timeout`, if any."""
+        now = time.monotonic()
+        for base in range(0, len(self.slots), SLOT):
+            since = self.slots[base]
+            if since and now - since > timeout:
+                return int(self.slots[base + 1]), int(self.slots[base + 2])
+        return None
+
+    def kill(self) -> None:
+        processes = list((self.executor._processes or {}).values())  # no public API kills a reader
+        for process in processes:
+            try:
+                os.kill(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(KILL_WAIT)  # reap it: nothing else here would
+
+
+@dataclass
+class _Chunk:
+    paths: list[str]
+    id: int = field(default_factory=lambda: next(_chunk_ids))
+    future: Future | None = None  # None: read in the scan thread
+    readers: _Readers | None = None
 
 
 class PendingReads:
     """The metadata of a list of files, being read; `results()` waits for it."""
 
-    def __init__(self, paths: list[str], workers: int):
+    def __init__(self, paths: list[str], workers: int, timeout: float = 30):
         self.paths = paths
-        self._chunks: list[tuple[list[str], Future | None]] = []  # None: read here, in results()
-        if workers <= 0 or not paths:
-            self._chunks = [(paths, None)]
-            return
-        size = max(MIN_CHUNK, -(-len(paths) // (workers * 2)))
-        chunks = [paths[start : start + size] for start in range(0, len(paths), size)]
-        for _ in range(2):
-            pool = _get_pool(workers)
-            try:
-                self._chunks = [(chunk, pool.submit(read_many, chunk)) for chunk in chunks]
-                return
-            except (BrokenProcessPool, RuntimeError):  # a worker died, or the pool is shutting down
-                self.cancel()
-                _discard_pool(pool)
-        self._chunks = [(chunk, None) for chunk in chunks]
+        self.workers = workers
+        self.timeout = timeout
+        size = max(MIN_CHUNK, -(-len(paths) // (max(workers, 1) * 2)))
+        self._chunks = [self._submit(paths[start:start + size]) for start in range(0, len(paths), size)]
 
     def results(self) -> list[tuple[Metadata, str]]:
         results: list[tuple[Metadata, str]] = []
-        for chunk, future in self._chunks:
-            if future is not None:
-                try:
-                    results.extend(future.result())
-                    continue
-                except (BrokenProcessPool, CancelledError):
-                    # A reader died (OOM killer, a crashing C extension): read these here.
-                    logger.warning("tag reader process died; reading in the scan thread",
-                                   extra={"action": "pool_broken"})
-            results.extend(read_many(chunk))
+        for chunk in self._chunks:
+            results.extend(self._wait(chunk))
         return results
 
     def cancel(self) -> None:
-        for _, future in self._chunks:
-            if future is not None:
-                future.cancel()
+        for chunk in self._chunks:
+            if chunk.future is not None:
+                chunk.future.cancel()
+            _inflight.pop(chunk.id, None)
+
+    def _submit(self, paths: list[str]) -> _Chunk:
+        chunk = _Chunk(paths)
+        if self.workers <= 0:
+            return chunk
+        for _ in range(SUBMIT_ATTEMPTS):
+            readers = _get_pool(self.workers)
+            try:
+                chunk.future, chunk.readers = readers.executor.submit(_read_chunk, chunk.id, paths), readers
+                _inflight[chunk.id] = paths
+                return chunk
+            except (BrokenProcessPool, RuntimeError):  # a reader died, or the pool is shutting down
+                _discard_pool(readers)
+        return chunk
+
+    def _wait(self, chunk: _Chunk) -> list[tuple[Metadata, str]]:
+        for _ in range(SUBMIT_ATTEMPTS):
+            if chunk.future is None:
+                break
+            try:
+                return self._result(chunk)
+            except (BrokenProcessPool, CancelledError):
+                # The pool was killed (a hung read, in this scan or another) or a reader died
+                # (the OOM killer): read the chunk again in a new pool, but not a file that hung.
+                logger.warning("tag reader pool replaced; reading a chunk again", extra={"action": "pool_broken"})
+                hung = _timed_out.intersection(chunk.paths)
+                if hung:
+                    return self._without(chunk.paths, hung)
+                chunk = self._submit(chunk.paths)
+        return [read_metadata(path) for path in chunk.paths]  # no pool works: read here
+
+    def _result(self, chunk: _Chunk) -> list[tuple[Metadata, str]]:
+        assert chunk.future is not None and chunk.readers is not None
+        try:
+            while True:
+                try:
+                    return chunk.future.result(timeout=POLL)
+                except FutureTimeout:
+                    stuck = chunk.readers.hung(self.timeout)
+                    if stuck is not None:
+                        _kill_hung(chunk.readers, stuck, self.timeout)
+        finally:
+            _inflight.pop(chunk.id, None)
+
+    def _without(self, paths: list[str], hung: set[str]) -> list[tuple[Metadata, str]]:
+        """Results for `paths`: the hung ones failed, the others read again."""
+        rest = [path for path in paths if path not in hung]
+        read = iter(self._wait(self._submit(rest)) if rest else [])
+        return [({}, f"timed out after {self.timeout:g}s") if path in hung else next(read) for path in paths]
 
 
-def _get_pool(workers: int) -> ProcessPoolExecutor:
-    global _pool, _pool_size
+def _kill_hung(readers: _Readers, stuck: tuple[int, int], timeout: float) -> None:
+    """Replace the pool whose reader is stuck, remembering the file so nobody reads it again."""
+    paths = _inflight.get(stuck[0])
+    if paths is not None and stuck[1] < len(paths):
+        _timed_out.add(paths[stuck[1]])
+        logger.warning("tag read of %r timed out after %gs; replacing the readers", paths[stuck[1]], timeout,
+                       extra={"action": "read_timeout"})
+    _discard_pool(readers)
+    readers.kill()
+
+
+def _start_reader(slots, counter) -> None:
+    global _slots, _base
+    # Ctrl-C reaches the whole foreground process group; the scan (not its helpers) decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with counter.get_lock():
+        _base, counter.value = counter.value * SLOT, counter.value + 1
+    _slots = slots
+
+
+def _read_chunk(chunk_id: int, paths: list[str]) -> list[tuple[Metadata, str]]:
+    """In a reader process: each file, with what it is reading noted in its slot."""
+    results = []
+    for index, path in enumerate(paths):
+        _slots[_base + 1], _slots[_base + 2] = chunk_id, index
+        _slots[_base] = time.monotonic()
+        results.extend(read_many([path]))
+        _slots[_base] = 0
+    return results
+
+
+def _get_pool(workers: int) -> _Readers:
+    global _pool
     with _lock:
-        if _pool is None or _pool_size != workers:
+        if _pool is None or _pool.workers != workers:
             if _pool is not None:
-                _pool.shutdown(wait=False, cancel_futures=False)
-            _pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
-            )
-            _pool_size = workers
+                _pool.executor.shutdown(wait=False, cancel_futures=False)
+            _pool = _Readers(workers)
         return _pool
 
 
-def _ignore_interrupts() -> None:
-    # Ctrl-C reaches the whole foreground process group; the scan (not its helpers) decides.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _discard_pool(pool: ProcessPoolExecutor) -> None:
+def _discard_pool(readers: _Readers) -> None:
     """Drop a broken pool, unless another scan already replaced it."""
     global _pool
     with _lock:
-        if _pool is pool:
+        if _pool is readers:
             _pool = None
-    pool.shutdown(wait=False, cancel_futures=True)
+    readers.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def shutdown_pool() -> None:
-    """Stop the worker processes (the runtime calls this when no scan is left)."""
+    """Stop the reader processes (the runtime calls this when no scan is left)."""
     global _pool
     with _lock:
-        pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+        readers, _pool = _pool, None
+        _timed_out.clear()
+    if readers is not None:
+        readers.executor.shutdown(wait=True, cancel_futures=True)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Now
 
 from libraries.models import Library
-from scanner.events import record_event
+from scanner import lifecycle
 from scanner.models import ScanJob
 
 logger = logging.getLogger(__name__)
@@ -49,15 +48,10 @@ def queue_due_scans() -> list[int]:
            .exclude(pk__in=open_libraries).filter(next_scan_at__lte=Now()))
     queued = []
     for library in due:
-        try:
-            with transaction.atomic():
-                job = ScanJob.objects.create(library=library, trigger=ScanJob.Trigger.SCHEDULE,
-                                             status_message="Queued by the schedule")
-                record_event(job.pk, "queued", f"Scheduled quick scan (every {library.scan_interval})",
-                             library_id=library.pk)
-        except IntegrityError:
-            continue  # another process queued it, or a scan opened meanwhile
-        queued.append(job.pk)
+        job = lifecycle.queue(library_id=library.pk, mode=ScanJob.Mode.QUICK, trigger=ScanJob.Trigger.SCHEDULE,
+                              message=f"Scheduled quick scan (every {library.scan_interval})")
+        if job is not None:  # else another process queued it, or a scan opened meanwhile
+            queued.append(job.pk)
     return queued
 
 

@@ -1,16 +1,22 @@
 """One process at a time for duties every process runs (sweeps, schedules, pruning).
 
-On PostgreSQL, `pg_try_advisory_xact_lock` inside the caller's transaction: whoever gets it
-does the duty, the others skip it this time. SQLite serialises writers anyway (BEGIN
-IMMEDIATE), so there the lock always succeeds. Correctness never depends on it: every change
-the duties make is a compare-and-set or guarded by a database constraint.
+On PostgreSQL an advisory lock: whoever gets it does the duty, the others skip it this time.
+SQLite serialises writers anyway (BEGIN IMMEDIATE), so there the lock always succeeds.
+Correctness never depends on it: every change the duties make is a compare-and-set or guarded
+by a database constraint; the lock only saves the others the work.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from django.db import connection
+from django.db import DatabaseError, connection
+
+
+def _key(name: str) -> int:
+    return zlib.crc32(f"mediaserver:{name}".encode())
 
 
 def try_shared_lock(name: str) -> bool:
@@ -19,5 +25,26 @@ def try_shared_lock(name: str) -> bool:
         return True
     assert connection.in_atomic_block, "an advisory transaction lock needs a transaction"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [zlib.crc32(f"mediaserver:{name}".encode())])
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_key(name)])
         return bool(cursor.fetchone()[0])
+
+
+@contextmanager
+def shared_duty(name: str) -> Iterator[bool]:
+    """The duty's lock for a block of several transactions (a session lock); yields whether
+    this process holds it."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_key(name)])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_key(name)])
+            except DatabaseError:
+                pass  # the connection is gone, and the session's lock with it

@@ -102,6 +102,13 @@ class ScanJob(models.Model):
     status_message = models.TextField(blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     resume_count = models.PositiveIntegerField(default=0)
+    # Decided when the job is paused (scanner/resume_policy.py), so recovery only acts on it.
+    resumes_automatically = models.BooleanField(
+        default=False, help_text="Paused by a restart or an outage; recovery may resume it by itself"
+    )
+    auto_resume_attempts = models.PositiveIntegerField(
+        default=0, help_text="Automatic resumes in a row since the checkpoint last moved"
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -1,10 +1,14 @@
 """Planning a batch: compare a run of the walk with the catalogue rows of the same path range.
 
-Each file of the batch is new, changed, unchanged (same size and mtime_ns: not reopened),
-restored (its row was marked missing) or failed; each catalogued row of the range that the
-walk did not yield is unseen, unless it lies in a folder that could not be read. Tags of new
-and changed audio/MP4 files (all of them in full mode) are read in the process pool while the
-engine commits earlier batches; `finish` waits for them and stages the rows.
+Both come in the same order (walk order is plain string order, and the catalogue is read in
+path order, page by page), so the comparison is a merge that holds one page of rows at a time,
+however many rows the range has. Each file of the run is new, changed, unchanged (same size
+and mtime_ns: not reopened), restored (its row was marked missing) or failed. Catalogue rows
+the walk passed without finding are unseen, unless they lie in a folder that could not be
+read; consecutive unseen rows are kept as one path range, so a vanished folder of 300,000
+files costs one range, not 300,000 ids. Tags of new and changed audio/MP4 files (all of them
+in full mode) are read in the process pool while the engine commits earlier batches; `finish`
+waits for them and stages the rows.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from scanner.catalogue import ID, META_FIELDS, MISSING, MTIME_NS, SIZE, db_datetime, rows_in_range
+from scanner.batching import Run
+from scanner.catalogue import ID, META_FIELDS, MISSING, MTIME_NS, PATH, SIZE, db_datetime, rows_in_range
 from scanner.events import log_decision
 from scanner.extraction import PendingReads
 from scanner.metadata import TAGGED_EXTENSIONS
@@ -27,33 +32,27 @@ META_START = 5  # where META_FIELDS begin in a full-mode row (after catalogue.KE
 
 
 @dataclass
-class Batch:
-    lower: str  # the checkpoint before this batch (exclusive)
-    upper: str | None  # the last path of this batch (inclusive); None: the rest (the final batch)
-    entries: list[FileEntry]
-    unreadable: list[tuple[str, str]]  # (folder prefix, reason) of folders that could not be read
+class Batch(Run):
     inserts: list[tuple] = field(default_factory=list)  # rows in catalogue.INSERT_FIELDS order
     updates: list[tuple] = field(default_factory=list)  # rows in catalogue.UPDATE_FIELDS order, then id
     restored_ids: list[int] = field(default_factory=list)
-    unseen_ids: list[int] = field(default_factory=list)
+    unseen_ranges: list[tuple[str, str]] = field(default_factory=list)  # (first, last) paths, inclusive
+    unseen_rows: int = 0  # rows in unseen_ranges that are not marked missing yet
     to_read: list[tuple[FileEntry, tuple | None]] = field(default_factory=list)  # (entry, catalogued row)
     reads: PendingReads | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
-    def final(self) -> bool:
-        return self.upper is None
-
-    @property
     def writes(self) -> int:
-        return len(self.inserts) + len(self.updates) + len(self.restored_ids) + len(self.unseen_ids)
+        return len(self.inserts) + len(self.updates) + len(self.restored_ids) + self.unseen_rows
 
     def followed_by(self, later: Batch) -> Batch:
         """This planned batch and the next one as one commit."""
         return Batch(
             lower=self.lower, upper=later.upper, entries=[], unreadable=self.unreadable + later.unreadable,
             inserts=self.inserts + later.inserts, updates=self.updates + later.updates,
-            restored_ids=self.restored_ids + later.restored_ids, unseen_ids=self.unseen_ids + later.unseen_ids,
+            restored_ids=self.restored_ids + later.restored_ids,
+            unseen_ranges=self.unseen_ranges + later.unseen_ranges, unseen_rows=self.unseen_rows + later.unseen_rows,
             counts={name: self.counts.get(name, 0) + later.counts.get(name, 0)
                     for name in self.counts.keys() | later.counts.keys()},
         )
@@ -66,52 +65,83 @@ class Batch:
             self.reads.cancel()
 
 
+class _UnseenRanges:
+    """Collects runs of consecutive unseen rows; any row or file kept in between ends a run."""
+
+    def __init__(self, batch: Batch):
+        self.batch = batch
+        self.first = self.last = ""
+        self.present = 0  # rows of the current run not yet marked missing
+
+    def add(self, row: tuple) -> None:
+        self.batch.count("files_missing")
+        self.first = self.first or row[PATH]
+        self.last = row[PATH]
+        self.present += not row[MISSING]
+
+    def end(self) -> None:
+        if self.present:  # a run of rows all missing already needs no write
+            self.batch.unseen_ranges.append((self.first, self.last))
+            self.batch.unseen_rows += self.present
+        self.first = self.last = ""
+        self.present = 0
+
+
 class Planner:
     def __init__(self, *, library_id: int, job_id: int, root: str, full: bool, metadata_workers: int,
-                 log_ids: dict):
+                 read_timeout: float, log_ids: dict):
         self.library_id = library_id
         self.job_id = job_id
         self.root = root
         self.full = full
         self.metadata_workers = metadata_workers
+        self.read_timeout = read_timeout
         self.log_ids = log_ids
 
-    def plan(self, batch: Batch) -> None:
-        """Compare the batch with its catalogue range; start reading the tags it needs."""
-        known = {row[1]: row for row in rows_in_range(self.library_id, batch.lower, batch.upper, with_meta=self.full)}
+    def plan(self, run: Run) -> Batch:
+        """Compare the run with its catalogue range; start reading the tags it needs."""
+        batch = Batch(run.lower, run.upper, run.entries, run.unreadable)
+        rows = rows_in_range(self.library_id, run.lower, run.upper, with_meta=self.full)
+        unseen = _UnseenRanges(batch)
+        unreadable = tuple(prefix for prefix, _ in run.unreadable)
         now = db_datetime(timezone.now())
-        batch.count("files_processed", len(batch.entries))
+        batch.count("files_processed", len(run.entries))
         unchanged = size = 0
-        for entry in batch.entries:  # a hot loop: ~1000 files a batch
+        row = next(rows, None)
+        for entry in run.entries:  # a hot loop: thousands of files a batch
+            while row is not None and row[PATH] < entry.path:
+                self._passed(row, unseen, unreadable)
+                row = next(rows, None)
+            unseen.end()  # this file lies between the rows before and after it
+            match = None
+            if row is not None and row[PATH] == entry.path:
+                match, row = row, next(rows, None)
             if entry.error:
                 self._failed(batch, entry.path, entry.error)
-                if entry.error != VANISHED:
-                    known.pop(entry.path, None)  # there but unreadable: leave its row as it is
-                continue
+                if match is not None and entry.error == VANISHED:
+                    unseen.add(match)  # listed, then gone before it could be read
+                continue  # else there but unreadable: its row stays as it is
             size += entry.size
-            row = known.pop(entry.path, None)
-            same_stat = row is not None and row[SIZE] == entry.size and row[MTIME_NS] == entry.mtime_ns
+            same_stat = match is not None and match[SIZE] == entry.size and match[MTIME_NS] == entry.mtime_ns
             if entry.extension in TAGGED_EXTENSIONS and (self.full or not same_stat):
-                batch.to_read.append((entry, row))
+                batch.to_read.append((entry, match))
             elif not same_stat:
-                self._stage(batch, entry, row, EMPTY_META, now)
-            elif row[MISSING]:
-                batch.restored_ids.append(row[ID])  # back where it was: no longer missing
+                self._stage(batch, entry, match, EMPTY_META, now)
+            elif match[MISSING]:
+                batch.restored_ids.append(match[ID])  # back where it was: no longer missing
                 batch.count("files_updated")
             else:
                 unchanged += 1
+        while row is not None:
+            self._passed(row, unseen, unreadable)
+            row = next(rows, None)
+        unseen.end()
         batch.count("files_unchanged", unchanged)
         batch.count("bytes_processed", size)
-        unreadable = tuple(prefix for prefix, _ in batch.unreadable)
-        for path, row in known.items():
-            if unreadable and path.startswith(unreadable):
-                continue  # in a folder we could not read: not known to be gone
-            batch.count("files_missing")
-            if not row[MISSING]:
-                batch.unseen_ids.append(row[ID])
         if batch.to_read:
             paths = [os.path.join(self.root, entry.path) for entry, _ in batch.to_read]
-            batch.reads = PendingReads(paths, self.metadata_workers)
+            batch.reads = PendingReads(paths, self.metadata_workers, self.read_timeout)
+        return batch
 
     def finish(self, batch: Batch) -> None:
         """Wait for the batch's tags and stage its new and changed rows."""
@@ -119,16 +149,28 @@ class Planner:
             return
         now = db_datetime(timezone.now())
         for (entry, row), (meta, error) in zip(batch.to_read, batch.reads.results(), strict=True):
+            same_stat = row is not None and (row[SIZE], row[MTIME_NS]) == (entry.size, entry.mtime_ns)
             if error:
                 self._failed(batch, entry.path, f"tags unreadable: {error}")
-                if row is not None and (row[SIZE], row[MTIME_NS]) == (entry.size, entry.mtime_ns) and not row[MISSING]:
-                    batch.count("files_unchanged")  # a full rescan that cannot read the tags keeps the old ones
+                if same_stat:  # a full rescan that cannot read the tags keeps the old ones
+                    if row[MISSING]:
+                        batch.restored_ids.append(row[ID])
+                        batch.count("files_updated")
+                    else:
+                        batch.count("files_unchanged")
                     continue
             meta = {**EMPTY_META, **meta}
-            if self.full and row is not None and not row[MISSING] and _unchanged(row, entry, meta):
+            if self.full and same_stat and not row[MISSING] and _same_meta(row, meta):
                 batch.count("files_unchanged")
                 continue
             self._stage(batch, entry, row, meta, now)
+
+    def _passed(self, row: tuple, unseen: _UnseenRanges, unreadable: tuple[str, ...]) -> None:
+        """A catalogued row the walk went past without finding its file."""
+        if unreadable and row[PATH].startswith(unreadable):
+            unseen.end()  # in a folder we could not read: not known to be gone, kept as it is
+        else:
+            unseen.add(row)
 
     def _stage(self, batch: Batch, entry: FileEntry, row: tuple | None, meta: dict, now) -> None:
         """Queue the row of a new or changed file (`now` as the database wants it)."""
@@ -145,7 +187,5 @@ class Planner:
         log_decision(f"file failed: {path!r}: {reason}", action="file_failed", level=logging.WARNING, **self.log_ids)
 
 
-def _unchanged(row: tuple, entry: FileEntry, meta: dict) -> bool:
-    return (row[SIZE], row[MTIME_NS]) == (entry.size, entry.mtime_ns) and row[META_START:] == tuple(
-        meta[name] for name in META_FIELDS
-    )
+def _same_meta(row: tuple, meta: dict) -> bool:
+    return row[META_START:] == tuple(meta[name] for name in META_FIELDS)

@@ -1,15 +1,14 @@
 """Startup recovery and its periodic twin (DESIGN.md section 5).
 
 Finds jobs the database shows as open that nothing can be running (their owner process is
-dead) or that should not exist (duplicates, deleted libraries), fixes them, and hands
-eligible interrupted scans back to the claim path, so exactly one process resumes each.
+dead) or that should not exist (duplicates, deleted libraries), has the lifecycle fix them,
+and hands resumable paused scans back to the claim path, so exactly one process resumes each.
 
 An owner is dead when its worker row is gone; on this host, when its pid is gone, is a zombie
 or belongs to a newer process; on another host, when its heartbeat is older than
-SCANNER_WORKER_TIMEOUT by the database's clock. A job whose owner is alive is never touched:
-that is the bug this module exists to avoid. Every change is a compare-and-set on the job's
-status (and lease token), so processes recovering at once cannot both act on one job; each
-decision is a ScanEvent and a log line.
+SCANNER_WORKER_TIMEOUT by the database's clock. What a pass reads is only a hint: each write
+re-checks, in its WHERE clause, the job's state and the owner's death at that moment, so a
+user's pause or a worker that registers and claims during the pass always wins.
 """
 
 from __future__ import annotations
@@ -17,19 +16,18 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import F
+from django.db.models import BooleanField, Case, Exists, Q, Value, When
 from django.db.models.functions import Now
 
-from scanner import jobstore, procinfo
+from scanner import lifecycle, procinfo
 from scanner.conf import ScannerConfig, scanner_config
-from scanner.events import record_event
-from scanner.locks import try_shared_lock
+from scanner.locks import shared_duty
 from scanner.models import ScanJob, Worker
+from scanner.resume_policy import after_interruption, retry_delay
 
 logger = logging.getLogger(__name__)
 Status = ScanJob.Status
@@ -53,25 +51,36 @@ class RecoveryReport:
         return {"dry_run": self.dry_run, "skipped": self.skipped, "decisions": [asdict(d) for d in self.decisions]}
 
 
+@dataclass(frozen=True)
+class Death:
+    why: str  # for the job's message
+    still_dead: Q  # holds, at the moment of a write, only while the owner is still dead
+
+
 class Recovery:
-    """One pass of recovery, seen from one process (`worker`, or None for a command)."""
+    """One pass of recovery, seen from one process (`worker`, or None for a command).
+
+    `live_job_ids` are this process's running scan threads, read while it claims nothing.
+    `before_write`, a test seam, runs before each write with the job as the pass read it.
+    """
 
     def __init__(self, *, worker: Worker | None = None, live_job_ids: Collection[int] = (), dry_run: bool = False,
-                 resume: bool = True, source: str = "startup", config: ScannerConfig | None = None):
+                 resume: bool = True, source: str = "startup", config: ScannerConfig | None = None,
+                 before_write: Callable[[ScanJob], None] | None = None):
         self.worker = worker
         self.live_job_ids = set(live_job_ids)
         self.dry_run = dry_run
         self.config = config or scanner_config()
         self.resume = resume and self.config.auto_resume
         self.source = source
+        self.before_write = before_write
         self.report = RecoveryReport(dry_run=dry_run)
-        self.label = worker.label if worker else f"{procinfo.hostname()}:{os.getpid()}"
         self._would_pause: list[ScanJob] = []
 
     def run(self) -> RecoveryReport:
-        with transaction.atomic():
-            self._judge_workers()
-            if try_shared_lock("recovery"):
+        self._judge_workers()
+        with shared_duty("recovery") as sweeping:
+            if sweeping:
                 self._resolve_duplicates()
                 self._fail_jobs_of_deleted_libraries()
                 self._pause_orphans()
@@ -81,20 +90,30 @@ class Recovery:
                 self.report.skipped = "another process is running the shared sweep"
                 if self.worker is not None:
                     self._pause_orphans(owner=self.worker.pk)
-            if self.resume:
-                self._resume_interrupted()
+        if self.resume:
+            self._resume_paused()
         return self.report
 
     def _judge_workers(self) -> None:
-        """Once per pass, so every step agrees on who is dead."""
-        workers = list(Worker.objects.all())
-        stale = set(Worker.objects.filter(heartbeat_at__lt=Now() - timedelta(seconds=self.config.worker_timeout))
-                    .values_list("pk", flat=True))
+        timeout = Now() - timedelta(seconds=self.config.worker_timeout)
+        workers = Worker.objects.annotate(
+            stale=Case(When(heartbeat_at__lt=timeout, then=Value(True)), default=Value(False),
+                       output_field=BooleanField()))
         self.workers = {w.pk: w for w in workers}
-        self.dead = {
-            w.pk: reason for w in workers
-            if (self.worker is None or w.pk != self.worker.pk) and (reason := dead_reason(w, stale=w.pk in stale))
-        }
+        self.dead = {pk: death for pk, w in self.workers.items() if (death := self._death_of(w)) is not None}
+
+    def _death_of(self, worker: Worker) -> Death | None:
+        if self.worker is not None and worker.pk == self.worker.pk:
+            return None
+        reason = dead_reason(worker, stale=worker.stale)
+        if reason is None:
+            return None
+        if worker.stale and not _pids_visible(worker):
+            # Dead only while it stays silent: a heartbeat that lands meanwhile revives it.
+            fresh = Worker.objects.filter(pk=worker.pk, heartbeat_at__gte=Now() - timedelta(
+                seconds=self.config.worker_timeout))
+            return Death(reason, ~Exists(fresh))
+        return Death(reason, Q())  # a process that is gone (pid, start time) never comes back
 
     # ----------------------------------------------------------------- the steps
     def _resolve_duplicates(self) -> None:
@@ -104,105 +123,90 @@ class Recovery:
         for job in ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=False):
             by_library[job.library_id].append(job)
         for jobs in by_library.values():
-            if len(jobs) < 2:
-                continue
             keep = max(jobs, key=lambda j: (j.files_processed, j.created_at, j.pk))
             for job in jobs:
                 if job.pk != keep.pk:
-                    self._decide(job, "superseded", f"Superseded by job {keep.pk}", status=job.status,
-                                 lease_token=job.lease_token, changes=jobstore.finished_fields(Status.CANCELLED))
+                    self._decide(job, "superseded", f"Superseded by job {keep.pk}",
+                                 lambda job=job: lifecycle.supersede(job, keeper_id=keep.pk))
 
     def _fail_jobs_of_deleted_libraries(self) -> None:
+        message = "The library of this scan was deleted"
         for job in ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=True):
-            message = "The library of this scan was deleted"
-            self._decide(job, "library_gone", message, status=job.status, lease_token=job.lease_token,
-                         changes=dict(error_message=message, **jobstore.finished_fields(Status.FAILED)))
+            self._decide(job, "library_gone", message, lambda job=job: lifecycle.fail_library_gone(job, message=message))
 
     def _pause_orphans(self, owner=None) -> None:
         running = ScanJob.objects.filter(status=Status.RUNNING)
         if owner is not None:
             running = running.filter(owner=owner)
         for job in running:
-            why = self._why_orphaned(job)
-            if why is None:
+            death = self._death_of_owner(job)
+            if death is None:
                 continue
-            message = f"Interrupted ({why}) after {job.files_processed:,} of {job.files_found:,} files"
-            if not self.resume:
-                message += "; resume it when ready"
-            elif not self._has_real_progress(job):
-                message += "; too little progress to resume automatically: resume it when ready"
-            if self._decide(job, "orphaned", message, status=Status.RUNNING, lease_token=job.lease_token,
-                            changes=dict(status=Status.PAUSED, pause_reason=ScanJob.PauseReason.INTERRUPTED,
-                                         paused_at=Now(), **jobstore.released_fields())) and self.dry_run:
+            own = self.worker is not None and job.owner == self.worker.pk
+            verdict = after_interruption(files_processed=job.files_processed, progress=job.progress,
+                                         attempts=job.auto_resume_attempts, process_died=not own, config=self.config)
+            note = "; resume it when ready" if verdict.resumable and not self.resume else ""
+            paused = self._decide(job, "orphaned", death.why, lambda job=job, death=death: lifecycle.pause_orphaned(
+                job, why=death.why, still_dead=death.still_dead, verdict=verdict, note=note))
+            if paused is not None and self.dry_run:
                 job.status, job.pause_reason = Status.PAUSED, ScanJob.PauseReason.INTERRUPTED
+                job.resumes_automatically = verdict.resumable
                 self._would_pause.append(job)  # so a dry run also reports its resume
 
-    def _resume_interrupted(self) -> None:
-        paused = list(ScanJob.objects.filter(
-            status=Status.PAUSED, library__isnull=False,
-            pause_reason__in=[ScanJob.PauseReason.INTERRUPTED, ScanJob.PauseReason.SHUTDOWN],
-        ))
-        for job in paused + self._would_pause:
-            if not self._eligible(job):
-                continue
-            reason = "a server shutdown" if job.pause_reason == ScanJob.PauseReason.SHUTDOWN else "a server restart"
-            message = (f"Interrupted by {reason} after {job.files_processed:,} of {job.files_found:,} files; "
-                       "resumed automatically")
-            self._decide(job, "auto_resumed", message, status=Status.PAUSED,
-                         changes=dict(status=Status.PENDING, pause_reason=None, trigger=ScanJob.Trigger.AUTO_RESUME,
-                                      resumed_at=Now(), resume_count=F("resume_count") + 1, updated_at=Now()))
+    def _resume_paused(self) -> None:
+        paused = ScanJob.objects.filter(status=Status.PAUSED, resumes_automatically=True, library__isnull=False)
+        for job in [*paused, *(j for j in self._would_pause if j.resumes_automatically)]:
+            delay = retry_delay(job.auto_resume_attempts)
+            self._decide(job, "auto_resumed", "would resume it automatically",
+                         lambda job=job, delay=delay: lifecycle.auto_resume(job, delay=delay))
 
     def _remove_dead_workers(self) -> None:
-        """Worker rows of processes that are gone; their jobs were handled above."""
-        for pk in self.dead:
-            if not self.dry_run:
-                Worker.objects.filter(pk=pk).delete()
+        """Worker rows of processes that are gone, while they still are; their jobs were handled above."""
+        for pk, death in self.dead.items():
+            if not self.dry_run and not Worker.objects.filter(death.still_dead, pk=pk).delete()[0]:
+                continue
             label = self.workers[pk].label
             self.report.decisions.append(Decision("worker_removed", None, None, f"Removed the row of dead worker {label}"))
 
     # ----------------------------------------------------------------- judgement
-    def _why_orphaned(self, job: ScanJob) -> str | None:
-        """Why the job's owner cannot be running it, or None if it may be."""
-        if job.owner is None or job.owner not in self.workers:
-            return "its server process is gone"
+    def _death_of_owner(self, job: ScanJob) -> Death | None:
+        """Why the job's owner cannot be running it (and how to re-check that), or None if it may be."""
+        if job.owner is None:
+            return Death("it has no owner", Q())
         if self.worker is not None and job.owner == self.worker.pk:
-            return None if job.pk in self.live_job_ids else "its scan thread in this process ended"
+            # This process claims nothing while it recovers: its live threads are exact.
+            return None if job.pk in self.live_job_ids else Death("its scan thread in this process ended", Q())
+        if job.owner not in self.workers:
+            # Its row was gone when we looked; it must still be gone when we write, or this is
+            # a worker that registered after our look.
+            return Death("its server process is gone", ~Exists(Worker.objects.filter(pk=job.owner)))
         return self.dead.get(job.owner)
 
-    def _eligible(self, job: ScanJob) -> bool:
-        if job.pause_reason == ScanJob.PauseReason.SHUTDOWN:
-            return True  # paused on purpose by a stopping server, to be resumed by the next one
-        return self._has_real_progress(job)
-
-    def _has_real_progress(self, job: ScanJob) -> bool:
-        # An interrupted scan with hardly any progress may be one that crashes its server:
-        # resuming it forever would be a crash loop. It waits for a person instead.
-        return (job.files_processed > self.config.auto_resume_min_files
-                or job.progress > self.config.auto_resume_min_percent)
-
     # ----------------------------------------------------------------- acting
-    def _decide(self, job: ScanJob, action: str, message: str, *, status: str, changes: dict,
-                lease_token: int | None = None) -> bool:
-        """Compare-and-set the job, with its event; False if somebody changed it first."""
-        if not self.dry_run:
-            guard = ScanJob.objects.filter(pk=job.pk, status=status)
-            if lease_token is not None:
-                guard = guard.filter(lease_token=lease_token)
-            if not guard.update(status_message=message, **changes):
-                return False
-            record_event(job.pk, action, message, worker=self.label, library_id=job.library_id,
-                         level=logging.WARNING if action in ("orphaned", "library_gone") else logging.INFO,
-                         source=self.source)
-        self.report.decisions.append(Decision(action, job.pk, job.library_id, message))
-        return True
+    def _decide(self, job: ScanJob, action: str, dry_message: str,
+                write: Callable[[], ScanJob | None]) -> ScanJob | None:
+        """Have the lifecycle make the change (None: somebody changed the job first), and report it."""
+        if self.dry_run:
+            self.report.decisions.append(Decision(action, job.pk, job.library_id, dry_message))
+            return job
+        if self.before_write is not None:
+            self.before_write(job)
+        changed = write()
+        if changed is not None:
+            self.report.decisions.append(Decision(action, job.pk, job.library_id, changed.status_message))
+        return changed
+
+
+def _pids_visible(worker: Worker) -> bool:
+    namespace = procinfo.pid_namespace()
+    return bool(namespace) and (worker.hostname, worker.pid_namespace) == (procinfo.hostname(), namespace)
 
 
 def dead_reason(worker: Worker, *, stale: bool) -> str | None:
     """Why `worker`'s process is dead, or None if it may be alive: on this host by its pid
     (exact, at once), elsewhere by its heartbeat (`stale`: older than the timeout by the
     database's clock)."""
-    namespace = procinfo.pid_namespace()
-    if namespace and (worker.hostname, worker.pid_namespace) == (procinfo.hostname(), namespace):
+    if _pids_visible(worker):
         if procinfo.is_alive(worker.pid, worker.process_started):
             return None
         return f"server process {worker.label} is no longer running"

@@ -1,27 +1,25 @@
 """Library-based scan control: the one place the API, the admin and the commands change scans.
 
-Every function takes a library id (never a job id: DESIGN.md failure 2) and changes the job
-with a compare-and-set on its status, so two requests racing on one library cannot both win.
-Control crosses processes through the database; when the scan runs in this process, its
-thread is also told at once.
+Every function takes a library id (never a job id: DESIGN.md failure 2), reads the library's
+open job, decides, and asks the lifecycle to make the change, which succeeds only if the job
+is still as it was read. When it is not (another request, a batch commit or a recovery pass
+came first), the function reads again. Threads in this process learn of a change through
+scanner.signals once it is committed; this module never imports the engine or the runtime.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Now
+from django.db import transaction
 
 from libraries.models import Library
-from scanner import jobstore, selectors
-from scanner.events import record_event
+from scanner import lifecycle, selectors
 from scanner.models import ScanJob
-from scanner.runtime import current_runtime
 
 Status = ScanJob.Status
-CAS_ATTEMPTS = 5  # re-reads when the job changed between our read and our write
+CAS_ATTEMPTS = 8  # reads when the job keeps changing between our read and our write
 
 
 class ScanControlError(Exception):
@@ -52,34 +50,26 @@ class ScanAction:
 
 def start_scan(*, library_id: int, mode: str = ScanJob.Mode.QUICK, trigger: str = ScanJob.Trigger.MANUAL) -> ScanAction:
     """Queue a new scan; a paused one is resumed instead; a queued or running one is a conflict."""
-    _library(library_id)
     for _ in range(CAS_ATTEMPTS):
-        job = selectors.open_job_of_library(library_id)
+        job = _open_job(library_id)
         if job is None:
-            try:
-                with transaction.atomic():
-                    job = ScanJob.objects.create(
-                        library_id=library_id, mode=mode, trigger=trigger, status_message="Queued"
-                    )
-                    record_event(job.pk, "queued", f"{mode.capitalize()} scan queued ({trigger})", library_id=library_id)
-                    transaction.on_commit(_wake_local)
-                return ScanAction(job, created=True)
-            except IntegrityError:
-                continue  # somebody queued one first: look again
-        if job.status == Status.PAUSED:
-            resumed = _resume(job)
-            if resumed:
-                return ScanAction(resumed, created=False)
-            continue
-        raise ScanAlreadyRunning(f"A scan of this library is already {job.status}", job)
+            queued = lifecycle.queue(library_id=library_id, mode=mode, trigger=trigger,
+                                     message=f"{mode.capitalize()} scan queued ({trigger})")
+            if queued is not None:
+                return ScanAction(queued, created=True)
+            continue  # somebody queued one first, or the library was deleted: look again
+        if job.status != Status.PAUSED:
+            raise ScanAlreadyRunning(f"A scan of this library is already {job.status}", job)
+        resumed = lifecycle.resume_by_user(job)
+        if resumed is not None:
+            return ScanAction(resumed, created=False)
     raise _still_changing(library_id)
 
 
 def resume_scan_by_library(*, library_id: int) -> ScanAction:
     """Resume the paused scan; if one is queued or running, return it; if none is open, start one."""
-    _library(library_id)
     for _ in range(CAS_ATTEMPTS):
-        job = selectors.open_job_of_library(library_id)
+        job = _open_job(library_id)
         if job is None:
             try:
                 return start_scan(library_id=library_id)
@@ -87,41 +77,22 @@ def resume_scan_by_library(*, library_id: int) -> ScanAction:
                 continue  # somebody started one meanwhile: answer with it
         if job.status != Status.PAUSED:
             return ScanAction(job, created=False)
-        resumed = _resume(job)
-        if resumed:
+        resumed = lifecycle.resume_by_user(job)
+        if resumed is not None:
             return ScanAction(resumed, created=False)
     raise _still_changing(library_id)
 
 
 def pause_scan_by_library(*, library_id: int) -> ScanJob:
-    """Pause the library's queued or running scan; pausing a paused scan changes nothing."""
-    _library(library_id)
-    for _ in range(CAS_ATTEMPTS):
-        job = _open_job_or_409(library_id, "pause")
-        if job.status == Status.PAUSED and job.pause_reason == ScanJob.PauseReason.USER:
-            return job
-        # From queued or running; or paused by a restart and about to resume by itself: the
-        # user's pause wins, and is never undone automatically.
-        message = f"Paused by user after {job.files_processed:,} of {job.files_found:,} files"
-        paused = _transition(job, "paused", message, status=Status.PAUSED, pause_reason=ScanJob.PauseReason.USER,
-                             paused_at=Now(), **jobstore.released_fields())
-        if paused:
-            _stop_local(job.pk)
-            return paused
-    raise _still_changing(library_id)
+    """Pause the library's queued or running scan; pausing a paused scan changes nothing,
+    except that a scan paused by a restart then waits for a person: the user's pause wins."""
+    return _change_open_job(library_id, "pause", lifecycle.pause_by_user,
+                            done=lambda job: job.status == Status.PAUSED and job.pause_reason == ScanJob.PauseReason.USER)
 
 
 def cancel_scan_by_library(*, library_id: int) -> ScanJob:
     """Cancel the library's open scan. Its catalogue keeps what was committed; nothing is marked missing."""
-    _library(library_id)
-    for _ in range(CAS_ATTEMPTS):
-        job = _open_job_or_409(library_id, "cancel")
-        message = f"Cancelled by user after {job.files_processed:,} of {job.files_found:,} files"
-        cancelled = _transition(job, "cancelled", message, **jobstore.finished_fields(Status.CANCELLED))
-        if cancelled:
-            _stop_local(job.pk)
-            return cancelled
-    raise _still_changing(library_id)
+    return _change_open_job(library_id, "cancel", lifecycle.cancel_by_user, done=lambda job: False)
 
 
 def get_library_scan_status(*, library_id: int) -> ScanJob | None:
@@ -130,23 +101,36 @@ def get_library_scan_status(*, library_id: int) -> ScanJob | None:
     return selectors.library_scan_status(library_id)
 
 
-def _resume(job: ScanJob) -> ScanJob | None:
-    message = f"Resuming after {job.files_processed:,} files" if job.files_processed else "Queued"
-    resumed = _transition(job, "resume_requested", message, status=Status.PENDING, pause_reason=None,
-                          resumed_at=Now(), resume_count=F("resume_count") + 1, updated_at=Now())
-    if resumed:
-        transaction.on_commit(_wake_local)  # at once, or when an enclosing transaction commits
-    return resumed
+def end_scans_of_deleted_library(*, library: Library) -> None:
+    """Called by the library's deletion, in its transaction: the open scan ends failed (and its
+    thread, wherever it runs, stops at its next commit or at once in this process)."""
+    assert transaction.get_connection().in_atomic_block, "call inside the deletion's transaction"
+    Library.objects.select_for_update().filter(pk=library.pk).first()  # a new job's insert waits for the delete
+    for _ in range(CAS_ATTEMPTS):
+        job = selectors.open_job_of_library(library.pk)
+        if job is None or lifecycle.fail_library_gone(job, message=f"The library '{library.name}' was deleted"):
+            return
+    raise _still_changing(library.pk)
 
 
-def _transition(job: ScanJob, event: str, message: str, **changes) -> ScanJob | None:
-    """Compare-and-set the job from the status we read it in, with its event; None if it
-    changed meanwhile (the caller reads it again)."""
-    with transaction.atomic():
-        if not ScanJob.objects.filter(pk=job.pk, status=job.status).update(status_message=message, **changes):
-            return None
-        record_event(job.pk, event, message, library_id=job.library_id, worker=_local_worker())
-    return _fresh(job)
+def _change_open_job(library_id: int, action: str, change: Callable[[ScanJob], ScanJob | None], *,
+                     done: Callable[[ScanJob], bool]) -> ScanJob:
+    for _ in range(CAS_ATTEMPTS):
+        job = _open_job(library_id)
+        if job is None:
+            raise NoOpenScan(f"Nothing to {action}: the library has no queued, running or paused scan")
+        if done(job):
+            return job
+        changed = change(job)
+        if changed is not None:
+            return changed
+    raise _still_changing(library_id)
+
+
+def _open_job(library_id: int) -> ScanJob | None:
+    """The library's open job, read afresh; LibraryNotFound once the library is gone."""
+    _library(library_id)
+    return selectors.open_job_of_library(library_id)
 
 
 def _still_changing(library_id: int) -> ScanAlreadyRunning:
@@ -159,32 +143,3 @@ def _library(library_id: int) -> Library:
         return Library.objects.get(pk=library_id)
     except Library.DoesNotExist:
         raise LibraryNotFound(f"No library with id {library_id}") from None
-
-
-def _open_job_or_409(library_id: int, action: str) -> ScanJob:
-    job = selectors.open_job_of_library(library_id)
-    if job is None:
-        raise NoOpenScan(f"Nothing to {action}: the library has no queued, running or paused scan")
-    return job
-
-
-def _fresh(job: ScanJob) -> ScanJob:
-    job.refresh_from_db()
-    return job
-
-
-def _stop_local(job_id: int) -> None:
-    runtime = current_runtime()
-    if runtime is not None:
-        runtime.stop_local(job_id)
-
-
-def _wake_local() -> None:
-    runtime = current_runtime()
-    if runtime is not None:
-        runtime.wake()
-
-
-def _local_worker() -> str:
-    runtime = current_runtime()
-    return runtime.worker_label if runtime else ""

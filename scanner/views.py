@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from scanner import metrics, services
 from scanner.conf import scanner_config
 from scanner.models import ScanJob
-from scanner.runtime import current_runtime
+from scanner.entrypoints import current_runtime
 from scanner.serializers import (
     HealthSerializer, JobSerializer, LibraryStatusSerializer, ScanEventSerializer, StartScanSerializer,
 )
@@ -104,6 +104,6 @@ class HealthView(APIView):
             "scanner_enabled": scanner_config().enabled,
             "worker": str(runtime.worker.pk) if runtime and runtime.worker else None,
             "scheduler_running": bool(runtime and runtime.scheduler_running),
-            "running_scans": len(runtime.running_job_ids()) if runtime else 0,
+            "running_scans": len(runtime.registry.running_job_ids()) if runtime else 0,
         }
         return Response(body, status=status.HTTP_200_OK if database else status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -8,10 +8,15 @@ the scanner's checkpoint is just that path, and the catalogue range a batch cove
 
 Safety. Symlinks are followed only when their target lies inside the root; a folder already on
 the current path (a loop) is not entered twice. Hidden entries and NAS/OS system folders are
-skipped. A folder that cannot be read is reported to `on_dir_error` and skipped; a file that
-vanishes or cannot be stat'ed, or whose name is not valid UTF-8, is yielded with `error` set,
-so the scan counts it as failed instead of crashing. If the root itself disappears, is
-unmounted (its device changes) or becomes unreadable, RootUnavailable stops the walk.
+skipped. If the root itself disappears, is unmounted (its device changes) or becomes
+unreadable, RootUnavailable stops the walk.
+
+Errors are never absences: only a listing that succeeded shows what a folder holds. A folder
+that cannot be listed, entered or stat'ed, and an entry whose type cannot be told that is not
+named like a media file, are reported to `on_dir_error` (with the error) and skipped: the scan
+keeps their catalogue rows. A media file that cannot be stat'ed or typed, or whose name is not
+valid UTF-8, is yielded with `error` set, so the scan counts it as failed and keeps its row.
+Only FileNotFoundError, for something a listing showed a moment ago, means it is gone.
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ class FileEntry:
     mtime_ns: int = 0
     error: str = ""  # why the file cannot be catalogued; empty when it can
     bad_name: bool = False  # not valid UTF-8: cannot be stored, not even as a checkpoint
+
+    @property
+    def can_end_a_run(self) -> bool:
+        """Whether its path can be stored as the checkpoint."""
+        return not self.bad_name
 
 
 NOT_UTF8 = "file name is not valid UTF-8"
@@ -153,9 +163,11 @@ class Walker:
                     continue  # the whole folder lies before the checkpoint
                 try:
                     st = entry.stat()
-                except OSError:
+                except OSError as exc:  # vanished since the listing, or cannot be entered
                     self.check_root()
-                    continue  # vanished between listing and now
+                    if report:
+                        self.on_dir_error(sub, exc)
+                    continue
                 sub_id = (st.st_dev, st.st_ino)
                 if sub_id in on_path:
                     continue  # a symlink (or bind mount) loop
@@ -177,6 +189,8 @@ class Walker:
                 item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
                 if not (-INT64 < st.st_mtime_ns < INT64 and st.st_size < INT64):
                     item.error = "its modification time or size is out of range"
+                if not stat.S_ISREG(st.st_mode):
+                    item.error = "not a regular file"  # a folder named like a film, seen through an unknown type
             except FileNotFoundError:
                 self.check_root()
                 item.error = VANISHED
@@ -218,8 +232,11 @@ class Walker:
                     keyed.append((name, entry, (kind, extension)))
                 elif entry.is_dir():
                     keyed.append((name + "/", entry, None))
-            except OSError:
-                continue  # vanished or unreadable inode: nothing to catalogue
+            except OSError as exc:  # listed, but its type cannot be told (no d_type, and stat fails)
+                if kind is not None:
+                    keyed.append((name, entry, (kind, extension)))  # yielded failed: its stat fails too
+                elif report:
+                    self.on_dir_error(prefix + name + "/", exc)  # perhaps a folder: keep what it held
         if sort:
             keyed.sort(key=_first)
         return [(entry, media) for _, entry, media in keyed]

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 
 from libraries.models import Library, MediaFile
-from scanner import jobstore, services
+from scanner import lifecycle, services
 from scanner.engine import ScanEngine
 from scanner.models import ScanJob, Worker
 from tests import media
@@ -84,7 +84,7 @@ def scan_now(library: Library, *, mode: str = "quick", **config_changes) -> Scan
 
 def run_job(job: ScanJob, *, stop: threading.Event | None = None, **config_changes) -> ScanJob:
     worker = make_worker()
-    lease = jobstore.claim_job(job.pk, worker)
+    lease = lifecycle.claim(job.pk, worker)
     assert lease is not None, "job was not claimable"
     ScanEngine(lease, config=config(**config_changes), stop=stop or threading.Event(), worker_label=worker.label).run()
     job.refresh_from_db()

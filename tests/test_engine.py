@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from libraries.models import MediaFile
 import scanner.catalogue as catalogue_writes
-from scanner import jobstore, services
+from scanner import lifecycle, services
 from scanner.engine import ScanEngine
 from scanner.models import ScanEvent, ScanJob
 from tests import media
@@ -206,10 +206,10 @@ def test_a_stale_lease_cannot_commit(make_library):
     library = make_library()
     paths = many_files(Path(library.path), 60)
     job = services.start_scan(library_id=library.pk).job
-    old = jobstore.claim_job(job.pk, make_worker())
+    old = lifecycle.claim(job.pk, make_worker())
     # The job is taken over (as recovery would after declaring the first owner dead).
     ScanJob.objects.filter(pk=job.pk).update(status="pending")
-    new = jobstore.claim_job(job.pk, make_worker())
+    new = lifecycle.claim(job.pk, make_worker())
     assert new.lease_token == old.lease_token + 1
 
     stale = ScanEngine(old, config=config(batch_size=10), stop=threading.Event()).run()
@@ -358,7 +358,7 @@ def test_tags_are_read_even_when_a_tag_reader_process_dies(make_library):
     truth = build_tree(Path(library.path))
     reads = extraction.PendingReads([str(Path(library.path) / next(iter(truth)))], 2)
     reads.results()  # the pool is up
-    for process in list(extraction._pool._processes.values()):
+    for process in list(extraction._pool.executor._processes.values()):
         os.kill(process.pid, signals.SIGKILL)  # as the OOM killer would
     job = scan_now(library, metadata_workers=2, batch_size=4)
     assert job.status == "completed" and job.files_failed == 0

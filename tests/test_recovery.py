@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models.functions import Now
 
-from scanner import jobstore, procinfo
+from scanner import lifecycle, procinfo
 from scanner.models import ScanEvent, ScanJob, Worker
 from scanner.recovery import recover_scans
 from scanner.runtime import ScanRuntime
@@ -76,11 +76,11 @@ def test_a_running_job_whose_owner_died_on_this_host_is_paused_and_resumed(make_
 
     job = fresh(job)
     assert (job.status, job.trigger, job.resume_count, job.owner) == ("pending", "auto_resume", 1, None)
-    assert job.status_message == "Interrupted by a server restart after 1,204 of 5,000 files; resumed automatically"
+    assert job.status_message == "Interrupted after 1,204 of 5,000 files; resumed automatically"
     assert [d.action for d in report.decisions if d.job == job.pk] == ["orphaned", "auto_resumed"]
     kinds = list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True))
     assert kinds == ["orphaned", "auto_resumed"]
-    lease = jobstore.claim_job(job.pk, local_worker(os.getpid()))
+    lease = lifecycle.claim(job.pk, local_worker(os.getpid()))
     assert lease.lease_token == 4, "the claim path takes it, with a new fencing token"
 
 
@@ -118,9 +118,8 @@ def test_a_user_pause_is_never_resumed(make_library):
 
 
 @pytest.mark.parametrize("processed, progress, resumed", [(11, 0.5, True), (3, 1.5, True), (10, 1.0, False), (0, 0, False)])
-def test_interrupted_scans_resume_only_with_real_progress(make_library, processed, progress, resumed):
-    job = ScanJob.objects.create(library=make_library(), status="paused", pause_reason="interrupted",
-                                 files_processed=processed, progress=progress)
+def test_scans_whose_process_died_resume_only_with_real_progress(make_library, dead_pid, processed, progress, resumed):
+    job = running_job(make_library(), local_worker(dead_pid), files_processed=processed, progress=progress)
     recover_scans(config=config(auto_resume_min_files=10, auto_resume_min_percent=1))
     assert fresh(job).status == ("pending" if resumed else "paused")
 
@@ -134,7 +133,9 @@ def test_an_orphan_without_real_progress_says_how_to_resume_it(make_library, dea
 
 
 def test_shutdown_pauses_always_resume(make_library):
-    job = ScanJob.objects.create(library=make_library(), status="paused", pause_reason="shutdown", files_processed=0)
+    job = ScanJob.objects.create(library=make_library())
+    lease = lifecycle.claim(job.pk, local_worker(os.getpid()))
+    lifecycle.pause_for_shutdown(lease)  # as a stopping server does, before any file was scanned
     recover_scans()
     assert fresh(job).status == "pending" and "server shutdown" in fresh(job).status_message
 
@@ -204,9 +205,9 @@ def test_the_command_fixes_and_reports_as_json(make_library, dead_pid):
 @pytest.mark.django_db(transaction=True)
 def test_reconcile_recovers_a_job_this_process_owns_but_no_thread_runs(make_library):
     runtime = ScanRuntime(kind="test", config=config())
-    me = runtime.register()
+    me = runtime.identity.register()
     job = running_job(make_library(), me, files_processed=400)
-    runtime._reconcile()
+    runtime.reconcile()
     assert fresh(job).status == "pending"
     assert "its scan thread in this process ended" in ScanEvent.objects.get(job=job, kind="orphaned").message
 
@@ -216,17 +217,17 @@ def test_reconcile_stops_a_thread_whose_job_is_no_longer_its_own(make_library):
     library = make_library()
     many_files(Path(library.path), 500)
     runtime = ScanRuntime(kind="test", config=config(max_files_per_second=20, batch_size=1000))
-    me = runtime.register()
+    me = runtime.identity.register()
     job = ScanJob.objects.create(library=library)
-    thread = runtime.adopt(jobstore.claim_job(job.pk, me))
+    thread = runtime.adopt(lifecycle.claim(job.pk, me))
     wait_until(lambda: fresh(job).phase == "scanning", timeout=10, what="the scan to start")
     # Another process took the job over: the thread holds a stale lease, and being throttled
     # with a large batch it would not notice by itself for many seconds.
     ScanJob.objects.filter(pk=job.pk).update(status="pending")
-    jobstore.claim_job(job.pk, local_worker(os.getpid()))
-    runtime._reconcile()
+    lifecycle.claim(job.pk, local_worker(os.getpid()))
+    runtime.reconcile()
     thread.join(5)
-    assert not thread.is_alive() and runtime.threads() == []
+    assert not thread.is_alive() and runtime.registry.threads() == []
     assert ScanEvent.objects.filter(job=job, kind="thread_stopped").exists()
     assert fresh(job).status == "running" and fresh(job).lease_token == 2, "the new owner's job is untouched"
 
@@ -263,12 +264,13 @@ def test_a_user_pause_of_an_interrupted_scan_is_kept(make_library):
 @pytest.mark.django_db(transaction=True)
 def test_a_process_whose_row_was_removed_claims_nothing_under_it(make_library):
     runtime = ScanRuntime(kind="test", config=config())
-    old = runtime.register()
+    old = runtime.identity.register()
     Worker.objects.filter(pk=old.pk).delete()  # judged dead by another process
     job = ScanJob.objects.create(library=make_library())
-    runtime._claim()
+    runtime.claim_pending()
     assert fresh(job).status == "pending", "nothing is claimed under an owner others think dead"
     assert runtime.worker.pk != old.pk, "the process registered again"
-    runtime._claim()
-    assert (fresh(job).status, fresh(job).owner) == ("running", runtime.worker.pk)
+    runtime.claim_pending()
+    claimed = ScanEvent.objects.get(job=job, kind="claimed")
+    assert claimed.worker == runtime.worker.label and fresh(job).lease_token == 1
     runtime.shutdown(timeout=5)

@@ -9,7 +9,7 @@ from django.db import connection
 from libraries.models import MediaFile
 from scanner import services
 from scanner.models import ScanJob, Worker
-from scanner.runtime import current_runtime, stop_runtime
+from scanner.entrypoints import current_runtime, stop_runtime
 from tests.helpers import build_tree, many_files, present_paths
 from tests.procs import wait_until
 
@@ -47,7 +47,7 @@ def test_pause_stops_the_thread_at_once_and_resume_finishes_exactly(runtime, mak
 
     paused = services.pause_scan_by_library(library_id=library.pk)
     assert paused.status == "paused"
-    wait_until(lambda: not rt.threads(), timeout=5, what="the scan thread to stop")
+    wait_until(lambda: not rt.registry.threads(), timeout=5, what="the scan thread to stop")
     job = job_of(library)
     assert job.status == "paused" and 30 <= job.files_processed < 400
     assert MediaFile.objects.filter(library=library).count() == job.files_processed, "progress is exactly what was committed"
@@ -69,7 +69,7 @@ def test_a_pause_made_by_another_process_stops_the_scan_at_its_next_batch(runtim
 
     # What another process's pause does: only the row changes; nobody signals our thread.
     ScanJob.objects.filter(library=library, status="running").update(status="paused", pause_reason="user", owner=None)
-    wait_until(lambda: not rt.threads(), timeout=5, what="the scan thread to notice")
+    wait_until(lambda: not rt.registry.threads(), timeout=5, what="the scan thread to notice")
     job = job_of(library)
     assert job.status == "paused"
     assert MediaFile.objects.filter(library=library).count() == job.files_processed
@@ -111,7 +111,7 @@ def test_a_process_whose_worker_row_was_removed_stops_its_scans(runtime, make_li
     wait_until(lambda: job_of(library).status == "running", timeout=5, what="the scan to start")
     old_worker = rt.worker.pk
     Worker.objects.filter(pk=old_worker).delete()  # as a sweeper that judged us dead would
-    wait_until(lambda: not rt.threads(), timeout=5, what="the scan to stop")
+    wait_until(lambda: not rt.registry.threads(), timeout=5, what="the scan to stop")
     assert Worker.objects.exclude(pk=old_worker).count() == 1, "the process registers again"
 
 

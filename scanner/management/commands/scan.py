@@ -8,9 +8,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from libraries.models import Library
-from scanner import jobstore, services
+from scanner import lifecycle, services
+from scanner.entrypoints import start_runtime, stop_runtime
 from scanner.models import ScanJob
-from scanner.runtime import start_runtime, stop_runtime
 
 REFRESH = 0.5  # seconds between progress lines
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         if runtime is None:
             raise CommandError("SCANNER_ENABLED is off")
         try:
-            lease = jobstore.claim_job(job.pk, runtime.register())
+            lease = lifecycle.claim(job.pk, runtime.identity.register())
             if lease is None:
                 self.stdout.write("A server process picked this scan up first; following its progress.")
             else:

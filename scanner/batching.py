@@ -1,0 +1,91 @@
+"""Cutting a walk into runs of files to commit together, at a gentle pace if asked. No Django here.
+
+A run is the files of the walk after one checkpoint up to and including its last file, plus
+the folders that could not be read on the way (their catalogue rows are not known to be gone).
+A run ends after SCANNER_BATCH_SIZE files, or after MAX_RUN_SECONDS of walking (a slow share,
+a rate limit), so that progress is committed, and a pause from another process noticed, every
+few seconds whatever the pace.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from scanner.walk import FileEntry, Walker
+
+logger = logging.getLogger(__name__)
+
+MAX_RUN_SECONDS = 2.0  # a run is cut after this long even if it has fewer files
+CLOCK_CHECK_EVERY = 64  # files between clock checks when there is no rate limit (a hot loop)
+
+
+class Stopped(Exception):
+    """This process asked the scan to stop (a pause or cancel here, or shutdown)."""
+
+
+@dataclass
+class Run:
+    lower: str  # the checkpoint before this run (exclusive)
+    upper: str | None  # the last path of this run (inclusive); None: the rest (the final run)
+    entries: list[FileEntry]
+    unreadable: list[tuple[str, str]]  # (folder prefix, reason) of folders that could not be read
+
+    @property
+    def final(self) -> bool:
+        return self.upper is None
+
+
+class Batcher:
+    """Turns a walk into runs; `on_dir_error` is the Walker's callback for unreadable folders."""
+
+    def __init__(self, *, checkpoint: str, batch_size: int, files_per_second: float, stop: threading.Event,
+                 log_ids: dict):
+        self.checkpoint = checkpoint
+        self.batch_size = batch_size
+        self.files_per_second = files_per_second
+        self.stop = stop
+        self.log_ids = log_ids
+        self._unreadable: list[tuple[str, str]] = []
+
+    def on_dir_error(self, prefix: str, error: OSError) -> None:
+        if isinstance(error, FileNotFoundError):
+            logger.info("folder vanished during the scan: %s", prefix, extra={"action": "folder_vanished",
+                                                                               **self.log_ids})
+            return  # gone, as a listing of its parent will show: its rows may be marked missing
+        self._unreadable.append((prefix, f"{error.strerror or error}"))
+
+    def runs(self, walker: Walker) -> Iterator[Run]:
+        lower, entries = self.checkpoint, []
+        limit = self.files_per_second
+        check_every = 1 if limit else CLOCK_CHECK_EVERY
+        walked = 0
+        started = run_started = time.monotonic()
+        for entry in walker:
+            self.check_stop()
+            entries.append(entry)
+            walked += 1
+            if limit:
+                self._throttle(walked / limit - (time.monotonic() - started))
+            full = len(entries) >= self.batch_size or (
+                walked % check_every == 0 and time.monotonic() - run_started >= MAX_RUN_SECONDS
+            )
+            if full and entry.can_end_a_run:
+                yield Run(lower, entry.path, entries, self._take_unreadable())
+                lower, entries, run_started = entry.path, [], time.monotonic()
+        yield Run(lower, None, entries, self._take_unreadable())
+
+    def check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Stopped
+
+    def _throttle(self, ahead: float) -> None:
+        if ahead > 0 and self.stop.wait(ahead):
+            raise Stopped
+
+    def _take_unreadable(self) -> list[tuple[str, str]]:
+        taken, self._unreadable = self._unreadable, []
+        return taken

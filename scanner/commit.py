@@ -1,0 +1,159 @@
+"""Committing a scan: each batch in one transaction, guarded by the lease, retried through outages.
+
+A batch's MediaFile writes, the job's counters and its new checkpoint commit together, guarded
+by (job, lease token, status='running'), so committed progress is exactly the files committed
+and a stale scanner can never write (DESIGN.md 3.5). Rows the walk passed without finding are
+flagged `unseen_by_job_id`; the final batch flips them to missing in the transaction that
+completes the job, so a scan that fails or is cancelled marks nothing missing.
+
+When the connection is lost (a restarted server, a killed backend) a step is retried with
+backoff; a commit whose acknowledgement was lost is first checked, so it is never applied
+twice. Only outages are retried (mediaserver/dberrors.py): any other error goes up at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Now
+
+from libraries.models import MediaFile
+from mediaserver.dberrors import is_outage
+from scanner import catalogue, lifecycle
+from scanner.batching import Stopped
+from scanner.events import log_decision
+from scanner.lifecycle import Lease
+from scanner.models import ScanEvent, ScanJob
+from scanner.planner import Batch
+from scanner.progress import Progress, Step
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8)  # seconds of backoff before each retry on a lost connection
+MAX_FOLDER_EVENTS = 20  # unreadable-folder events kept per run; the counter counts them all
+IDS_PER_STATEMENT = 1000  # SQLite caps the variables of one statement; PostgreSQL plans big lists badly
+
+
+class LeaseLost(Exception):
+    """The job was paused, cancelled, deleted or claimed by another process."""
+
+
+class LostDurability(Exception):
+    """After a reconnect, the job row no longer shows our last commit (the database crashed
+    before flushing it): go on from the database's state, not from ours."""
+
+
+class Committer:
+    def __init__(self, lease: Lease, *, progress: Progress, attempts: int, stop: threading.Event,
+                 worker_label: str, log_ids: dict):
+        self.lease = lease
+        self.progress = progress
+        self.attempts = attempts  # automatic resumes in a row so far; the first commit resets them
+        self.stop = stop
+        self.worker_label = worker_label
+        self.log_ids = log_ids
+        self._folder_events = 0
+
+    def write_job(self, **fields) -> None:
+        """A guarded update of the job row outside a batch (phase, discovery count)."""
+        if not self.retrying(lambda: lifecycle.held(self.lease).update(heartbeat_at=Now(), updated_at=Now(),
+                                                                         **fields)):
+            raise LeaseLost
+
+    def commit(self, batch: Batch, step: Step) -> None:
+        fields: dict = {name: F(name) + n for name, n in step.counts.items()}
+        fields.update(heartbeat_at=Now(), files_per_second=step.files_per_second)
+        if not step.final:
+            fields.update(checkpoint=step.checkpoint, files_found=step.found, progress=step.percent, updated_at=Now())
+            if self.attempts:
+                fields["auto_resume_attempts"] = 0  # the checkpoint moved
+        self.retrying(lambda: self._write(batch, step, fields), committed=lambda: self._committed(step))
+        self.attempts = 0
+        self.progress.advance(step)
+
+    def _write(self, batch: Batch, step: Step, fields: dict) -> None:
+        """The batch's one transaction: the job row (guarded by the lease), then catalogue rows."""
+        job_id, library_id = self.lease.job_id, self.lease.library_id
+        with transaction.atomic():
+            if batch.inserts or batch.updates:
+                _commit_asynchronously()
+            if step.final:
+                done = lifecycle.complete_held(self.lease, message=self.progress.summary(step),
+                                               files_found=step.processed, **fields)
+            else:
+                done = lifecycle.held(self.lease).update(**fields)
+            if not done:
+                raise LeaseLost
+            catalogue.insert_files(batch.inserts)
+            catalogue.update_files(batch.updates)
+            for start in range(0, len(batch.restored_ids), IDS_PER_STATEMENT):
+                MediaFile.objects.filter(pk__in=batch.restored_ids[start:start + IDS_PER_STATEMENT]).update(
+                    missing=False, last_seen=Now(), last_job_id=job_id, unseen_by_job_id=None)
+            catalogue.mark_unseen(library_id, job_id, batch.unseen_ranges)
+            self._record_unreadable(batch)
+            if step.final and self.progress.totals["files_missing"] + step.counts.get("files_missing", 0):
+                MediaFile.objects.filter(library_id=library_id, unseen_by_job_id=job_id).update(
+                    missing=True, unseen_by_job_id=None)
+
+    def _committed(self, step: Step) -> bool:
+        """Whether a commit whose acknowledgement was lost (connection dropped) landed."""
+        mine = ScanJob.objects.filter(pk=self.lease.job_id, lease_token=self.lease.lease_token)
+        if step.final:
+            return mine.filter(status=ScanJob.Status.COMPLETED).exists()
+        return mine.filter(checkpoint=step.checkpoint).exists()
+
+    def _check_durable(self) -> None:
+        """After a reconnect: the job row must still show our last commit. Batches commit
+        asynchronously on PostgreSQL, so a database crash may have lost the latest ones; the
+        job then resumes from what the database kept (see _commit_asynchronously)."""
+        row = ScanJob.objects.filter(pk=self.lease.job_id).values("checkpoint", "files_processed").first()
+        ours = (self.progress.checkpoint, self.progress.processed)
+        if row is not None and (row["checkpoint"], row["files_processed"]) != ours:
+            raise LostDurability(f"the database lost the scan's last commits (it now says {row['files_processed']:,} "
+                                 f"files, not {self.progress.processed:,})")
+
+    def retrying(self, step: Callable[[], T], *, committed: Callable[[], bool] | None = None) -> T | None:
+        """Run a database step; through an outage, reconnect and retry with backoff. `committed`
+        says whether a commit whose answer was lost did happen, so a retry never writes twice."""
+        for attempt, delay in enumerate((*DB_RETRY_DELAYS, None)):
+            try:
+                if attempt:
+                    if committed is not None and committed():
+                        return None
+                    self._check_durable()
+                return step()
+            except DatabaseError as exc:
+                if delay is None or not is_outage(exc):
+                    raise
+                logger.warning("database unreachable (%s); retrying in %ss", exc, delay,
+                               extra={"action": "db_retry", **self.log_ids})
+                connection.close()
+                if self.stop.wait(delay):
+                    raise Stopped from None
+        return None
+
+    def _record_unreadable(self, batch: Batch) -> None:
+        for prefix, reason in batch.unreadable:
+            message = f"Folder {prefix} could not be read ({reason}); its files were left as they were"
+            if self._folder_events < MAX_FOLDER_EVENTS:
+                self._folder_events += 1
+                ScanEvent.objects.create(job_id=self.lease.job_id, kind="folder_unreadable", message=message,
+                                         worker=self.worker_label)
+            log_decision(message, action="folder_unreadable", level=logging.WARNING, **self.log_ids)
+
+
+def _commit_asynchronously() -> None:
+    """On PostgreSQL, do not wait for this batch's WAL flush. Safe: the batch's files, counters
+    and checkpoint are one transaction, so a database crash can only lose whole recent batches;
+    the job then resumes from the older checkpoint with the older counts (a scan that lives
+    through the crash notices it on reconnecting: _check_durable). SQLite (WAL,
+    synchronous=NORMAL) behaves the same way already."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")

@@ -1,0 +1,250 @@
+"""Every status change of a ScanJob; nothing else writes `status` (DESIGN.md 5).
+
+Each function is one transition: a single UPDATE whose WHERE holds every fact the caller's
+decision relied on (the status, pause reason, lease token and counts it read; for an orphan,
+that its owner is still dead), plus its ScanEvent, in one transaction. It returns the job as
+it now is, or None when the job changed first (lost the race): the caller reads again, or lets
+it be. Callers decide whether to act; this module decides how, and is the one place to read
+to know what a job can go through:
+
+    queue -> pending -claim-> running -> completed | failed
+    running -> paused (by a user, a shutdown, an outage, or found orphaned)
+    paused -> pending (resumed by a user, or automatically)
+    any open status -> cancelled (by a user, or superseded) | failed (its library is gone)
+
+Every change is announced once committed through scanner.signals.job_changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, Q, QuerySet
+from django.db.models.functions import Coalesce, Now
+
+from scanner import procinfo
+from scanner.events import record_event
+from scanner.models import ScanJob, Worker
+from scanner.resume_policy import Verdict
+from scanner.signals import job_changed
+
+Status = ScanJob.Status
+Reason = ScanJob.PauseReason
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claimed job: what a scan thread needs to write it (the token fences stale owners)."""
+
+    job_id: int
+    library_id: int
+    lease_token: int
+
+
+class WorkerGone(Exception):
+    """The claiming process's worker row was removed: another process judged it dead."""
+
+
+def held(lease: Lease) -> QuerySet[ScanJob]:
+    """The job row, if and only if this lease still holds it."""
+    return ScanJob.objects.filter(pk=lease.job_id, lease_token=lease.lease_token, status=Status.RUNNING)
+
+
+# ---------------------------------------------------------------- queue and claim
+def queue(*, library_id: int, mode: str, trigger: str, message: str) -> ScanJob | None:
+    """A new pending job; None if the library has an open job already or no longer exists."""
+    try:
+        with transaction.atomic():
+            job = ScanJob.objects.create(library_id=library_id, mode=mode, trigger=trigger, status_message="Queued")
+            _announce(job, "queued", message, frm="", worker=_process_label())
+    except IntegrityError:  # the one-open-job constraint, or the library's foreign key
+        return None
+    return job
+
+
+def claim(job_id: int, worker: Worker) -> Lease | None:
+    """Take a pending job for `worker`, under its live worker row; None if somebody was first."""
+    job = _move(
+        job_id, Q(status=Status.PENDING, library__isnull=False) & Exists(Worker.objects.filter(pk=worker.pk)),
+        frm=Status.PENDING, to=Status.RUNNING, event="claimed", message=f"Starting on {worker.label}", worker=worker.label,
+        owner=worker.pk, worker_name=worker.label, lease_token=F("lease_token") + 1, heartbeat_at=Now(),
+        started_at=Coalesce(F("started_at"), Now()), files_per_second=0,
+    )
+    if job is None:
+        if not Worker.objects.filter(pk=worker.pk).exists():
+            raise WorkerGone(worker.label)  # never take a job under an owner others think dead
+        return None
+    return Lease(job_id=job.pk, library_id=job.library_id, lease_token=job.lease_token)
+
+
+def claim_next(worker: Worker, *, skip_library_ids: set[int] | frozenset[int] = frozenset()) -> Lease | None:
+    """Claim the oldest pending job, skipping libraries this process is still winding down."""
+    with transaction.atomic():
+        # FOR UPDATE SKIP LOCKED on PostgreSQL: concurrent claimers each take a different row
+        # instead of queueing on one. SQLite ignores it; there BEGIN IMMEDIATE serialises
+        # claimers, and the guarded UPDATE of `claim` decides either way.
+        candidates = (
+            ScanJob.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.PENDING, library__isnull=False)
+            .exclude(library_id__in=skip_library_ids)
+            .order_by("created_at", "id")
+            .values_list("pk", flat=True)[:1]
+        )
+        job_id = next(iter(candidates), None)
+        return claim(job_id, worker) if job_id is not None else None
+
+
+# ---------------------------------------------------------------- pausing
+def pause_by_user(seen: ScanJob) -> ScanJob | None:
+    """Pause a queued, running or automatically resumable job; it resumes only by a person."""
+    return _move(
+        seen.pk, _as_seen(seen), frm=seen.status, to=Status.PAUSED, event="paused",
+        message=f"Paused by user after {seen.files_processed:,} of {seen.files_found:,} files",
+        pause_reason=Reason.USER, paused_at=Now(), resumes_automatically=False, **_released(),
+    )
+
+
+def pause_for_shutdown(lease: Lease) -> ScanJob | None:
+    return _move(
+        lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.PAUSED, event="shutdown_paused",
+        message="Paused by a server shutdown; resumes when a server starts",
+        pause_reason=Reason.SHUTDOWN, paused_at=Now(), resumes_automatically=True, **_released(),
+    )
+
+
+def pause_interrupted(lease: Lease, *, cause: str, files_processed: int, attempts: int,
+                      verdict: Verdict) -> ScanJob | None:
+    """The scan's own process lived but could not go on (`cause`: the database went away, its
+    thread could not start): paused, to resume when it can."""
+    message = _with_note(f"Interrupted by {cause} after {files_processed:,} files", verdict)
+    return _move(
+        lease.job_id, _as_held(lease) & Q(auto_resume_attempts=attempts), frm=Status.RUNNING, to=Status.PAUSED, event="interrupted",
+        message=message, level=logging.WARNING, gave_up=verdict.gave_up,
+        pause_reason=Reason.INTERRUPTED, paused_at=Now(), resumes_automatically=verdict.resumable, **_released(),
+    )
+
+
+def pause_orphaned(seen: ScanJob, *, why: str, still_dead: Q, verdict: Verdict, note: str = "") -> ScanJob | None:
+    """A running job whose owner cannot be running it. `still_dead` must hold the owner's death
+    at the moment of this write, never a list of live workers read earlier."""
+    message = _with_note(f"Interrupted ({why}) after {seen.files_processed:,} of {seen.files_found:,} files", verdict)
+    return _move(
+        seen.pk, _as_seen(seen) & Q(owner=seen.owner, auto_resume_attempts=seen.auto_resume_attempts) & still_dead,
+        frm=seen.status, to=Status.PAUSED, event="orphaned", message=message + note, level=logging.WARNING, gave_up=verdict.gave_up,
+        pause_reason=Reason.INTERRUPTED, paused_at=Now(), resumes_automatically=verdict.resumable, **_released(),
+    )
+
+
+# ---------------------------------------------------------------- resuming
+def resume_by_user(seen: ScanJob) -> ScanJob | None:
+    """Queue a paused job again from its checkpoint; a person's resume resets the attempt count."""
+    message = f"Resuming after {seen.files_processed:,} files" if seen.files_processed else "Queued"
+    return _move(
+        seen.pk, _as_seen(seen), frm=seen.status, to=Status.PENDING, event="resume_requested", message=message,
+        pause_reason=None, resumes_automatically=False, auto_resume_attempts=0, resumed_at=Now(),
+        resume_count=F("resume_count") + 1,
+    )
+
+
+def auto_resume(seen: ScanJob, *, delay: float) -> ScanJob | None:
+    """Queue a job marked resumable when it was paused, once `delay` seconds (by the database's
+    clock) have passed since; interruptions count as attempts, shutdowns do not."""
+    interrupted = seen.pause_reason == Reason.INTERRUPTED
+    how = "Interrupted" if interrupted else "Paused by a server shutdown"
+    message = f"{how} after {seen.files_processed:,} of {seen.files_found:,} files; resumed automatically"
+    if seen.auto_resume_attempts:
+        message += f" (attempt {seen.auto_resume_attempts + 1} without progress)"
+    return _move(
+        seen.pk, _as_seen(seen) & Q(resumes_automatically=True, auto_resume_attempts=seen.auto_resume_attempts,
+                                    paused_at__lte=Now() - timedelta(seconds=delay)),
+        frm=Status.PAUSED, to=Status.PENDING, event="auto_resumed", message=message,
+        pause_reason=None, resumes_automatically=False, trigger=ScanJob.Trigger.AUTO_RESUME, resumed_at=Now(),
+        resume_count=F("resume_count") + 1, auto_resume_attempts=F("auto_resume_attempts") + int(interrupted),
+    )
+
+
+# ---------------------------------------------------------------- ending
+def complete_held(lease: Lease, *, message: str, **fields) -> ScanJob | None:
+    """The final batch's write (inside its transaction): counters, 100 %, completed."""
+    return _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.COMPLETED, event="completed", message=message,
+                 **{**_finished(), "progress": 100, **fields})  # the last run's rate stays on record
+
+
+def fail_held(lease: Lease, *, error: str, message: str) -> ScanJob | None:
+    return _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.FAILED, event="failed", message=message,
+                 level=logging.ERROR, error_message=error, **_finished())
+
+
+def cancel_by_user(seen: ScanJob) -> ScanJob | None:
+    """End an open job; its catalogue keeps what was committed and nothing is marked missing."""
+    return _move(seen.pk, _as_seen(seen), frm=seen.status, to=Status.CANCELLED, event="cancelled",
+                 message=f"Cancelled by user after {seen.files_processed:,} of {seen.files_found:,} files",
+                 **_finished())
+
+
+def supersede(seen: ScanJob, *, keeper_id: int) -> ScanJob | None:
+    """A duplicate open job of a library (possible only in data from before the constraint)."""
+    return _move(seen.pk, _as_seen(seen, counts=False), frm=seen.status, to=Status.CANCELLED, event="superseded",
+                 message=f"Superseded by job {keeper_id}", **_finished())
+
+
+def fail_library_gone(seen: ScanJob, *, message: str) -> ScanJob | None:
+    return _move(seen.pk, _as_seen(seen, counts=False), frm=seen.status, to=Status.FAILED, event="library_gone", message=message,
+                 level=logging.WARNING, error_message=message, **_finished())
+
+
+# ---------------------------------------------------------------- how
+def _as_seen(job: ScanJob, *, counts: bool = True) -> Q:
+    """The job is still as the caller read it: status, pause reason, lease, and its counts
+    when the decision or the message uses them (a running job's counts move with each batch)."""
+    seen = Q(status=job.status, pause_reason=job.pause_reason, lease_token=job.lease_token)
+    return seen & Q(files_processed=job.files_processed) if counts else seen
+
+
+def _as_held(lease: Lease) -> Q:
+    return Q(status=Status.RUNNING, lease_token=lease.lease_token)
+
+
+def _released() -> dict:
+    """Fields that end ownership; every transition out of `running` sets them."""
+    return {"owner": None, "worker_name": "", "files_per_second": 0}
+
+
+def _finished() -> dict:
+    return {**_released(), "phase": ScanJob.Phase.DONE, "pause_reason": None, "resumes_automatically": False,
+            "completed_at": Now()}
+
+
+def _with_note(message: str, verdict: Verdict) -> str:
+    return f"{message}; {verdict.note}" if verdict.note else message
+
+
+def _move(job_id: int, where: Q, *, frm: str, to: str, event: str, message: str, worker: str = "",
+          level: int = logging.INFO, gave_up: bool = False, **fields) -> ScanJob | None:
+    """The guarded UPDATE, its event and its announcement. `where` fixes the status `frm` the
+    job moves from."""
+    with transaction.atomic():
+        if not ScanJob.objects.filter(where, pk=job_id).update(status=to, status_message=message, updated_at=Now(),
+                                                               **fields):
+            return None
+        job = ScanJob.objects.get(pk=job_id)
+        _announce(job, event, message, frm=frm, worker=worker or _process_label(), level=level)
+        if gave_up:
+            record_event(job.pk, "auto_resume_gave_up", message, worker=worker or _process_label(),
+                         library_id=job.library_id, level=logging.WARNING)
+    return job
+
+
+def _announce(job: ScanJob, event: str, message: str, *, frm: str, worker: str, level: int = logging.INFO) -> None:
+    record_event(job.pk, event, message, worker=worker, library_id=job.library_id, level=level,
+                 **{"from": frm, "to": job.status, "lease": job.lease_token})
+    transaction.on_commit(lambda: job_changed.send_robust(
+        sender=ScanJob, job_id=job.pk, library_id=job.library_id, status=job.status))
+
+
+def _process_label() -> str:
+    return f"{procinfo.hostname()}:{os.getpid()}"
