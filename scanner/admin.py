@@ -41,7 +41,7 @@ def cancel_scans(modeladmin, request, queryset):
 
 @admin.action(description="Recover now (orphaned, duplicate and interrupted scans)")
 def recover_now(modeladmin, request, queryset):
-    report = recover_scans(source="admin")
+    report = recover_scans()
     for decision in report.decisions:
         modeladmin.message_user(request, f"{decision.action}: {decision.message}")
     if not report.decisions:

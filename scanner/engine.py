@@ -20,7 +20,7 @@ import time
 from collections import deque
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from libraries.models import MediaFile
 from libraries.paths import is_within
@@ -179,6 +179,8 @@ def interrupt(lease: Lease, *, cause: str, config: ScannerConfig) -> None:
     start): paused, to resume once it can. If the database is still out of reach, recovery
     finds the job's thread ended and pauses it the same way."""
     try:
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()  # after a lost connection: a new one
         job = ScanJob.objects.get(pk=lease.job_id)
         verdict = after_interruption(files_processed=job.files_processed, progress=job.progress,
                                      attempts=job.auto_resume_attempts, process_died=False, config=config)

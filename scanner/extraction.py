@@ -33,13 +33,13 @@ MIN_CHUNK = 8  # files per round trip to a worker process
 POLL = 0.25  # seconds between looks for a hung read while waiting for a chunk
 SUBMIT_ATTEMPTS = 3  # pools a chunk is given to before it is read in the scan thread
 SLOT = 3  # shared floats per reader: since when (monotonic), chunk id, index in the chunk
-KILL_WAIT = 5  # seconds to wait for a killed reader to exit
 
 _lock = threading.Lock()
 _pool: _Readers | None = None
 _chunk_ids = itertools.count(1)
 _inflight: dict[int, list[str]] = {}  # chunk id -> its files, while a pool holds the chunk
 _timed_out: set[str] = set()  # files whose read hung, until this process has no scan left
+_killed: list = []  # reader processes killed and not reaped yet
 
 
 class _Readers:
@@ -62,6 +62,8 @@ class _Readers:
         return None
 
     def kill(self) -> None:
+        """Kill the readers. One stuck in a FUSE call that its file system never answers stays
+        (state D) until it is answered; it is reaped later, by _reap."""
         processes = list((self.executor._processes or {}).values())  # no public API kills a reader
         for process in processes:
             try:
@@ -69,8 +71,7 @@ class _Readers:
             except ProcessLookupError:
                 pass
         self.executor.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.join(KILL_WAIT)  # reap it: nothing else here would
+        _killed.extend(processes)
 
 
 @dataclass
@@ -142,7 +143,9 @@ class PendingReads:
                 except FutureTimeout:
                     stuck = chunk.readers.hung(self.timeout)
                     if stuck is not None:
+                        # The stuck reader may outlive its kill, and its pool's futures with it.
                         _kill_hung(chunk.readers, stuck, self.timeout)
+                        raise BrokenProcessPool("a tag read hung") from None
         finally:
             _inflight.pop(chunk.id, None)
 
@@ -156,7 +159,7 @@ class PendingReads:
 def _kill_hung(readers: _Readers, stuck: tuple[int, int], timeout: float) -> None:
     """Replace the pool whose reader is stuck, remembering the file so nobody reads it again."""
     paths = _inflight.get(stuck[0])
-    if paths is not None and stuck[1] < len(paths):
+    if paths is not None and stuck[1] < len(paths) and paths[stuck[1]] not in _timed_out:
         _timed_out.add(paths[stuck[1]])
         logger.warning("tag read of %r timed out after %gs; replacing the readers", paths[stuck[1]], timeout,
                        extra={"action": "read_timeout"})
@@ -186,6 +189,7 @@ def _read_chunk(chunk_id: int, paths: list[str]) -> list[tuple[Metadata, str]]:
 
 def _get_pool(workers: int) -> _Readers:
     global _pool
+    _reap()
     with _lock:
         if _pool is None or _pool.workers != workers:
             if _pool is not None:
@@ -203,9 +207,18 @@ def _discard_pool(readers: _Readers) -> None:
     readers.executor.shutdown(wait=False, cancel_futures=True)
 
 
+def _reap() -> None:
+    """Collect killed readers that have exited; nothing else here would (no init reaps them)."""
+    for process in list(_killed):
+        process.join(0)
+        if process.exitcode is not None:
+            _killed.remove(process)
+
+
 def shutdown_pool() -> None:
     """Stop the reader processes (the runtime calls this when no scan is left)."""
     global _pool
+    _reap()
     with _lock:
         readers, _pool = _pool, None
         _timed_out.clear()

@@ -61,24 +61,25 @@ class Recovery:
     """One pass of recovery, seen from one process (`worker`, or None for a command).
 
     `live_job_ids` are this process's running scan threads, read while it claims nothing.
-    `before_write`, a test seam, runs before each write with the job as the pass read it.
+    `interleave` is a test seam: it runs once the pass has judged the workers (with None), and
+    before each write (with the job as the pass read it), so a test can act in between.
     """
 
     def __init__(self, *, worker: Worker | None = None, live_job_ids: Collection[int] = (), dry_run: bool = False,
-                 resume: bool = True, source: str = "startup", config: ScannerConfig | None = None,
-                 before_write: Callable[[ScanJob], None] | None = None):
+                 resume: bool = True, config: ScannerConfig | None = None,
+                 interleave: Callable[[ScanJob | None], None] = lambda job: None):
         self.worker = worker
         self.live_job_ids = set(live_job_ids)
         self.dry_run = dry_run
         self.config = config or scanner_config()
         self.resume = resume and self.config.auto_resume
-        self.source = source
-        self.before_write = before_write
+        self.interleave = interleave
         self.report = RecoveryReport(dry_run=dry_run)
         self._would_pause: list[ScanJob] = []
 
     def run(self) -> RecoveryReport:
         self._judge_workers()
+        self.interleave(None)
         with shared_duty("recovery") as sweeping:
             if sweeping:
                 self._resolve_duplicates()
@@ -189,8 +190,7 @@ class Recovery:
         if self.dry_run:
             self.report.decisions.append(Decision(action, job.pk, job.library_id, dry_message))
             return job
-        if self.before_write is not None:
-            self.before_write(job)
+        self.interleave(job)
         changed = write()
         if changed is not None:
             self.report.decisions.append(Decision(action, job.pk, job.library_id, changed.status_message))

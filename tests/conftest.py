@@ -1,4 +1,7 @@
+import contextlib
+import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -78,3 +81,38 @@ def runtime(settings):
 
     yield start
     stop_runtime()
+
+
+@pytest.fixture
+def dead_pid():
+    """The pid of a process that has exited and been reaped."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def zombie_pid():
+    """The pid of a process that has exited and is not reaped yet (state Z)."""
+    from tests.procs import wait_until
+
+    proc = subprocess.Popen(["true"])
+    wait_until(lambda: open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", timeout=5,
+               what="the child to become a zombie")
+    yield proc.pid
+    proc.wait()
+
+
+@pytest.fixture
+def share(tmp_path):
+    """Mount folders through the FUSE file system of tests/fusefs.py (slow or faulty shares):
+    `share(source, **faults)`. Skipped where FUSE cannot be used, unless REQUIRE_FUSE is set."""
+    from tests.fusefs import fuse_available, mounted
+
+    if reason := fuse_available():
+        if os.environ.get("REQUIRE_FUSE"):
+            pytest.fail(f"REQUIRE_FUSE is set but FUSE cannot be used: {reason}")
+        pytest.skip(f"FUSE cannot be used: {reason}")
+    with contextlib.ExitStack() as mounts:
+        counter = iter(range(1, 100))
+        yield lambda source, **faults: mounts.enter_context(mounted(source, tmp_path / f"mnt{next(counter)}", **faults))

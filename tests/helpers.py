@@ -9,10 +9,13 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.db.models.functions import Now
 
 from libraries.models import Library, MediaFile
-from scanner import lifecycle, services
+from scanner import lifecycle, procinfo, services
 from scanner.engine import ScanEngine
 from scanner.models import ScanJob, Worker
 from tests import media
@@ -74,6 +77,29 @@ def config(**changes):
 
 def make_worker() -> Worker:
     return Worker.objects.create(hostname="test-host", pid=os.getpid())
+
+
+def local_worker(pid: int, started: int | None = None) -> Worker:
+    """A worker row of a process on this host, judged by its pid."""
+    return Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=pid,
+                                 process_started=procinfo.process_start_ticks(pid) if started is None else started)
+
+
+def remote_worker(seconds_silent: float) -> Worker:
+    """A worker row of a process on another host, judged by its heartbeat."""
+    worker = Worker.objects.create(hostname="nas-2", pid_namespace="other-boot/4026531836", pid=4242, process_started=1)
+    Worker.objects.filter(pk=worker.pk).update(heartbeat_at=Now() - timedelta(seconds=seconds_silent))
+    return worker
+
+
+def running_job(library: Library, owner: Worker, **fields) -> ScanJob:
+    return ScanJob.objects.create(library=library, status="running", owner=owner.pk, worker_name=owner.label,
+                                  lease_token=3, files_found=5000, **fields)
+
+
+def fresh(job: ScanJob) -> ScanJob:
+    job.refresh_from_db()
+    return job
 
 
 def scan_now(library: Library, *, mode: str = "quick", **config_changes) -> ScanJob:

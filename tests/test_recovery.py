@@ -16,47 +16,10 @@ from scanner import lifecycle, procinfo
 from scanner.models import ScanEvent, ScanJob, Worker
 from scanner.recovery import recover_scans
 from scanner.runtime import ScanRuntime
-from tests.helpers import config, many_files
+from tests.helpers import config, fresh, local_worker, many_files, remote_worker, running_job
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dead_pid():
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
-@pytest.fixture
-def zombie_pid():
-    proc = subprocess.Popen(["true"])
-    wait_until(lambda: open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", timeout=5,
-               what="the child to become a zombie")
-    yield proc.pid
-    proc.wait()
-
-
-def local_worker(pid: int, started: int | None = None) -> Worker:
-    return Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=pid,
-                                 process_started=procinfo.process_start_ticks(pid) if started is None else started)
-
-
-def remote_worker(seconds_silent: float) -> Worker:
-    worker = Worker.objects.create(hostname="nas-2", pid_namespace="other-boot/4026531836", pid=4242, process_started=1)
-    Worker.objects.filter(pk=worker.pk).update(heartbeat_at=Now() - timedelta(seconds=seconds_silent))
-    return worker
-
-
-def running_job(library, owner: Worker, **fields) -> ScanJob:
-    return ScanJob.objects.create(library=library, status="running", owner=owner.pk, worker_name=owner.label,
-                                  lease_token=3, files_found=5000, **fields)
-
-
-def fresh(job: ScanJob) -> ScanJob:
-    job.refresh_from_db()
-    return job
 
 
 # ---------------------------------------------------------------- step 1 and 4: orphans

@@ -1,5 +1,6 @@
 """The per-process runtime with real threads (scanner/runtime.py)."""
 
+import os
 import threading
 from pathlib import Path
 
@@ -7,10 +8,14 @@ import pytest
 from django.db import connection
 
 from libraries.models import MediaFile
-from scanner import services
-from scanner.models import ScanJob, Worker
+from scanner import extraction, lifecycle, services
+from scanner.models import ScanEvent, ScanJob, Worker
+from scanner.recovery import recover_scans
+from scanner.registry import ScanThread
+from scanner.runtime import ScanRuntime
+from tests import media
 from scanner.entrypoints import current_runtime, stop_runtime
-from tests.helpers import build_tree, many_files, present_paths
+from tests.helpers import build_tree, config, local_worker, many_files, present_paths
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,13 +155,61 @@ def test_scan_threads_close_their_database_connections(runtime, make_library):
 
 
 def test_a_slow_scan_still_commits_progress_every_few_seconds(runtime, make_library):
-    """A batch is cut by time as well as by size, so a gentle scan shows progress and a crash
-    loses little."""
+    """A batch is cut by time as well as by size, so a gentle scan shows progress, a pause from
+    another process is seen at its next commit, and a crash loses little."""
     library = make_library()
     many_files(Path(library.path), 200)
-    runtime(max_files_per_second=40, batch_size=5000)
+    runtime(max_files_per_second=8, batch_size=5000)
     services.start_scan(library_id=library.pk)
     progressed = wait_until(lambda: (j := job_of(library)).status == "running" and 0 < j.files_processed < 200 and j,
-                            timeout=10, what="a partial commit")
+                            timeout=5, what="a partial commit")
     assert MediaFile.objects.filter(library=library).count() == progressed.files_processed
     services.cancel_scan_by_library(library_id=library.pk)
+
+
+def test_a_scan_thread_that_cannot_start_gives_its_job_back(make_library, monkeypatch):
+    library = make_library()
+    many_files(Path(library.path), 5)
+    rt = ScanRuntime(kind="test", config=config())
+    job = services.start_scan(library_id=library.pk).job
+
+    def no_threads_left(self):
+        raise RuntimeError("can't start new thread")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ScanThread, "start", no_threads_left)
+        rt.claim_pending()
+    job.refresh_from_db()
+    assert (job.status, job.pause_reason, job.resumes_automatically) == ("paused", "interrupted", True)
+    assert "failure to start its thread" in job.status_message
+    assert rt.registry.busy_library_ids() == set(), "the library's slot is free again"
+
+    recover_scans()
+    rt.claim_pending()
+    wait_until(lambda: job_of(library).status == "completed", timeout=10, what="the scan to run after all")
+    rt.shutdown(timeout=5)
+
+
+@pytest.mark.timeout(60)
+def test_a_stopped_thread_is_reported_once_while_it_winds_down(make_library, tmp_path, share):
+    source = tmp_path / "share"
+    media.write_mp3(source / "a.mp3")
+    mount = share(source, hang_read=["a.mp3"])  # its scan thread will wait for this read
+    library = make_library(path=mount.path)
+    rt = ScanRuntime(kind="test", config=config(metadata_workers=1, read_timeout=60))
+    job = services.start_scan(library_id=library.pk).job
+    thread = rt.adopt(lifecycle.claim(job.pk, rt.identity.register()))
+    wait_until(lambda: extraction._pool is not None and extraction._pool.hung(0.2), timeout=10,
+               what="the tag read to hang")
+    ScanJob.objects.filter(pk=job.pk).update(status="pending")  # taken over, as if by another process
+    lifecycle.claim(job.pk, local_worker(os.getpid()))
+
+    rt.reconcile()
+    rt.reconcile()
+    assert thread.is_alive(), "still waiting for its read"
+    assert ScanEvent.objects.filter(job=job, kind="thread_stopped").count() == 1
+
+    mount.set(hang_read=[])
+    thread.join(10)
+    assert not thread.is_alive() and rt.registry.threads() == []
+    rt.shutdown(timeout=5)

@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool, json: bool, no_resume: bool, **options):
         try:
-            report = recover_scans(dry_run=dry_run, resume=not no_resume, source="command")
+            report = recover_scans(dry_run=dry_run, resume=not no_resume)
         except DatabaseError as exc:
             raise CommandError(f"The database is unavailable: {exc}") from None
         if json:

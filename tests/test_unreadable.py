@@ -1,0 +1,57 @@
+"""An error is never an absence (DESIGN.md 3.6): what the walk could not stat, enter or type keeps
+its catalogue rows, is counted and reported; only a listing that succeeded marks files missing."""
+
+from pathlib import Path
+
+import pytest
+
+from scanner.models import ScanEvent
+from tests import media
+from tests.helpers import present_paths, scan_now, unprivileged_filesystem_access
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("mode, dirs_failed, files_failed", [
+    (0o000, 1, 0),  # the folder cannot be listed
+    (0o644, 1, 1),  # listed, but neither its file nor its sub-folder can be stat'ed
+])
+def test_what_a_locked_folder_holds_keeps_its_rows(make_library, public_tmp, mode, dirs_failed, files_failed):
+    root = public_tmp / "library"
+    media.write_mp3(root / "locked/a.mp3")
+    media.write_mp3(root / "locked/sub/c.mp3")
+    media.write_mp3(root / "open/b.mp3")
+    library = make_library(path=root)
+    scan_now(library)
+    (root / "locked").chmod(mode)
+    with unprivileged_filesystem_access():
+        job = scan_now(library)
+    assert (job.status, job.files_missing) == ("completed", 0)
+    assert (job.dirs_failed, job.files_failed) == (dirs_failed, files_failed)
+    assert present_paths(library) == {"locked/a.mp3", "locked/sub/c.mp3", "open/b.mp3"}
+    assert ScanEvent.objects.filter(job=job, kind="folder_unreadable").count() == dirs_failed
+
+
+@pytest.mark.parametrize("faults, dirs_failed, files_failed", [
+    ({"eio_getattr": ["Music/Album"]}, 1, 0),  # a sub-folder listed, whose stat fails
+    ({"no_dtype": True, "eio_getattr": ["Music/Album"]}, 1, 0),  # a folder whose type cannot be told
+    ({"no_dtype": True, "eio_getattr": ["Films/a.mkv"]}, 0, 1),  # a media file whose type cannot be told
+    ({"eio_readdir": ["Music"]}, 1, 0),  # a folder that cannot be listed
+])
+def test_entries_a_share_cannot_stat_keep_their_rows(make_library, tmp_path, share, faults, dirs_failed,
+                                                     files_failed):
+    source = tmp_path / "share"
+    for rel in ("Films/a.mkv", "Films/b.mkv", "Music/Album/01.mkv", "Music/Album/02.mkv", "Music/c.mkv"):
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_bytes(b"x" * 10)
+    mount = share(source)
+    library = make_library(path=mount.path)
+    assert scan_now(library).files_added == 5
+    everything = present_paths(library)
+
+    mount.set(**faults)
+    job = scan_now(library)
+
+    assert (job.status, job.files_missing) == ("completed", 0), job.status_message
+    assert (job.dirs_failed, job.files_failed) == (dirs_failed, files_failed)
+    assert present_paths(library) == everything
