@@ -1,4 +1,4 @@
-# The two commands: `make run` (set up and serve) and `make test` (set up and test).
+# The two commands: `make run` (set up and serve) and `make test` (set up, lint and test).
 # Both are idempotent; pip runs again only when a requirements file changed.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test setup browser fuse bench clean
+.PHONY: run test lint setup browser fuse bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,12 +50,17 @@ fuse:
 	  } > var/apt-fuse.log 2>&1 || echo "Could not install fuse3 (see var/apt-fuse.log)"; \
 	fi
 
+# ruff (lint, import order) and mypy (types), both configured in pyproject.toml; `make test` runs it first.
+lint: $(VENV)/.dev-deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 # Slow tests (load, chaos, database restarts) run only with FULL=1, as .ci/run does.
-test: $(VENV)/.dev-deps browser fuse
+test: $(VENV)/.dev-deps lint browser fuse
 	$(BIN)/python -m pytest $(if $(FULL),,-m "not slow") $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-deps fuse
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

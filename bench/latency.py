@@ -15,12 +15,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.measure import call_command, library_for, reset, trees  # noqa: E402  (sets Django up)
-from django.contrib.auth import get_user_model  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
+from bench.measure import call_command, library_for, reset, trees  # first: it sets Django up
 
-from scanner.models import ScanJob  # noqa: E402
-from tests.procs import Gunicorn, wait_until  # noqa: E402
+# isort: split
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+
+from scanner.models import ScanJob
+from tests.procs import Gunicorn, wait_until
 
 PAUSES = 20
 STATUS_REQUESTS = 500
@@ -60,7 +62,7 @@ def main(count: int) -> None:
         pause_times = []
         for _ in range(PAUSES):
             before = job().files_processed
-            wait_until(lambda: job().status == "running" and job().files_processed > before, timeout=60,
+            wait_until(lambda before=before: job().status == "running" and job().files_processed > before, timeout=60,
                        what="the scan to commit again")
             started = time.perf_counter()
             code, body = server.api("POST", f"/api/scanner/pause/{library.pk}", token)

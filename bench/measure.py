@@ -58,8 +58,8 @@ def library_for(root: Path) -> Library:
 
 def scan(library: Library, mode: str = "quick") -> tuple[float, ScanJob]:
     """Queue, claim and run one scan in this thread, as a server's scan thread does."""
-    worker = Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=os.getpid(),
-                                   process_started=procinfo.process_start_ticks(), kind="bench")
+    worker = Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(),
+                                   pid=os.getpid(), process_started=procinfo.process_start_ticks(), kind="bench")
     job = services.start_scan(library_id=library.pk, mode=mode).job
     lease = lifecycle.claim(job.pk, worker)
     started = time.perf_counter()

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.measure import call_command, library_for, reset, scan, trees  # noqa: E402  (sets Django up)
+from bench.measure import call_command, library_for, reset, scan, trees  # sets Django up
 
 
 def status_kb(field: str) -> int:

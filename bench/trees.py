@@ -62,9 +62,10 @@ def _write_tagged(root: Path, count: int) -> None:
     for i in range(count):
         writer, ext = writers[i % len(writers)]
         album, track = divmod(i, TRACKS_PER_ALBUM)
-        tags = {"title": f"Track {track + 1}", "artist": f"Artist {album // ALBUMS_PER_ARTIST}", "album": f"Album {album}",
-                "track": track + 1, "year": 1990 + album % 30}
-        writer(root / f"Artist {album // ALBUMS_PER_ARTIST:03d}/Album {album:03d}/{track + 1:02d} Track.{ext}", tags=tags)
+        tags = {"title": f"Track {track + 1}", "artist": f"Artist {album // ALBUMS_PER_ARTIST}",
+                "album": f"Album {album}", "track": track + 1, "year": 1990 + album % 30}
+        writer(root / f"Artist {album // ALBUMS_PER_ARTIST:03d}/Album {album:03d}/{track + 1:02d} Track.{ext}",
+               tags=tags)
 
 
 def _ensure(root: Path, spec: dict, make) -> Path:

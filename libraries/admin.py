@@ -21,8 +21,8 @@ class LibraryForm(forms.ModelForm):
 
 class RecentJobInline(admin.TabularInline):
     model = ScanJob
-    fields = ["id", "status", "pause_reason", "mode", "progress", "files_processed", "files_found", "status_message",
-              "created_at"]
+    fields = ("id", "status", "pause_reason", "mode", "progress", "files_processed", "files_found", "status_message",
+              "created_at")  # a tuple: mypy then also takes it as readonly_fields
     readonly_fields = fields
     show_change_link = True
     extra = 0
@@ -48,7 +48,8 @@ def scan_now(modeladmin, request, queryset):
         try:
             action = services.start_scan(library_id=library.pk)
             verb = "Queued" if action.created else "Resumed"
-            modeladmin.message_user(request, f"{verb} a scan of {library.name} (job {action.job.pk}).", messages.SUCCESS)
+            modeladmin.message_user(request, f"{verb} a scan of {library.name} (job {action.job.pk}).",
+                                    messages.SUCCESS)
         except services.ScanControlError as exc:
             modeladmin.message_user(request, f"{library.name}: {exc}", messages.WARNING)
 

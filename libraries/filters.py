@@ -24,5 +24,6 @@ class MediaFileFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(
-            Q(path__icontains=value) | Q(title__icontains=value) | Q(artist__icontains=value) | Q(album__icontains=value)
+            Q(path__icontains=value) | Q(title__icontains=value) | Q(artist__icontains=value)
+            | Q(album__icontains=value)
         )

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -90,4 +90,4 @@ class MediaFile(models.Model):
 
     @property
     def mtime(self) -> datetime:
-        return datetime.fromtimestamp(self.mtime_ns / 1e9, tz=timezone.utc)
+        return datetime.fromtimestamp(self.mtime_ns / 1e9, tz=UTC)

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
@@ -16,7 +17,8 @@ class LibrarySerializer(serializers.ModelSerializer):
         model = Library
         fields = ["id", "name", "path", "kind", "scan_interval", "next_scan_at", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
-        extra_kwargs = {"path": {"validators": []}}  # the path rules below also cover uniqueness
+        # The path rules below also cover uniqueness.
+        extra_kwargs: dict[str, dict[str, Any]] = {"path": {"validators": []}}
 
     def get_next_scan_at(self, library: Library) -> datetime | None:
         return next_scan_at(library)

@@ -10,7 +10,8 @@ from scanner.services import end_scans_of_deleted_library
 
 
 def _others(exclude_id: int | None) -> list[tuple[str, str]]:
-    return list(Library.objects.exclude(pk=exclude_id).values_list("name", "path"))
+    others = Library.objects.exclude(pk=exclude_id) if exclude_id is not None else Library.objects.all()
+    return list(others.values_list("name", "path"))
 
 
 def clean_library_path(raw: str, *, library_id: int | None = None) -> str:

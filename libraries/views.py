@@ -54,7 +54,8 @@ class LibraryViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], serializer_class=MediaFileSerializer)
     def files(self, request, pk=None):
         library = get_object_or_404(Library, pk=pk)
-        found = MediaFileFilter(request.query_params, queryset=MediaFile.objects.filter(library=library).order_by("path"))
+        found = MediaFileFilter(request.query_params,
+                                queryset=MediaFile.objects.filter(library=library).order_by("path"))
         if not found.is_valid():
             raise serializers.ValidationError(found.errors)
         page = self.paginate_queryset(found.qs)

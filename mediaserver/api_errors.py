@@ -8,10 +8,10 @@ connects again, so the site recovers by itself when the database is back.
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
-import sys
-
 from django.http import HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as django_server_error
@@ -35,7 +35,7 @@ def exception_handler(exc, context):
     if isinstance(exc, services.ScanControlError):
         from scanner.serializers import JobSerializer
 
-        body = {"detail": str(exc)}
+        body: dict[str, Any] = {"detail": str(exc)}
         if exc.job is not None:
             body["job"] = JobSerializer(exc.job).data
         return Response(body, status=CONTROL_ERROR_STATUS.get(type(exc), status.HTTP_409_CONFLICT))
@@ -52,6 +52,7 @@ def server_error(request):
     if not isinstance(error, OperationalError | InterfaceError):
         return django_server_error(request)
     logger.warning("database unavailable: %s", error, extra={"action": "db_unavailable"})
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": DATABASE_DOWN}, status=503)
     else:

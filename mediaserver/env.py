@@ -10,7 +10,6 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -78,7 +77,7 @@ def parse_media_roots(raw: str | None) -> list[str]:
     return roots
 
 
-def database_config(url: str | None, var_dir: Path) -> dict[str, Any]:
+def database_config(url: str | None, var_dir: Path) -> dj_database_url.DBConfig:
     """DATABASES['default'] from DATABASE_URL, or the embedded SQLite file under var/."""
     if not url:
         url = f"sqlite:///{var_dir / 'db.sqlite3'}"

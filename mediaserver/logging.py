@@ -1,7 +1,7 @@
 """Structured logs: one line per event, `key=value` pairs after the message.
 
 Anything passed as `extra={...}` (job, library, worker, action, ...) is appended, so a
-decision can be found with grep (`action=orphan_paused job=12`).
+decision can be found with grep (`action=orphaned job=12`).
 """
 
 import logging

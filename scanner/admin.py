@@ -50,7 +50,7 @@ def recover_now(modeladmin, request, queryset):
 
 class EventInline(admin.TabularInline):
     model = ScanEvent
-    fields = ["created_at", "kind", "message", "worker"]
+    fields = ("created_at", "kind", "message", "worker")  # a tuple: mypy then also takes it as readonly_fields
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -109,7 +109,8 @@ class ScanEventAdmin(admin.ModelAdmin):
 @admin.register(Worker)
 class WorkerAdmin(admin.ModelAdmin):
     list_display = ["label", "kind", "alive", "started_at", "heartbeat_at"]
-    readonly_fields = ["id", "hostname", "pid_namespace", "pid", "process_started", "kind", "started_at", "heartbeat_at"]
+    readonly_fields = ["id", "hostname", "pid_namespace", "pid", "process_started", "kind", "started_at",
+                       "heartbeat_at"]
 
     def get_queryset(self, request):
         timeout = timedelta(seconds=scanner_config().worker_timeout)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
@@ -83,6 +83,7 @@ class Committer:
         with transaction.atomic():
             if batch.inserts or batch.updates:
                 _commit_asynchronously()
+            done: ScanJob | int | None  # the completed job, or how many rows the update changed
             if step.final:
                 done = lifecycle.complete_held(self.lease, message=self.progress.summary(step),
                                                files_found=step.processed, **fields)
@@ -117,6 +118,11 @@ class Committer:
         if row is not None and (row["checkpoint"], row["files_processed"]) != ours:
             raise LostDurability(f"the database lost the scan's last commits (it now says {row['files_processed']:,} "
                                  f"files, not {self.progress.processed:,})")
+
+    @overload
+    def retrying(self, step: Callable[[], T], *, committed: None = None) -> T: ...
+    @overload
+    def retrying(self, step: Callable[[], T], *, committed: Callable[[], bool]) -> T | None: ...
 
     def retrying(self, step: Callable[[], T], *, committed: Callable[[], bool] | None = None) -> T | None:
         """Run a database step; through an outage, reconnect and retry with backoff. `committed`

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
+from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -119,7 +120,7 @@ class ScanEngine:
         pending: deque[Batch] = deque()
         try:
             for run in self.batcher.runs(walker):
-                pending.append(self.committer.retrying(lambda run=run: self.planner.plan(run)))
+                pending.append(self.committer.retrying(partial(self.planner.plan, run)))
                 # Hold batches back only while their tags are being read: stat-only batches
                 # commit at once, so a crash redoes at most the one batch being walked.
                 while pending and (len(pending) > LOOKAHEAD or not pending[-1].reads):

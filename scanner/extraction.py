@@ -21,6 +21,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import MutableSequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -40,6 +41,9 @@ _chunk_ids = itertools.count(1)
 _inflight: dict[int, list[str]] = {}  # chunk id -> its files, while a pool holds the chunk
 _timed_out: set[str] = set()  # files whose read hung, until this process has no scan left
 _killed: list = []  # reader processes killed and not reaped yet
+# In a reader process only, set by _start_reader: the pool's shared slots and where this reader's begin.
+_slots: MutableSequence[float]
+_base: int
 
 
 class _Readers:
@@ -66,6 +70,7 @@ class _Readers:
         (state D) until it is answered; it is reaped later, by _reap."""
         processes = list((self.executor._processes or {}).values())  # no public API kills a reader
         for process in processes:
+            assert process.pid is not None  # the pool keeps only started processes (keyed by their pid)
             try:
                 os.kill(process.pid, signal.SIGKILL)
             except ProcessLookupError:

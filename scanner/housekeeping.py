@@ -10,20 +10,32 @@ latest job, so status and "next scan at" stay right.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from django.db import transaction
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Now
 
 from libraries.models import Library
 from scanner import lifecycle
+from scanner.locks import try_shared_lock
 from scanner.models import ScanJob
+
+if TYPE_CHECKING:  # django_stubs_ext comes with django-stubs, a dev tool
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class _NextScan(TypedDict):
+        last_scan_at: datetime | None
+        next_scan_at: datetime | None
 
 logger = logging.getLogger(__name__)
 FINISHED = (ScanJob.Status.COMPLETED, ScanJob.Status.FAILED, ScanJob.Status.CANCELLED)
 
 
-def with_next_scan(libraries: QuerySet[Library]) -> QuerySet[Library]:
+def with_next_scan(libraries: QuerySet[Library]) -> QuerySet[WithAnnotations[Library, _NextScan]]:
     """Annotate `next_scan_at`: when the last scan was queued plus the interval; never scanned:
     when the library was added (due at once); None without an interval."""
     last = ScanJob.objects.filter(library=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
@@ -34,11 +46,22 @@ def with_next_scan(libraries: QuerySet[Library]) -> QuerySet[Library]:
     )
 
 
-def next_scan_at(library: Library):
+def next_scan_at(library: Library) -> datetime | None:
     """The library's next scheduled scan (None without an interval), annotated or looked up."""
-    if not hasattr(library, "next_scan_at"):
-        library = with_next_scan(Library.objects.filter(pk=library.pk)).get()
-    return library.next_scan_at
+    if hasattr(library, "next_scan_at"):
+        return library.next_scan_at
+    return with_next_scan(Library.objects.filter(pk=library.pk)).get().next_scan_at
+
+
+def run_shared_duties(*, prune: bool, retention_days: int) -> None:
+    """One round of the duties every scanning process runs, each taken by one process at a time."""
+    with transaction.atomic():
+        if try_shared_lock("schedule"):
+            queue_due_scans()
+    if prune:
+        with transaction.atomic():
+            if try_shared_lock("prune"):
+                prune_history(retention_days=retention_days)
 
 
 def queue_due_scans() -> list[int]:

@@ -31,7 +31,7 @@ class WorkerIdentity:
 
     @property
     def label(self) -> str:
-        return self.worker.label if self.worker else f"{procinfo.hostname()}:{os.getpid()}"
+        return self.worker.label if self.worker else procinfo.process_label()
 
     def register(self) -> Worker:
         """This process's worker row, created on first use."""

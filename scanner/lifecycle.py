@@ -5,25 +5,23 @@ decision relied on (the status, pause reason, lease token and counts it read; fo
 that its owner is still dead), plus its ScanEvent, in one transaction. It returns the job as
 it now is, or None when the job changed first (lost the race): the caller reads again, or lets
 it be. Callers decide whether to act; this module decides how, and is the one place to read
-to know what a job can go through:
+to know what a job can go through (each change is announced, once committed, by scanner.signals):
 
     queue -> pending -claim-> running -> completed | failed
     running -> paused (by a user, a shutdown, an outage, or found orphaned)
     paused -> pending (resumed by a user, or automatically)
     any open status -> cancelled (by a user, or superseded) | failed (its library is gone)
-
-Every change is announced once committed through scanner.signals.job_changed.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, Q, QuerySet
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Now
 
 from scanner import procinfo
@@ -34,6 +32,8 @@ from scanner.signals import job_changed
 
 Status = ScanJob.Status
 Reason = ScanJob.PauseReason
+# What a guarded UPDATE's WHERE may hold: a Q, or a conditional expression such as ~Exists(...).
+Condition = Q | Combinable
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def queue(*, library_id: int, mode: str, trigger: str, message: str) -> ScanJob 
     try:
         with transaction.atomic():
             job = ScanJob.objects.create(library_id=library_id, mode=mode, trigger=trigger, status_message="Queued")
-            _announce(job, "queued", message, frm="", worker=_process_label())
+            _announce(job, "queued", message, frm="", worker=procinfo.process_label())
     except IntegrityError:  # the one-open-job constraint, or the library's foreign key
         return None
     return job
@@ -70,14 +70,16 @@ def claim(job_id: int, worker: Worker) -> Lease | None:
     """Take a pending job for `worker`, under its live worker row; None if somebody was first."""
     job = _move(
         job_id, Q(status=Status.PENDING, library__isnull=False) & Exists(Worker.objects.filter(pk=worker.pk)),
-        frm=Status.PENDING, to=Status.RUNNING, event="claimed", message=f"Starting on {worker.label}", worker=worker.label,
-        owner=worker.pk, worker_name=worker.label, lease_token=F("lease_token") + 1, heartbeat_at=Now(),
+        frm=Status.PENDING, to=Status.RUNNING, event="claimed", message=f"Starting on {worker.label}",
+        worker=worker.label, owner=worker.pk, worker_name=worker.label, lease_token=F("lease_token") + 1,
+        heartbeat_at=Now(),
         started_at=Coalesce(F("started_at"), Now()), files_per_second=0,
     )
     if job is None:
         if not Worker.objects.filter(pk=worker.pk).exists():
             raise WorkerGone(worker.label)  # never take a job under an owner others think dead
         return None
+    assert job.library_id is not None  # the claim's WHERE requires a library
     return Lease(job_id=job.pk, library_id=job.library_id, lease_token=job.lease_token)
 
 
@@ -122,19 +124,21 @@ def pause_interrupted(lease: Lease, *, cause: str, files_processed: int, attempt
     thread could not start): paused, to resume when it can."""
     message = _with_note(f"Interrupted by {cause} after {files_processed:,} files", verdict)
     return _move(
-        lease.job_id, _as_held(lease) & Q(auto_resume_attempts=attempts), frm=Status.RUNNING, to=Status.PAUSED, event="interrupted",
-        message=message, level=logging.WARNING, gave_up=verdict.gave_up,
+        lease.job_id, _as_held(lease) & Q(auto_resume_attempts=attempts), frm=Status.RUNNING, to=Status.PAUSED,
+        event="interrupted", message=message, level=logging.WARNING, gave_up=verdict.gave_up,
         pause_reason=Reason.INTERRUPTED, paused_at=Now(), resumes_automatically=verdict.resumable, **_released(),
     )
 
 
-def pause_orphaned(seen: ScanJob, *, why: str, still_dead: Q, verdict: Verdict, note: str = "") -> ScanJob | None:
+def pause_orphaned(seen: ScanJob, *, why: str, still_dead: Condition, verdict: Verdict,
+                   note: str = "") -> ScanJob | None:
     """A running job whose owner cannot be running it. `still_dead` must hold the owner's death
     at the moment of this write, never a list of live workers read earlier."""
     message = _with_note(f"Interrupted ({why}) after {seen.files_processed:,} of {seen.files_found:,} files", verdict)
     return _move(
         seen.pk, _as_seen(seen) & Q(owner=seen.owner, auto_resume_attempts=seen.auto_resume_attempts) & still_dead,
-        frm=seen.status, to=Status.PAUSED, event="orphaned", message=message + note, level=logging.WARNING, gave_up=verdict.gave_up,
+        frm=seen.status, to=Status.PAUSED, event="orphaned", message=message + note, level=logging.WARNING,
+        gave_up=verdict.gave_up,
         pause_reason=Reason.INTERRUPTED, paused_at=Now(), resumes_automatically=verdict.resumable, **_released(),
     )
 
@@ -170,8 +174,8 @@ def auto_resume(seen: ScanJob, *, delay: float) -> ScanJob | None:
 # ---------------------------------------------------------------- ending
 def complete_held(lease: Lease, *, message: str, **fields) -> ScanJob | None:
     """The final batch's write (inside its transaction): counters, 100 %, completed."""
-    return _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.COMPLETED, event="completed", message=message,
-                 **{**_finished(), "progress": 100, **fields})  # the last run's rate stays on record
+    return _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.COMPLETED, event="completed",
+                 message=message, **{**_finished(), "progress": 100, **fields})  # the last run's rate stays on record
 
 
 def fail_held(lease: Lease, *, error: str, message: str) -> ScanJob | None:
@@ -193,8 +197,8 @@ def supersede(seen: ScanJob, *, keeper_id: int) -> ScanJob | None:
 
 
 def fail_library_gone(seen: ScanJob, *, message: str) -> ScanJob | None:
-    return _move(seen.pk, _as_seen(seen, counts=False), frm=seen.status, to=Status.FAILED, event="library_gone", message=message,
-                 level=logging.WARNING, error_message=message, **_finished())
+    return _move(seen.pk, _as_seen(seen, counts=False), frm=seen.status, to=Status.FAILED, event="library_gone",
+                 message=message, level=logging.WARNING, error_message=message, **_finished())
 
 
 # ---------------------------------------------------------------- how
@@ -223,18 +227,17 @@ def _with_note(message: str, verdict: Verdict) -> str:
     return f"{message}; {verdict.note}" if verdict.note else message
 
 
-def _move(job_id: int, where: Q, *, frm: str, to: str, event: str, message: str, worker: str = "",
+def _move(job_id: int, where: Condition, *, frm: str, to: str, event: str, message: str, worker: str = "",
           level: int = logging.INFO, gave_up: bool = False, **fields) -> ScanJob | None:
-    """The guarded UPDATE, its event and its announcement. `where` fixes the status `frm` the
-    job moves from."""
+    """The guarded UPDATE, its event and its announcement; `where` fixes the status `frm`."""
     with transaction.atomic():
         if not ScanJob.objects.filter(where, pk=job_id).update(status=to, status_message=message, updated_at=Now(),
                                                                **fields):
             return None
         job = ScanJob.objects.get(pk=job_id)
-        _announce(job, event, message, frm=frm, worker=worker or _process_label(), level=level)
+        _announce(job, event, message, frm=frm, worker=worker or procinfo.process_label(), level=level)
         if gave_up:
-            record_event(job.pk, "auto_resume_gave_up", message, worker=worker or _process_label(),
+            record_event(job.pk, "auto_resume_gave_up", message, worker=worker or procinfo.process_label(),
                          library_id=job.library_id, level=logging.WARNING)
     return job
 
@@ -244,7 +247,3 @@ def _announce(job: ScanJob, event: str, message: str, *, frm: str, worker: str, 
                  **{"from": frm, "to": job.status, "lease": job.lease_token})
     transaction.on_commit(lambda: job_changed.send_robust(
         sender=ScanJob, job_id=job.pk, library_id=job.library_id, status=job.status))
-
-
-def _process_label() -> str:
-    return f"{procinfo.hostname()}:{os.getpid()}"

@@ -48,7 +48,9 @@ def read_metadata(path: str) -> tuple[Metadata, str]:
     length = getattr(info, "length", 0) or 0
     fields: Metadata = {
         "duration": round(float(length), 3) if length > 0 else None,
-        "codec": _text(getattr(info, "codec", "") or CODEC_BY_CLASS.get(type(audio).__name__, type(audio).__name__.lower()))[:64],
+        "codec": _text(
+            getattr(info, "codec", "") or CODEC_BY_CLASS.get(type(audio).__name__, type(audio).__name__.lower())
+        )[:64],
         "bitrate": _positive(getattr(info, "bitrate", 0)),
         "sample_rate": _positive(getattr(info, "sample_rate", 0)),
     }

@@ -55,6 +55,7 @@ class DatabaseCollector:
             (done - started).total_seconds()
             for started, done in ScanJob.objects.filter(status=ScanJob.Status.COMPLETED, started_at__isnull=False)
             .values_list("started_at", "completed_at")
+            if started is not None and done is not None  # a completed job has both; without them: no duration
         ]
         buckets = [(str(float(le)), sum(1 for s in seconds if s <= le)) for le in DURATION_BUCKETS]
         buckets.append(("+Inf", len(seconds)))

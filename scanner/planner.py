@@ -127,7 +127,7 @@ class Planner:
                 batch.to_read.append((entry, match))
             elif not same_stat:
                 self._stage(batch, entry, match, EMPTY_META, now)
-            elif match[MISSING]:
+            elif match is not None and match[MISSING]:  # (same_stat holds, so match is set: this is for mypy)
                 batch.restored_ids.append(match[ID])  # back where it was: no longer missing
                 batch.count("files_updated")
             else:
@@ -152,7 +152,7 @@ class Planner:
             same_stat = row is not None and (row[SIZE], row[MTIME_NS]) == (entry.size, entry.mtime_ns)
             if error:
                 self._failed(batch, entry.path, f"tags unreadable: {error}")
-                if same_stat:  # a full rescan that cannot read the tags keeps the old ones
+                if same_stat and row is not None:  # a full rescan that cannot read the tags keeps the old ones
                     if row[MISSING]:
                         batch.restored_ids.append(row[ID])
                         batch.count("files_updated")
@@ -160,7 +160,7 @@ class Planner:
                         batch.count("files_unchanged")
                     continue
             meta = {**EMPTY_META, **meta}
-            if self.full and same_stat and not row[MISSING] and _same_meta(row, meta):
+            if self.full and same_stat and row is not None and not row[MISSING] and _same_meta(row, meta):
                 batch.count("files_unchanged")
                 continue
             self._stage(batch, entry, row, meta, now)

@@ -19,6 +19,11 @@ def hostname() -> str:
     return socket.gethostname()
 
 
+def process_label() -> str:
+    """How this process is named in events and logs: hostname:pid."""
+    return f"{hostname()}:{os.getpid()}"
+
+
 def pid_namespace() -> str:
     """Which pids this process can see: the kernel's boot id and this pid namespace. Two
     processes with the same value can check each other's pids; containers sharing a host's

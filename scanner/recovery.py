@@ -14,11 +14,12 @@ user's pause or a worker that registers and claims during the pass always wins.
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING
 
 from django.db.models import BooleanField, Case, Exists, Q, Value, When
 from django.db.models.functions import Now
@@ -28,6 +29,14 @@ from scanner.conf import ScannerConfig, scanner_config
 from scanner.locks import shared_duty
 from scanner.models import ScanJob, Worker
 from scanner.resume_policy import after_interruption, retry_delay
+
+if TYPE_CHECKING:  # django_stubs_ext comes with django-stubs, a dev tool
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class _Stale(TypedDict):
+        stale: bool  # annotated by Recovery._judge_workers
 
 logger = logging.getLogger(__name__)
 Status = ScanJob.Status
@@ -54,7 +63,7 @@ class RecoveryReport:
 @dataclass(frozen=True)
 class Death:
     why: str  # for the job's message
-    still_dead: Q  # holds, at the moment of a write, only while the owner is still dead
+    still_dead: lifecycle.Condition  # holds, at the moment of a write, only while the owner is still dead
 
 
 class Recovery:
@@ -103,7 +112,7 @@ class Recovery:
         self.workers = {w.pk: w for w in workers}
         self.dead = {pk: death for pk, w in self.workers.items() if (death := self._death_of(w)) is not None}
 
-    def _death_of(self, worker: Worker) -> Death | None:
+    def _death_of(self, worker: WithAnnotations[Worker, _Stale]) -> Death | None:
         if self.worker is not None and worker.pk == self.worker.pk:
             return None
         reason = dead_reason(worker, stale=worker.stale)
@@ -120,7 +129,7 @@ class Recovery:
     def _resolve_duplicates(self) -> None:
         """More than one open job for a library (the constraint forbids it; old data may not):
         keep the one with most progress, then the newest; cancel the others."""
-        by_library: dict[int, list[ScanJob]] = defaultdict(list)
+        by_library: dict[int | None, list[ScanJob]] = defaultdict(list)
         for job in ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=False):
             by_library[job.library_id].append(job)
         for jobs in by_library.values():
@@ -128,12 +137,12 @@ class Recovery:
             for job in jobs:
                 if job.pk != keep.pk:
                     self._decide(job, "superseded", f"Superseded by job {keep.pk}",
-                                 lambda job=job: lifecycle.supersede(job, keeper_id=keep.pk))
+                                 partial(lifecycle.supersede, job, keeper_id=keep.pk))
 
     def _fail_jobs_of_deleted_libraries(self) -> None:
         message = "The library of this scan was deleted"
         for job in ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=True):
-            self._decide(job, "library_gone", message, lambda job=job: lifecycle.fail_library_gone(job, message=message))
+            self._decide(job, "library_gone", message, partial(lifecycle.fail_library_gone, job, message=message))
 
     def _pause_orphans(self, owner=None) -> None:
         running = ScanJob.objects.filter(status=Status.RUNNING)
@@ -147,8 +156,8 @@ class Recovery:
             verdict = after_interruption(files_processed=job.files_processed, progress=job.progress,
                                          attempts=job.auto_resume_attempts, process_died=not own, config=self.config)
             note = "; resume it when ready" if verdict.resumable and not self.resume else ""
-            paused = self._decide(job, "orphaned", death.why, lambda job=job, death=death: lifecycle.pause_orphaned(
-                job, why=death.why, still_dead=death.still_dead, verdict=verdict, note=note))
+            paused = self._decide(job, "orphaned", death.why, partial(
+                lifecycle.pause_orphaned, job, why=death.why, still_dead=death.still_dead, verdict=verdict, note=note))
             if paused is not None and self.dry_run:
                 job.status, job.pause_reason = Status.PAUSED, ScanJob.PauseReason.INTERRUPTED
                 job.resumes_automatically = verdict.resumable
@@ -159,7 +168,7 @@ class Recovery:
         for job in [*paused, *(j for j in self._would_pause if j.resumes_automatically)]:
             delay = retry_delay(job.auto_resume_attempts)
             self._decide(job, "auto_resumed", "would resume it automatically",
-                         lambda job=job, delay=delay: lifecycle.auto_resume(job, delay=delay))
+                         partial(lifecycle.auto_resume, job, delay=delay))
 
     def _remove_dead_workers(self) -> None:
         """Worker rows of processes that are gone, while they still are; their jobs were handled above."""
@@ -167,7 +176,8 @@ class Recovery:
             if not self.dry_run and not Worker.objects.filter(death.still_dead, pk=pk).delete()[0]:
                 continue
             label = self.workers[pk].label
-            self.report.decisions.append(Decision("worker_removed", None, None, f"Removed the row of dead worker {label}"))
+            self.report.decisions.append(Decision("worker_removed", None, None,
+                                                  f"Removed the row of dead worker {label}"))
 
     # ----------------------------------------------------------------- judgement
     def _death_of_owner(self, job: ScanJob) -> Death | None:

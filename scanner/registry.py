@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from uuid import UUID
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
+from scanner import lifecycle
+from scanner.events import record_event
 from scanner.lifecycle import Lease
+from scanner.models import ScanJob
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +81,40 @@ class ThreadRegistry:
                 thread.stop_event.set()
                 return True
         return False
+
+    def pause_all_for_shutdown(self, *, timeout: float) -> None:
+        """Pause every job running here (pause_reason=shutdown) and wait for the threads to end."""
+        threads = self.threads()
+        for thread in threads:
+            try:
+                lifecycle.pause_for_shutdown(thread.lease)
+            except DatabaseError:
+                logger.warning("could not pause job %s for shutdown", thread.lease.job_id, exc_info=True)
+            thread.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def stop_threads_whose_job_moved_on(self, worker_id: UUID | None, worker_label: str) -> None:
+        """Reconcile, thread side: a thread whose job row is gone, no longer running, or held
+        under another lease is stopped (once: a stopped thread may take a moment to end)."""
+        threads = [t for t in self.threads() if not t.stop_event.is_set()]
+        rows = {
+            pk: (status, token, owner)
+            for pk, status, token, owner in ScanJob.objects.filter(pk__in=[t.lease.job_id for t in threads])
+            .values_list("pk", "status", "lease_token", "owner")
+        }
+        for thread in threads:
+            row = rows.get(thread.lease.job_id)
+            if row == (ScanJob.Status.RUNNING, thread.lease.lease_token, worker_id) or thread.outcome is not None:
+                continue
+            # Stopped, but kept here until it ends: its library stays busy in this process.
+            thread.stop_event.set()
+            state = "deleted" if row is None else f"{row[0]}, lease {row[1]}"
+            if row is not None and row[0] != ScanJob.Status.COMPLETED:
+                record_event(thread.lease.job_id, "thread_stopped",
+                             f"Stopped a scan thread of {worker_label}: its job is now {state}",
+                             worker=worker_label, library_id=thread.lease.library_id)
 
     def stop_all(self, why: str) -> None:
         logger.warning("stopping this process's scans: %s", why, extra={"action": "stop_all"})

@@ -21,23 +21,23 @@ import functools
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django_apscheduler.util import close_old_connections
 
 from scanner import lifecycle
 from scanner.conf import ScannerConfig, scanner_config
 from scanner.engine import ScanEngine, interrupt
-from scanner.events import record_event
 from scanner.extraction import shutdown_pool
-from scanner.housekeeping import prune_history, queue_due_scans
+from scanner.housekeeping import run_shared_duties
 from scanner.identity import WorkerIdentity
 from scanner.lifecycle import Lease
-from scanner.locks import try_shared_lock
-from scanner.models import ScanJob, Worker
+from scanner.models import ScanJob
 from scanner.recovery import recover_scans
 from scanner.registry import ScanThread, ThreadRegistry
 from scanner.signals import job_changed
@@ -57,16 +57,19 @@ def duty(func):
             func(self)
         except DatabaseError as exc:
             logger.warning("%s postponed: database unavailable or not migrated: %s", func.__name__, exc,
-                           extra={"action": "duty_failed", "worker": self.worker_label})
+                           extra={"action": "duty_failed", "worker": self.identity.label})
 
     return run
 
 
 class ScanRuntime:
-    def __init__(self, *, kind: str, config: ScannerConfig | None = None, claim_jobs: bool = True):
+    def __init__(self, *, kind: str, config: ScannerConfig | None = None, claim_jobs: bool = True,
+                 scan: Callable[[Lease, threading.Event], str] | None = None):
         self.config = config or scanner_config()
         self.claim_jobs = claim_jobs
         self.identity = WorkerIdentity(kind)
+        # What runs a claimed job in its thread: the engine (tests may simulate one).
+        self._scan = scan or partial(scan_with_engine, config=self.config, identity=self.identity)
         self.registry = ThreadRegistry(on_thread_end=self._thread_ended)
         # Held while claiming-and-starting and while recovering, so recovery never sees a job
         # this process just claimed but has not yet given a thread.
@@ -76,16 +79,8 @@ class ScanRuntime:
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            timezone=timezone.utc,
+            timezone=UTC,
         )
-
-    @property
-    def worker(self) -> Worker | None:
-        return self.identity.worker
-
-    @property
-    def worker_label(self) -> str:
-        return self.identity.label
 
     @property
     def scheduler_running(self) -> bool:
@@ -94,7 +89,7 @@ class ScanRuntime:
     # ----------------------------------------------------------------- life cycle
     def start(self) -> ScanRuntime:
         """Start the duties in the scheduler's threads; nothing here touches the database."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         add = self._scheduler.add_job
         if self.claim_jobs:
             add(self.recover, id="startup_recovery", next_run_time=now)
@@ -116,16 +111,7 @@ class ScanRuntime:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         with self._claim_lock:  # a claim in progress finishes starting its thread before we look
-            threads = self.registry.threads()
-        for thread in threads:
-            try:
-                lifecycle.pause_for_shutdown(thread.lease)
-            except DatabaseError:
-                logger.warning("could not pause job %s for shutdown", thread.lease.job_id, exc_info=True)
-            thread.stop_event.set()
-        deadline = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            self.registry.pause_all_for_shutdown(timeout=timeout)
         try:
             self.identity.unregister()
         except DatabaseError:
@@ -148,12 +134,9 @@ class ScanRuntime:
         """Claim queued jobs now rather than at the next interval."""
         if self.claim_jobs and not self._stopping:
             try:
-                self._scheduler.modify_job("claim", next_run_time=datetime.now(timezone.utc))
+                self._scheduler.modify_job("claim", next_run_time=datetime.now(UTC))
             except Exception:  # the scheduler is shutting down or not started
                 pass
-
-    def _scan(self, lease: Lease, stop: threading.Event) -> str:
-        return ScanEngine(lease, config=self.config, stop=stop, worker_label=self.worker_label).run()
 
     def _thread_ended(self, idle: bool) -> None:
         if idle:
@@ -202,19 +185,16 @@ class ScanRuntime:
 
     @duty
     def reconcile(self) -> None:
-        self._stop_threads_that_lost_their_job()
+        worker = self.identity.register()
+        self.registry.stop_threads_whose_job_moved_on(worker.pk, worker.label)
         self._recover()
         self._beat()
 
     @duty
     def housekeeping(self) -> None:
-        with transaction.atomic():
-            if try_shared_lock("schedule"):
-                queue_due_scans()
-        if time.monotonic() - self._last_prune >= self.config.prune_interval:
-            with transaction.atomic():
-                if try_shared_lock("prune"):
-                    prune_history(retention_days=self.config.retention_days)
+        prune = time.monotonic() - self._last_prune >= self.config.prune_interval
+        run_shared_duties(prune=prune, retention_days=self.config.retention_days)
+        if prune:
             self._last_prune = time.monotonic()
 
     # ----------------------------------------------------------------- helpers
@@ -228,30 +208,11 @@ class ScanRuntime:
             self._worker_lost()
 
     def _worker_lost(self) -> None:
-        """Another process judged us dead and removed our row: our jobs may have been resumed
-        elsewhere. Stop our scans (they could no longer commit) and register anew."""
+        """Another process judged us dead and removed our row: stop our scans (they may run elsewhere now)."""
         self.registry.stop_all("this process's worker row was removed")
         self.identity.forget()
         self.identity.register()
 
-    def _stop_threads_that_lost_their_job(self) -> None:
-        """Reconcile, thread side: a thread whose job row is gone, no longer running, or held
-        under another lease is stopped (once: a stopped thread may take a moment to end)."""
-        threads = [t for t in self.registry.threads() if not t.stop_event.is_set()]
-        rows = {
-            pk: (status, token, owner)
-            for pk, status, token, owner in ScanJob.objects.filter(pk__in=[t.lease.job_id for t in threads])
-            .values_list("pk", "status", "lease_token", "owner")
-        }
-        worker_id = self.worker.pk if self.worker else None
-        for thread in threads:
-            row = rows.get(thread.lease.job_id)
-            if row == (ScanJob.Status.RUNNING, thread.lease.lease_token, worker_id) or thread.outcome is not None:
-                continue
-            # Stopped, but kept in the registry until it ends: its library stays busy here.
-            thread.stop_event.set()
-            state = "deleted" if row is None else f"{row[0]}, lease {row[1]}"
-            if row is not None and row[0] != ScanJob.Status.COMPLETED:
-                record_event(thread.lease.job_id, "thread_stopped",
-                             f"Stopped a scan thread of {self.worker_label}: its job is now {state}",
-                             worker=self.worker_label, library_id=thread.lease.library_id)
+
+def scan_with_engine(lease: Lease, stop: threading.Event, *, config: ScannerConfig, identity: WorkerIdentity) -> str:
+    return ScanEngine(lease, config=config, stop=stop, worker_label=identity.label).run()

@@ -86,8 +86,10 @@ def resume_scan_by_library(*, library_id: int) -> ScanAction:
 def pause_scan_by_library(*, library_id: int) -> ScanJob:
     """Pause the library's queued or running scan; pausing a paused scan changes nothing,
     except that a scan paused by a restart then waits for a person: the user's pause wins."""
-    return _change_open_job(library_id, "pause", lifecycle.pause_by_user,
-                            done=lambda job: job.status == Status.PAUSED and job.pause_reason == ScanJob.PauseReason.USER)
+    return _change_open_job(
+        library_id, "pause", lifecycle.pause_by_user,
+        done=lambda job: job.status == Status.PAUSED and job.pause_reason == ScanJob.PauseReason.USER,
+    )
 
 
 def cancel_scan_by_library(*, library_id: int) -> ScanJob:

@@ -1,8 +1,8 @@
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -11,10 +11,14 @@ from rest_framework.views import APIView
 
 from scanner import metrics, services
 from scanner.conf import scanner_config
-from scanner.models import ScanJob
 from scanner.entrypoints import current_runtime
+from scanner.models import ScanJob
 from scanner.serializers import (
-    HealthSerializer, JobSerializer, LibraryStatusSerializer, ScanEventSerializer, StartScanSerializer,
+    HealthSerializer,
+    JobSerializer,
+    LibraryStatusSerializer,
+    ScanEventSerializer,
+    StartScanSerializer,
 )
 
 CONFLICT = OpenApiResponse(description='{"detail": ..., "job": Job} the scan state forbids it')
@@ -102,7 +106,7 @@ class HealthView(APIView):
             "status": "ok" if database else "unavailable",
             "database": database,
             "scanner_enabled": scanner_config().enabled,
-            "worker": str(runtime.worker.pk) if runtime and runtime.worker else None,
+            "worker": str(runtime.identity.worker.pk) if runtime and runtime.identity.worker else None,
             "scheduler_running": bool(runtime and runtime.scheduler_running),
             "running_scans": len(runtime.registry.running_job_ids()) if runtime else 0,
         }

@@ -8,15 +8,14 @@ the scanner's checkpoint is just that path, and the catalogue range a batch cove
 
 Safety. Symlinks are followed only when their target lies inside the root; a folder already on
 the current path (a loop) is not entered twice. Hidden entries and NAS/OS system folders are
-skipped. If the root itself disappears, is unmounted (its device changes) or becomes
-unreadable, RootUnavailable stops the walk.
+skipped. If the root disappears, is unmounted (its device changes) or becomes unreadable,
+RootUnavailable stops the walk.
 
 Errors are never absences: only a listing that succeeded shows what a folder holds. A folder
-that cannot be listed, entered or stat'ed, and an entry whose type cannot be told that is not
-named like a media file, are reported to `on_dir_error` (with the error) and skipped: the scan
-keeps their catalogue rows. A media file that cannot be stat'ed or typed, or whose name is not
-valid UTF-8, is yielded with `error` set, so the scan counts it as failed and keeps its row.
-Only FileNotFoundError, for something a listing showed a moment ago, means it is gone.
+that cannot be listed, entered or stat'ed, and an entry not named like a media file whose type
+cannot be told, go to `on_dir_error` and are skipped (the scan keeps their rows). A media file
+that cannot be stat'ed or typed, or whose name is not UTF-8, is yielded with `error` set (counted
+failed, row kept). Only FileNotFoundError, for what a listing showed a moment ago, means gone.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 
 VIDEO_EXTENSIONS = frozenset(
     "mkv mp4 m4v avi mov wmv webm ts m2ts mts mpg mpeg mpe vob flv ogv 3gp divx asf rm rmvb".split()
@@ -156,7 +156,7 @@ class Walker:
                 rel = prefix + entry.name
                 if media is not None:
                     if not after or rel > after:
-                        yield self._file_entry(entry, rel, *media) if entries else rel
+                        yield _file_entry(entry, rel, *media, self.check_root) if entries else rel
                     continue
                 sub = rel + "/"
                 if after and sub <= after and not after.startswith(sub):
@@ -180,25 +180,6 @@ class Walker:
                 stack.pop()
                 on_path.discard(folder_id)
 
-    def _file_entry(self, entry: os.DirEntry, rel: str, kind: str, extension: str) -> FileEntry:
-        problem = is_catalogable(rel)
-        item = FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
-        if not problem:
-            try:
-                st = entry.stat()
-                item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
-                if not (-INT64 < st.st_mtime_ns < INT64 and st.st_size < INT64):
-                    item.error = "its modification time or size is out of range"
-                if not stat.S_ISREG(st.st_mode):
-                    item.error = "not a regular file"  # a folder named like a film, seen through an unknown type
-            except FileNotFoundError:
-                self.check_root()
-                item.error = VANISHED
-            except OSError as exc:
-                self.check_root()
-                item.error = f"cannot be read: {exc.strerror}"
-        return item
-
     def _list(self, prefix: str, sort: bool, report: bool) -> list[tuple[os.DirEntry, tuple[str, str] | None]] | None:
         """The folder's sub-folders (None) and media files ((kind, extension)), in walk order
         when `sort`. None if the folder cannot be listed."""
@@ -216,7 +197,7 @@ class Walker:
             if report:
                 self.on_dir_error(prefix, exc)
             return None
-        keyed = []
+        keyed: list[tuple[str, os.DirEntry[str], tuple[str, str] | None]] = []
         kinds = KIND_BY_EXTENSION
         for entry in entries:  # the hot loop of every scan: classify inline, d_type checks only
             name = entry.name
@@ -238,7 +219,7 @@ class Walker:
                 elif report:
                     self.on_dir_error(prefix + name + "/", exc)  # perhaps a folder: keep what it held
         if sort:
-            keyed.sort(key=_first)
+            keyed.sort(key=itemgetter(0))
         return [(entry, media) for _, entry, media in keyed]
 
     def _inside_root(self, path: str) -> bool:
@@ -246,5 +227,23 @@ class Walker:
         return target == self.root or target.startswith(self.root + os.sep)
 
 
-def _first(item):
-    return item[0]
+def _file_entry(entry: os.DirEntry, rel: str, kind: str, extension: str,
+                check_root: Callable[[], None]) -> FileEntry:
+    """The entry of a media file with its stat, or with the reason it cannot be catalogued."""
+    problem = is_catalogable(rel)
+    item = FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
+    if not problem:
+        try:
+            st = entry.stat()
+            item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
+            if not (-INT64 < st.st_mtime_ns < INT64 and st.st_size < INT64):
+                item.error = "its modification time or size is out of range"
+            if not stat.S_ISREG(st.st_mode):
+                item.error = "not a regular file"  # a folder named like a film, seen through an unknown type
+        except FileNotFoundError:
+            check_root()
+            item.error = VANISHED
+        except OSError as exc:
+            check_root()
+            item.error = f"cannot be read: {exc.strerror}"
+    return item

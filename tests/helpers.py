@@ -7,9 +7,8 @@ import dataclasses
 import os
 import threading
 from contextlib import contextmanager
-from pathlib import Path
-
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db.models.functions import Now

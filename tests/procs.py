@@ -82,7 +82,8 @@ class Gunicorn:
     def __init__(self, var_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None):
         self.var_dir = var_dir
         self.port = free_port()
-        self.env = server_env(var_dir, GUNICORN_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY=str(workers), **(env or {}))
+        self.env = server_env(var_dir, GUNICORN_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY=str(workers),
+                              **(env or {}))
         self.log_path = var_dir / f"gunicorn-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -145,7 +146,8 @@ class Gunicorn:
                 os.killpg(self.proc.pid, signal.SIGKILL)  # workers forked after the first kill
             except ProcessLookupError:
                 pass
-        wait_until(lambda: (reap_orphans(), not _group_alive(self.proc.pid))[1], timeout=timeout, what="workers to exit")
+        wait_until(lambda: (reap_orphans(), not _group_alive(self.proc.pid))[1], timeout=timeout,
+                   what="workers to exit")
         self.proc = None
 
     def stop(self) -> None:

@@ -13,10 +13,12 @@ pytestmark = pytest.mark.django_db
 
 def test_the_admin_applies_the_library_path_rules(admin_client, make_library, tmp_path):
     existing = make_library(name="Music")
-    response = admin_client.post("/admin/libraries/library/add/", {"name": "Dup", "path": existing.path + "/", "kind": "music"})
+    response = admin_client.post("/admin/libraries/library/add/",
+                                 {"name": "Dup", "path": existing.path + "/", "kind": "music"})
     assert response.status_code == 200 and "already uses this folder" in response.content.decode()
     (tmp_path / "films").mkdir()
-    response = admin_client.post("/admin/libraries/library/add/", {"name": "Films", "path": f"{tmp_path}/films/", "kind": "movies"})
+    response = admin_client.post("/admin/libraries/library/add/",
+                                 {"name": "Films", "path": f"{tmp_path}/films/", "kind": "movies"})
     assert response.status_code == 302
     assert Library.objects.get(name="Films").path == str(tmp_path / "films")
 

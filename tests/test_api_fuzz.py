@@ -11,9 +11,9 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
+from schemathesis.generation.modes import GenerationMode
 
 from mediaserver.wsgi import application
-from schemathesis.generation.modes import GenerationMode
 
 EXAMPLES_PER_OPERATION = 40
 

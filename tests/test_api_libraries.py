@@ -70,7 +70,8 @@ def test_the_path_rules_apply_to_a_change_too(staff_client, tmp_path):
     create(staff_client, tmp_path / "b", name="B")
     response = staff_client.patch(f"/api/libraries/{a['id']}/", {"path": str(tmp_path / "b")}, format="json")
     assert response.status_code == 400 and "already uses this folder" in response.json()["path"][0]
-    response = staff_client.patch(f"/api/libraries/{a['id']}", {"name": "Renamed", "path": str(tmp_path / "a/")}, format="json")
+    response = staff_client.patch(f"/api/libraries/{a['id']}", {"name": "Renamed", "path": str(tmp_path / "a/")},
+                                  format="json")
     assert response.status_code == 200 and response.json()["name"] == "Renamed"
 
 
@@ -95,7 +96,8 @@ def test_other_fields_are_validated(staff_client, body, field):
 def test_malformed_json_is_a_400(staff_client):
     response = staff_client.post("/api/libraries/", '{"name": "x", "path": ', content_type="application/json")
     assert response.status_code == 400 and "JSON parse error" in response.json()["detail"]
-    response = staff_client.post("/api/libraries/", '{"name": "\\ud800", "path": "/tmp"}', content_type="application/json")
+    response = staff_client.post("/api/libraries/", '{"name": "\\ud800", "path": "/tmp"}',
+                                 content_type="application/json")
     assert response.status_code == 400
 
 

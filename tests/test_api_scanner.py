@@ -24,7 +24,8 @@ def test_start_creates_a_job_with_the_contract_fields(staff_client, make_library
     assert response.status_code == 201
     job = response.json()
     assert set(job) >= JOB_FIELDS
-    assert (job["library"], job["status"], job["mode"], job["worker"], job["eta_seconds"]) == (library.pk, "pending", "quick", None, None)
+    assert (job["library"], job["status"], job["mode"], job["worker"], job["eta_seconds"]) == (
+        library.pk, "pending", "quick", None, None)
 
 
 def test_start_full_mode_and_bad_modes(staff_client, make_library):
@@ -56,7 +57,8 @@ def test_pause_is_200_and_idempotent_409_when_nothing_is_open(staff_client, make
     job = ScanJob.objects.create(library=library, status="running", worker_name="host:1")
     first = post(staff_client, "pause", library.pk)
     assert first.status_code == 200
-    assert (first.json()["id"], first.json()["status"], first.json()["pause_reason"], first.json()["worker"]) == (job.pk, "paused", "user", None)
+    assert (first.json()["id"], first.json()["status"], first.json()["pause_reason"], first.json()["worker"]) == (
+        job.pk, "paused", "user", None)
     again = post(staff_client, "pause", library.pk, slash=True)
     assert again.status_code == 200 and again.json()["status"] == "paused"
 
@@ -91,8 +93,8 @@ def test_status_shows_the_open_job_else_the_latest_else_null(staff_client, make_
     assert staff_client.get(f"/api/scanner/status/{library.pk}").json()["job"]["id"] == open_job.pk
 
 
-@pytest.mark.parametrize("method, action", [("post", "start"), ("post", "pause"), ("post", "resume"), ("post", "cancel"),
-                                            ("get", "status")])
+@pytest.mark.parametrize("method, action", [("post", "start"), ("post", "pause"), ("post", "resume"),
+                                            ("post", "cancel"), ("get", "status")])
 @pytest.mark.parametrize("library_id", ["999", "abc", "-1", "99999999999999999999999"])
 def test_unknown_or_malformed_library_ids_are_404(staff_client, method, action, library_id):
     response = getattr(staff_client, method)(f"/api/scanner/{action}/{library_id}")
@@ -116,8 +118,10 @@ def test_job_history_newest_first_with_filters_and_events(staff_client, make_lib
     failed = ScanJob.objects.create(library=a, status="failed")
     other = ScanJob.objects.create(library=b, status="completed")
     assert [j["id"] for j in staff_client.get("/api/scanner/jobs/").json()["results"]] == [other.pk, failed.pk, old.pk]
-    assert [j["id"] for j in staff_client.get("/api/scanner/jobs", {"library": a.pk}).json()["results"]] == [failed.pk, old.pk]
-    assert [j["id"] for j in staff_client.get("/api/scanner/jobs/", {"status": "completed"}).json()["results"]] == [other.pk, old.pk]
+    by_library = staff_client.get("/api/scanner/jobs", {"library": a.pk}).json()["results"]
+    assert [j["id"] for j in by_library] == [failed.pk, old.pk]
+    by_status = staff_client.get("/api/scanner/jobs/", {"status": "completed"}).json()["results"]
+    assert [j["id"] for j in by_status] == [other.pk, old.pk]
     assert staff_client.get("/api/scanner/jobs/", {"status": "exploded"}).status_code == 400
     assert staff_client.get("/api/scanner/jobs/", {"library": "abc"}).status_code == 400
     assert staff_client.get(f"/api/scanner/jobs/{old.pk}").json()["id"] == old.pk

@@ -24,10 +24,12 @@ if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
                 allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.common.exceptions import (  # noqa: E402
-    NoSuchElementException, StaleElementReferenceException, WebDriverException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
 )
+from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 
@@ -142,7 +144,8 @@ def test_log_in_add_a_library_scan_pause_and_resume(browser, server, django_user
     wait_until(settled(lambda: card(browser, "Music")), timeout=10, what="the music card")
     card(browser, "Music").find_element(By.CSS_SELECTOR, '[data-action="start"]').click()
     wait_until(settled(lambda: float(card(browser, "Music").find_element(By.CSS_SELECTOR, ".bar")
-                                     .get_attribute("aria-valuenow")) > 5), timeout=20, what="the music scan to progress")
+                                     .get_attribute("aria-valuenow")) > 5), timeout=20,
+               what="the music scan to progress")
     card(browser, "Music").find_element(By.CSS_SELECTOR, '[data-action="pause"]').click()
     wait_until(settled(lambda: field(card(browser, "Music"), "status") == "paused"), timeout=10,
                what="paused on the page")

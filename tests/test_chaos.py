@@ -36,8 +36,8 @@ def test_twenty_sigkills_across_one_long_scan(tmp_path, make_library, django_use
     try:
         for _ in range(KILLS):
             before = job().files_processed
-            wait_until(lambda: job().status in ("running", "completed") and job().files_processed > before,
-                       timeout=30, what="the scan to progress after a restart")
+            wait_until(lambda before=before: job().status in ("running", "completed")
+                       and job().files_processed > before, timeout=30, what="the scan to progress after a restart")
             if job().status == "completed":
                 break
             time.sleep(rng.uniform(0, 0.4))  # a random moment of the scan

@@ -58,7 +58,8 @@ def start_scan(server: Gunicorn, token: str, library) -> int:
 
 def assert_complete_and_exact(job_id: int, library, paths: list[str]) -> ScanJob:
     done = wait_until(lambda: (j := job(job_id)).status == "completed" and j, timeout=60, what="the scan to complete")
-    assert (done.files_processed, done.files_added, done.files_found, done.files_failed) == (len(paths), len(paths), len(paths), 0)
+    assert (done.files_processed, done.files_added, done.files_found, done.files_failed) == (
+        len(paths), len(paths), len(paths), 0)
     assert sorted(present_paths(library)) == sorted(paths)
     return done
 
@@ -172,7 +173,8 @@ def test_deleting_a_library_mid_scan_stops_its_thread_which_writes_nothing_more(
     wait_until(lambda: f"action=thread_ended job={job_id}" in server.log(), timeout=10,
                what="the scan thread to end")
     after = job(job_id)
-    assert (after.files_processed, after.updated_at, after.status) == (at_delete.files_processed, at_delete.updated_at, "failed")
+    assert (after.files_processed, after.updated_at, after.status) == (
+        at_delete.files_processed, at_delete.updated_at, "failed")
     assert not MediaFile.objects.filter(library_id=library.pk).exists()
 
 
@@ -187,7 +189,8 @@ def test_a_running_job_with_a_dead_owner_is_fixed_at_start_and_logged(servers, m
                                     lease_token=1, files_processed=0, files_found=300, checkpoint="")
     ScanJob.objects.filter(pk=orphan.pk).update(files_processed=20, progress=6.6)
     server = servers(env=FAST)
-    done = wait_until(lambda: (j := job(orphan.pk)).status == "completed" and j, timeout=30, what="the orphan to finish")
+    done = wait_until(lambda: (j := job(orphan.pk)).status == "completed" and j, timeout=30,
+                      what="the orphan to finish")
     assert done.resume_count == 1 and sorted(present_paths(library)) == sorted(paths)
     event = ScanEvent.objects.get(job=orphan, kind="orphaned")
     assert f"{owner.label} is no longer running" in event.message

@@ -9,14 +9,21 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from libraries.models import MediaFile
 import scanner.catalogue as catalogue_writes
+from libraries.models import MediaFile
 from scanner import lifecycle, services
 from scanner.engine import ScanEngine
 from scanner.models import ScanEvent, ScanJob
 from tests import media
 from tests.helpers import (
-    build_tree, catalogue, config, make_worker, many_files, present_paths, run_job, scan_now,
+    build_tree,
+    catalogue,
+    config,
+    make_worker,
+    many_files,
+    present_paths,
+    run_job,
+    scan_now,
     unprivileged_filesystem_access,
 )
 
@@ -36,7 +43,8 @@ def test_first_scan_catalogues_the_ground_truth(make_library):
     for rel, expected in truth.items():
         row = files[rel]
         stat = os.stat(path / rel)
-        assert (row.size, row.mtime_ns, row.kind, row.missing) == (stat.st_size, stat.st_mtime_ns, expected["kind"], False)
+        assert (row.size, row.mtime_ns, row.kind, row.missing) == (
+            stat.st_size, stat.st_mtime_ns, expected["kind"], False)
         for tag in ("title", "artist", "album", "track", "year"):
             if tag in expected:
                 assert getattr(row, tag) == expected[tag], (rel, tag)
@@ -66,10 +74,12 @@ def test_an_unchanged_rescan_writes_nothing_to_the_catalogue(make_library):
     with CaptureQueriesContext(connection) as queries:
         again = scan_now(library, batch_size=200)
 
-    writes = [q["sql"] for q in queries if "libraries_mediafile" in q["sql"] and not q["sql"].lstrip().startswith("SELECT")]
+    writes = [q["sql"] for q in queries
+              if "libraries_mediafile" in q["sql"] and not q["sql"].lstrip().startswith("SELECT")]
     assert writes == []
     assert len(queries) < 60, "a rescan must use a few queries per batch, not one per file"
-    assert (again.files_unchanged, again.files_added, again.files_updated, again.files_missing) == (first.files_added, 0, 0, 0)
+    assert (again.files_unchanged, again.files_added, again.files_updated, again.files_missing) == (
+        first.files_added, 0, 0, 0)
     assert {f.pk: (f.last_seen, f.size) for f in MediaFile.objects.all()} == before
 
 
@@ -263,7 +273,8 @@ def test_each_scan_leaves_its_story_in_events(make_library):
     library = make_library()
     many_files(Path(library.path), 3)
     job = scan_now(library)
-    assert list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True)) == ["queued", "claimed", "started", "completed"]
+    assert list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True)) == [
+        "queued", "claimed", "started", "completed"]
     assert ScanEvent.objects.get(job=job, kind="completed").message == job.status_message
 
 

@@ -40,7 +40,8 @@ def test_killed_database_connections_are_retried_and_the_scan_completes_exactly(
     runtime(max_files_per_second=400, batch_size=25)
     services.start_scan(library_id=library.pk)
     for threshold in (100, 300, 500):
-        wait_until(lambda: job_of(library).files_processed >= threshold, timeout=20, what="progress")
+        wait_until(lambda threshold=threshold: job_of(library).files_processed >= threshold, timeout=20,
+                   what="progress")
         with connection.cursor() as cursor:  # every connection but this test's own
             cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                            "WHERE datname = current_database() AND pid <> pg_backend_pid()")

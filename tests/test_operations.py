@@ -135,7 +135,8 @@ def test_every_gunicorn_worker_gives_the_same_metrics(tmp_path, make_library, dj
             request = urllib.request.Request(server.url + "/metrics", headers={"Authorization": f"Token {token}"})
             with urllib.request.urlopen(request, timeout=10) as response:
                 text = response.read().decode()
-            scrapes.add(next(line for line in text.splitlines() if line.startswith("mediaserver_scan_files_processed_total")))
+            scrapes.add(next(line for line in text.splitlines()
+                             if line.startswith("mediaserver_scan_files_processed_total")))
     finally:
         server.kill()
     assert scrapes == {"mediaserver_scan_files_processed_total 321.0"}

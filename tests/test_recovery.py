@@ -3,7 +3,6 @@
 import io
 import json
 import os
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -80,7 +79,8 @@ def test_a_user_pause_is_never_resumed(make_library):
     assert (fresh(job).status, fresh(job).resume_count) == ("paused", 0)
 
 
-@pytest.mark.parametrize("processed, progress, resumed", [(11, 0.5, True), (3, 1.5, True), (10, 1.0, False), (0, 0, False)])
+@pytest.mark.parametrize("processed, progress, resumed",
+                         [(11, 0.5, True), (3, 1.5, True), (10, 1.0, False), (0, 0, False)])
 def test_scans_whose_process_died_resume_only_with_real_progress(make_library, dead_pid, processed, progress, resumed):
     job = running_job(make_library(), local_worker(dead_pid), files_processed=processed, progress=progress)
     recover_scans(config=config(auto_resume_min_files=10, auto_resume_min_percent=1))
@@ -232,8 +232,8 @@ def test_a_process_whose_row_was_removed_claims_nothing_under_it(make_library):
     job = ScanJob.objects.create(library=make_library())
     runtime.claim_pending()
     assert fresh(job).status == "pending", "nothing is claimed under an owner others think dead"
-    assert runtime.worker.pk != old.pk, "the process registered again"
+    assert runtime.identity.worker.pk != old.pk, "the process registered again"
     runtime.claim_pending()
     claimed = ScanEvent.objects.get(job=job, kind="claimed")
-    assert claimed.worker == runtime.worker.label and fresh(job).lease_token == 1
+    assert claimed.worker == runtime.identity.label and fresh(job).lease_token == 1
     runtime.shutdown(timeout=5)

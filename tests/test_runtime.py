@@ -9,12 +9,12 @@ from django.db import connection
 
 from libraries.models import MediaFile
 from scanner import extraction, lifecycle, services
+from scanner.entrypoints import current_runtime, stop_runtime
 from scanner.models import ScanEvent, ScanJob, Worker
 from scanner.recovery import recover_scans
 from scanner.registry import ScanThread
 from scanner.runtime import ScanRuntime
 from tests import media
-from scanner.entrypoints import current_runtime, stop_runtime
 from tests.helpers import build_tree, config, local_worker, many_files, present_paths
 from tests.procs import wait_until
 
@@ -55,13 +55,15 @@ def test_pause_stops_the_thread_at_once_and_resume_finishes_exactly(runtime, mak
     wait_until(lambda: not rt.registry.threads(), timeout=5, what="the scan thread to stop")
     job = job_of(library)
     assert job.status == "paused" and 30 <= job.files_processed < 400
-    assert MediaFile.objects.filter(library=library).count() == job.files_processed, "progress is exactly what was committed"
+    assert MediaFile.objects.filter(library=library).count() == job.files_processed, (
+        "progress is exactly what was committed")
 
     resumed = services.resume_scan_by_library(library_id=library.pk).job
     assert resumed.pk == job.pk
     wait_until(lambda: job_of(library).status == "completed", timeout=30, what="the resumed scan to complete")
     done = job_of(library)
-    assert (done.pk, done.resume_count, done.files_processed, done.files_added, done.files_found) == (job.pk, 1, 400, 400, 400)
+    assert (done.pk, done.resume_count, done.files_processed, done.files_added, done.files_found) == (
+        job.pk, 1, 400, 400, 400)
     assert sorted(present_paths(library)) == sorted(paths)
 
 
@@ -114,7 +116,7 @@ def test_a_process_whose_worker_row_was_removed_stops_its_scans(runtime, make_li
     rt = runtime(max_files_per_second=100, batch_size=10)
     services.start_scan(library_id=library.pk)
     wait_until(lambda: job_of(library).status == "running", timeout=5, what="the scan to start")
-    old_worker = rt.worker.pk
+    old_worker = rt.identity.worker.pk
     Worker.objects.filter(pk=old_worker).delete()  # as a sweeper that judged us dead would
     wait_until(lambda: not rt.registry.threads(), timeout=5, what="the scan to stop")
     assert Worker.objects.exclude(pk=old_worker).count() == 1, "the process registers again"

@@ -52,7 +52,8 @@ def test_each_gunicorn_worker_scans_and_the_master_does_not(tmp_path, make_libra
 @pytest.mark.parametrize("database", ["unmigrated", "unreachable"])
 def test_the_server_starts_without_a_usable_database_and_says_why(tmp_path, database):
     url = f"sqlite:///{tmp_path / 'empty.sqlite3'}" if database == "unmigrated" else "postgres://nobody@127.0.0.1:1/none"
-    server = Gunicorn(tmp_path, env={"DATABASE_URL": url, "SCANNER_CLAIM_INTERVAL": "0.2"}).start(ready_path="/api/health/")
+    server = Gunicorn(tmp_path, env={"DATABASE_URL": url, "SCANNER_CLAIM_INTERVAL": "0.2"}).start(
+        ready_path="/api/health/")
     try:
         wait_until(lambda: "postponed: database unavailable or not migrated" in server.log(), timeout=10,
                    what="the scanner to log why it waits")

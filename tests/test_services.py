@@ -12,7 +12,8 @@ pytestmark = pytest.mark.django_db
 def test_start_queues_a_new_job(make_library):
     library = make_library()
     action = services.start_scan(library_id=library.pk, mode="full")
-    assert action.created and (action.job.status, action.job.mode, action.job.library_id) == ("pending", "full", library.pk)
+    assert action.created
+    assert (action.job.status, action.job.mode, action.job.library_id) == ("pending", "full", library.pk)
     assert ScanEvent.objects.filter(job=action.job, kind="queued").exists()
 
 
@@ -59,7 +60,8 @@ def test_resume_continues_the_same_job(make_library):
     services.pause_scan_by_library(library_id=library.pk)
     action = services.resume_scan_by_library(library_id=library.pk)
     assert not action.created and action.job.pk == job.pk
-    assert (action.job.status, action.job.resume_count, action.job.checkpoint) == ("pending", 1, "Show 001/Episode 003.mkv")
+    assert (action.job.status, action.job.resume_count, action.job.checkpoint) == (
+        "pending", 1, "Show 001/Episode 003.mkv")
     assert action.job.resumed_at is not None
 
 

@@ -66,9 +66,11 @@ def test_media_paths_sort_bytewise_in_the_database(make_library):
     names = ["b.mp3", "B.mp3", "b/x.mp3", "b-c.mp3", "bé.mp3", "b_d.mp3", "a b.mp3", "Z.mp3", "ä.mp3"]
     now = timezone.now()
     MediaFile.objects.bulk_create(
-        MediaFile(library=library, path=n, size=1, mtime_ns=1, kind="audio", extension="mp3", first_seen=now, last_seen=now)
+        MediaFile(library=library, path=n, size=1, mtime_ns=1, kind="audio", extension="mp3", first_seen=now,
+                  last_seen=now)
         for n in names
     )
-    assert list(MediaFile.objects.filter(library=library).order_by("path").values_list("path", flat=True)) == sorted(names)
+    in_order = MediaFile.objects.filter(library=library).order_by("path").values_list("path", flat=True)
+    assert list(in_order) == sorted(names)
     in_range = MediaFile.objects.filter(library=library, path__gt="b-c.mp3", path__lte="b/x.mp3")
     assert sorted(in_range.values_list("path", flat=True)) == [n for n in sorted(names) if "b-c.mp3" < n <= "b/x.mp3"]

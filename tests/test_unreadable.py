@@ -1,8 +1,6 @@
 """An error is never an absence (DESIGN.md 3.6): what the walk could not stat, enter or type keeps
 its catalogue rows, is counted and reported; only a listing that succeeded marks files missing."""
 
-from pathlib import Path
-
 import pytest
 
 from scanner.models import ScanEvent

@@ -29,7 +29,8 @@ def test_walk_order_is_plain_string_order(tmp_path):
     assert paths(tmp_path) == sorted(TRICKY)
 
 
-@pytest.mark.parametrize("checkpoint", ["", "a.mkv", "a/b/c/d.flac", "b c/y.mp3", "b.mp3", "b/", "bé.mp3", "zz/a b/01.mp3", "zzz"])
+@pytest.mark.parametrize("checkpoint",
+                         ["", "a.mkv", "a/b/c/d.flac", "b c/y.mp3", "b.mp3", "b/", "bé.mp3", "zz/a b/01.mp3", "zzz"])
 def test_resuming_after_a_checkpoint_yields_exactly_the_rest(tmp_path, checkpoint):
     for rel in TRICKY:
         touch(tmp_path, rel)
@@ -48,7 +49,8 @@ def test_only_media_is_yielded_with_kind_extension_size_and_mtime(tmp_path):
     touch(tmp_path, "noext")
     (entry,) = Walker(str(tmp_path))
     st = os.stat(tmp_path / "Film.MKV")
-    assert (entry.path, entry.kind, entry.extension, entry.size, entry.mtime_ns) == ("Film.MKV", "video", "mkv", 5, st.st_mtime_ns)
+    assert (entry.path, entry.kind, entry.extension, entry.size, entry.mtime_ns) == (
+        "Film.MKV", "video", "mkv", 5, st.st_mtime_ns)
 
 
 def test_classification_table(tmp_path):

@@ -51,7 +51,7 @@ class Command(BaseCommand):
     def _follow(self, lib: Library) -> ScanJob:
         try:
             while True:
-                job = services.get_library_scan_status(library_id=lib.pk)
+                job = _latest(lib)
                 self._draw(job)
                 if job.status not in (ScanJob.Status.RUNNING, ScanJob.Status.PENDING):
                     return job
@@ -62,7 +62,7 @@ class Command(BaseCommand):
             try:
                 return services.pause_scan_by_library(library_id=lib.pk)
             except services.NoOpenScan:
-                return services.get_library_scan_status(library_id=lib.pk)
+                return _latest(lib)
 
     def _draw(self, job: ScanJob) -> None:
         width = 30
@@ -87,3 +87,10 @@ def _find_library(ref: str) -> Library:
         names = ", ".join(f"{lib.pk}: {lib.name}" for lib in query[:20]) or "none yet"
         raise CommandError(f"No library {ref!r}. Libraries: {names}")
     return found
+
+
+def _latest(lib: Library) -> ScanJob:
+    """The library's open scan, else its latest: there is one, since this command queued it."""
+    job = services.get_library_scan_status(library_id=lib.pk)
+    assert job is not None, "the command's own job is gone"  # pruning keeps each library's latest job
+    return job

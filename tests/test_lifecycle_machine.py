@@ -1,0 +1,407 @@
+"""The job lifecycle under interleavings: a model-based test (Hypothesis stateful testing).
+
+Three simulated scanning processes share the database with a web front: each has its own
+ScanRuntime (worker row, thread registry, duties) and its own database connection, and runs
+its claimed jobs in real scan threads that commit one batch of a real tree when told to.
+Hypothesis interleaves users (start, pause, resume, cancel), claims, batch commits, process
+crashes and restarts, scan threads that die without a word, time passing for the dead, and
+recovery passes and reconciles by any process, with a user action or another process's claim
+injected between a pass's reads and its writes (the pass's `interleave` seam).
+
+After every step the invariants of DESIGN.md 5 must hold, read from the database:
+- at most one open job per library;
+- a job paused by a user leaves `paused` only by a user's resume or cancel;
+- a job is orphaned only if its owner is dead (or its thread in a live owner died);
+- each job's committed counters equal the catalogue rows it committed;
+- checkpoints, progress and counts never go backwards;
+- every status change has its event, and the events chain from `queued` to the status now.
+
+`make test` runs a fixed seed and a few examples; FULL=1 runs many more.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+from django.db.models.functions import Now
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from libraries.models import Library, MediaFile
+from scanner import services
+from scanner.batching import Batcher
+from scanner.commit import Committer, LeaseLost
+from scanner.lifecycle import Lease
+from scanner.models import ScanEvent, ScanJob, Worker
+from scanner.planner import Planner
+from scanner.progress import COUNTERS, Progress
+from scanner.recovery import Recovery
+from scanner.runtime import ScanRuntime
+from scanner.walk import Walker
+from tests.helpers import config
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(1200)]
+
+FULL = bool(os.environ.get("FULL"))
+PROCESSES = 3
+LIBRARIES = 2
+FILES = 7  # per library; batches of BATCH: a scan commits 3 batches, the last one completing it
+BATCH = 3
+USER_ACTIONS = ("start", "pause", "resume", "cancel")
+SETTINGS = config(worker_timeout=3600, heartbeat_interval=10, metadata_workers=0, batch_size=BATCH)
+
+
+class StepScan:
+    """One claimed job, committed one batch at a time with the engine's parts."""
+
+    def __init__(self, lease: Lease):
+        job = ScanJob.objects.select_related("library").get(pk=lease.job_id)
+        stop = threading.Event()
+        self.progress = Progress(checkpoint=job.checkpoint, found=job.files_found, percent=job.progress,
+                                 totals={name: getattr(job, name) for name in COUNTERS})
+        self.committer = Committer(lease, progress=self.progress, attempts=job.auto_resume_attempts, stop=stop,
+                                   worker_label="", log_ids={})
+        self.planner = Planner(library_id=lease.library_id, job_id=lease.job_id, root=job.library.path, full=False,
+                               metadata_workers=0, read_timeout=5, log_ids={})
+        batcher = Batcher(checkpoint=job.checkpoint, batch_size=BATCH, files_per_second=0, stop=stop, log_ids={})
+        self.runs = batcher.runs(Walker(job.library.path, after=job.checkpoint, on_dir_error=batcher.on_dir_error))
+
+    def step(self) -> str:
+        batch = self.planner.plan(next(self.runs))
+        self.planner.finish(batch)
+        step = self.progress.step(batch.counts, batch.upper)
+        try:
+            self.committer.commit(batch, step)
+        except LeaseLost:
+            return "lost"
+        return "completed" if step.final else "committed"
+
+
+class Stepper:
+    """What runs a claimed job in a simulated process: a scan thread that commits one batch
+    each time it is told to, stops when asked (like the engine), or dies without a word."""
+
+    def __init__(self):
+        self.inboxes: dict[tuple[int, int], queue.Queue] = {}
+        self.errors: list[str] = []  # what a scan thread raised: in a real one, a failed scan
+
+    def __call__(self, lease: Lease, stop: threading.Event) -> str:
+        inbox = self.inboxes.setdefault((lease.job_id, lease.lease_token), queue.Queue())
+        scan = StepScan(lease)
+        while not stop.is_set():
+            try:
+                command, reply = inbox.get(timeout=0.02)
+            except queue.Empty:
+                continue
+            try:
+                outcome = "died" if command == "die" else scan.step()
+            except Exception as exc:
+                self.errors.append(f"job {lease.job_id}, lease {lease.lease_token}: {exc!r}")
+                outcome = "crashed"
+            reply.put(outcome)
+            if outcome != "committed":
+                return outcome
+        return "stopped"
+
+    def tell(self, thread, command: str) -> str:
+        """The thread's answer, or "ended" if it ended (stopped, done) without taking the command."""
+        reply: queue.Queue = queue.Queue()
+        self.inboxes.setdefault((thread.lease.job_id, thread.lease.lease_token), queue.Queue()).put((command, reply))
+        while True:
+            try:
+                answer = reply.get(timeout=0.05)
+            except queue.Empty:
+                if not thread.is_alive():
+                    return "ended"
+                continue
+            if answer != "committed":
+                thread.join(30)  # it ends now: wait, so the registry is settled for the next step
+            return answer
+
+
+class Process:
+    """A simulated scanning process on a host of its own (judged by its heartbeat)."""
+
+    def __init__(self, number: int, stepper: Stepper):
+        self.number = number
+        self.stepper = stepper
+        self.incarnation = 0
+        self.runtime: ScanRuntime | None = None
+        self.connection_thread = ThreadPoolExecutor(max_workers=1)  # its own database connection
+
+    @property
+    def alive(self) -> bool:
+        return self.runtime is not None
+
+    @property
+    def host(self) -> str:
+        return f"sim-{self.number}-{self.incarnation}"
+
+    def run(self, call):
+        def on_own_connection():
+            try:
+                return call()
+            finally:
+                connection.close()
+
+        return self.connection_thread.submit(on_own_connection).result(timeout=60)
+
+    def start(self) -> None:
+        self.incarnation += 1
+        self.runtime = ScanRuntime(kind="sim", config=SETTINGS, scan=self.stepper)
+
+    def register(self) -> None:
+        def register():
+            worker = self.runtime.identity.register()
+            worker.hostname, worker.pid_namespace = self.host, f"sim/{self.host}"
+            worker.save(update_fields=["hostname", "pid_namespace"])
+
+        self.run(register)
+
+    def threads(self):
+        return self.runtime.registry.threads() if self.runtime else []
+
+    def settle(self) -> None:
+        """Wait until every stopped scan thread of this process has ended."""
+        for thread in self.threads():
+            if thread.stop_event.is_set():
+                thread.join(30)
+                assert not thread.is_alive()
+
+    def kill(self) -> None:
+        """Its threads stop without cleanup; its worker row stays as it was."""
+        for thread in self.threads():
+            self.stepper.tell(thread, "die")
+        self.runtime = None
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    libraries: list[Library] = []
+
+    def __init__(self):
+        super().__init__()
+        self.stepper = Stepper()
+        self.processes = [Process(n, self.stepper) for n in range(PROCESSES)]
+        self.dead_hosts: set[str] = set()
+        self.user_paused: set[int] = set()
+        self.lost_threads: set[tuple[int, int]] = set()  # (job, lease) whose thread died, its process alive
+        self.seen: dict[int, tuple] = {}  # job -> (checkpoint, progress, processed) last seen
+
+    @initialize()
+    def clean_slate_and_processes(self):
+        for model in (ScanEvent, ScanJob, MediaFile, Worker):
+            model.objects.all().delete()
+        for process in self.processes:
+            process.start()
+            process.register()
+
+    # ------------------------------------------------------------- what can happen
+    def alive(self) -> list[Process]:
+        return [p for p in self.processes if p.alive]
+
+    def scanning(self) -> list:
+        return sorted((t for p in self.processes for t in p.threads() if t.is_alive() and not t.stop_event.is_set()),
+                      key=lambda t: t.lease.job_id)
+
+    # ------------------------------------------------------------- users, through the services
+    @rule(action=st.sampled_from(USER_ACTIONS), library=st.integers(0, LIBRARIES - 1))
+    def user(self, action, library):
+        self.act_as_user(action, self.libraries[library].pk)
+
+    def act_as_user(self, action: str, library_id: int) -> None:
+        try:
+            if action == "start":
+                job = services.start_scan(library_id=library_id).job
+            elif action == "resume":
+                job = services.resume_scan_by_library(library_id=library_id).job
+            elif action == "pause":
+                job = services.pause_scan_by_library(library_id=library_id)
+            else:
+                job = services.cancel_scan_by_library(library_id=library_id)
+        except (services.ScanAlreadyRunning, services.NoOpenScan):
+            return
+        if action == "pause":
+            self.user_paused.add(job.pk)
+        elif job.status != ScanJob.Status.PAUSED:
+            self.user_paused.discard(job.pk)
+
+    # ------------------------------------------------------------- processes
+    @precondition(lambda self: self.alive())
+    @rule(data=st.data(), batches=st.integers(0, 3))
+    def work(self, data, batches):
+        """A process claims what it can, then each of its scans commits up to `batches` batches."""
+        process = data.draw(st.sampled_from(self.alive()))
+        process.run(process.runtime.claim_pending)
+        for thread in sorted(process.threads(), key=lambda t: t.lease.job_id):
+            for _ in range(batches):
+                if not thread.is_alive() or self.stepper.tell(thread, "step") != "committed":
+                    break
+
+    @precondition(lambda self: self.scanning())
+    @rule(data=st.data())
+    def a_thread_dies(self, data):
+        """An outage ends a scan thread before it could write anything; its process lives."""
+        thread = data.draw(st.sampled_from(self.scanning()))
+        self.lost_threads.add((thread.lease.job_id, thread.lease.lease_token))
+        self.stepper.tell(thread, "die")
+
+    @precondition(lambda self: self.alive())
+    @rule(data=st.data(), silent_long_since=st.booleans())
+    def crash(self, data, silent_long_since):
+        """A process dies (SIGKILL, power cut): a busy one, if any is busy."""
+        busy = [p for p in self.alive() if p.threads()]
+        process = data.draw(st.sampled_from(busy or self.alive()))
+        self.dead_hosts.add(process.host)
+        process.kill()
+        if silent_long_since:
+            self.time_passes_for_the_dead()
+
+    @precondition(lambda self: len(self.alive()) < PROCESSES)
+    @rule(data=st.data())
+    def restart(self, data):
+        process = data.draw(st.sampled_from([p for p in self.processes if not p.alive]))
+        process.start()
+        process.register()
+
+    @rule()
+    def time_passes_for_the_dead(self):
+        """The dead send no heartbeats; the live ones keep theirs fresh."""
+        Worker.objects.filter(hostname__in=self.dead_hosts).update(heartbeat_at=Now() - timedelta(hours=2))
+
+    @precondition(lambda self: self.alive())
+    @rule(data=st.data())
+    def reconcile(self, data):
+        process = data.draw(st.sampled_from(self.alive()))
+        process.run(process.runtime.reconcile)
+        process.settle()
+
+    @rule(p=st.integers(-1, PROCESSES - 1), newcomer=st.none() | st.integers(0, PROCESSES - 1),
+          actions=st.lists(st.sampled_from([None, *USER_ACTIONS]), min_size=1, max_size=4))
+    def recovery_with_interleaved_actions(self, p, newcomer, actions):
+        """A recovery pass (by process p, or by `manage.py recover_scans` when p is -1) with,
+        between its reads and its writes: a process that (re)starts, registers and claims just
+        after the pass judged who is alive (`newcomer`); and before the pass's i-th write, a
+        user's action on the library of the job it is about to write (`actions[i]`)."""
+        process = self.processes[p] if p >= 0 else None
+        if process is not None and not process.alive:
+            return
+        upcoming = iter(actions)
+
+        def interleave(job):
+            if job is None:
+                other = self.processes[newcomer] if newcomer is not None else process
+                if other is not process:
+                    if not other.alive:
+                        other.start()
+                    other.register()
+                    other.run(other.runtime.claim_pending)
+            elif (action := next(upcoming, None)) is not None:
+                web = ThreadPoolExecutor(max_workers=1)
+                web.submit(lambda: self._on_web_connection(action, job.library_id)).result(60)
+                web.shutdown()
+
+        def recover():
+            worker = process.runtime.identity.register() if process else None
+            live = process.runtime.registry.running_job_ids() if process else ()
+            Recovery(worker=worker, live_job_ids=live, config=SETTINGS, interleave=interleave).run()
+
+        if process is not None:
+            process.run(recover)
+            process.settle()
+        else:
+            recover()
+
+    def _on_web_connection(self, action, library_id):
+        try:
+            self.act_as_user(action, library_id)
+        finally:
+            connection.close()
+
+    # ------------------------------------------------------------- invariants
+    @invariant()
+    def one_open_job_per_library(self):
+        per_library = ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES).values("library").annotate(n=Count("id"))
+        assert all(row["n"] == 1 for row in per_library), list(per_library)
+
+    @invariant()
+    def a_user_pause_is_never_undone(self):
+        for job in ScanJob.objects.filter(pk__in=self.user_paused):
+            assert (job.status, job.pause_reason) == ("paused", "user"), (job.pk, job.status, job.status_message)
+
+    @invariant()
+    def only_the_dead_are_orphaned(self):
+        for event in ScanEvent.objects.filter(kind="orphaned"):
+            claimed = ScanEvent.objects.filter(job_id=event.job_id, kind="claimed",
+                                               data__lease=event.data["lease"]).get()
+            host = claimed.worker.split(":")[0]
+            assert host in self.dead_hosts or (event.job_id, event.data["lease"]) in self.lost_threads, (
+                event.message, claimed.worker)
+
+    @invariant()
+    def no_scan_thread_crashed(self):
+        assert not self.stepper.errors, self.stepper.errors
+
+    @invariant()
+    def committed_counters_are_the_rows_committed(self):
+        for job in ScanJob.objects.all():
+            rows = MediaFile.objects.filter(last_job_id=job.pk).count()
+            assert job.files_added == rows, (job.pk, job.files_added, rows)
+            assert job.files_processed <= FILES, (job.pk, job.files_processed)
+            assert job.files_processed == job.files_added + job.files_unchanged + job.files_updated + job.files_failed
+        for library in self.libraries:
+            assert MediaFile.objects.filter(library=library).count() <= FILES
+
+    @invariant()
+    def nothing_goes_backwards(self):
+        for job in ScanJob.objects.all():
+            now = (job.checkpoint, job.progress, job.files_processed)
+            before = self.seen.get(job.pk, ("", 0.0, 0))
+            assert all(a <= b for a, b in zip(before, now, strict=True)), (job.pk, before, now)
+            self.seen[job.pk] = now
+
+    @invariant()
+    def every_status_change_has_its_event(self):
+        for job in ScanJob.objects.all():
+            moves = [(e.data["from"], e.data["to"]) for e in job.events.order_by("created_at", "id") if "to" in e.data]
+            assert moves and moves[0] == ("", "pending"), (job.pk, moves)
+            for (_, to), (frm, _) in itertools.pairwise(moves):
+                assert to == frm, (job.pk, moves)
+            assert moves[-1][1] == job.status, (job.pk, moves, job.status)
+
+    def teardown(self):
+        for process in self.processes:
+            if process.alive:
+                process.kill()
+            process.connection_thread.shutdown()
+
+
+def test_the_lifecycle_holds_its_invariants_under_interleavings(tmp_path_factory):
+    root = tmp_path_factory.mktemp("machine")
+    libraries = []
+    for n in range(LIBRARIES):
+        folder = root / f"library{n}"
+        for i in range(FILES):
+            (folder / f"Show {i % 3}").mkdir(parents=True, exist_ok=True)
+            (folder / f"Show {i % 3}/Episode {i}.mkv").write_bytes(b"x" * i)
+        libraries.append(Library.objects.create(name=f"Library {n}", path=str(folder)))
+    LifecycleMachine.libraries = libraries
+    run_state_machine_as_test(LifecycleMachine, settings=settings(
+        max_examples=600 if FULL else 100, stateful_step_count=50, derandomize=True, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], print_blob=True,
+    ))
