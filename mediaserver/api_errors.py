@@ -19,6 +19,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from mediaserver.dberrors import is_outage
 from scanner import services
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def exception_handler(exc, context):
         if exc.job is not None:
             body["job"] = JobSerializer(exc.job).data
         return Response(body, status=CONTROL_ERROR_STATUS.get(type(exc), status.HTTP_409_CONFLICT))
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, OperationalError | InterfaceError) and is_outage(exc):
         logger.warning("database unavailable: %s", exc, extra={"action": "db_unavailable"})
         return Response({"detail": DATABASE_DOWN}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": "5"})
@@ -49,7 +50,7 @@ def exception_handler(exc, context):
 def server_error(request):
     """handler500: an unreachable database is a 503 saying so; anything else a plain 500."""
     error = sys.exc_info()[1]
-    if not isinstance(error, OperationalError | InterfaceError):
+    if not isinstance(error, OperationalError | InterfaceError) or not is_outage(error):
         return django_server_error(request)
     logger.warning("database unavailable: %s", error, extra={"action": "db_unavailable"})
     response: HttpResponse

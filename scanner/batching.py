@@ -52,10 +52,7 @@ class Batcher:
         self._unreadable: list[tuple[str, str]] = []
 
     def on_dir_error(self, prefix: str, error: OSError) -> None:
-        if isinstance(error, FileNotFoundError):
-            logger.info("folder vanished during the scan: %s", prefix, extra={"action": "folder_vanished",
-                                                                               **self.log_ids})
-            return  # gone, as a listing of its parent will show: its rows may be marked missing
+        """A folder the walk could not read: its catalogue rows are kept (not known to be gone)."""
         self._unreadable.append((prefix, f"{error.strerror or error}"))
 
     def runs(self, walker: Walker) -> Iterator[Run]:

@@ -36,7 +36,9 @@ def insert_files(rows: list[tuple]) -> None:
     columns = ", ".join(INSERT_FIELDS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # psycopg's COPY, past Django's cursor: its errors must be wrapped as Django's are,
+            # so that a lost connection is seen as an outage (mediaserver/dberrors.py).
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:

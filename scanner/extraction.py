@@ -221,11 +221,12 @@ def _reap() -> None:
 
 
 def shutdown_pool() -> None:
-    """Stop the reader processes (the runtime calls this when no scan is left)."""
+    """Stop the reader processes (the runtime calls this when no scan is left). They are killed,
+    not waited for: what they still read nobody needs, and a read may hang."""
     global _pool
     _reap()
     with _lock:
         readers, _pool = _pool, None
         _timed_out.clear()
     if readers is not None:
-        readers.executor.shutdown(wait=True, cancel_futures=True)
+        readers.kill()

@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce, Now
 
 from libraries.models import Library
 from scanner import lifecycle
-from scanner.locks import try_shared_lock
+from scanner.locks import shared_duty, try_shared_lock
 from scanner.models import ScanJob
 
 if TYPE_CHECKING:  # django_stubs_ext comes with django-stubs, a dev tool
@@ -54,9 +54,11 @@ def next_scan_at(library: Library) -> datetime | None:
 
 
 def run_shared_duties(*, prune: bool, retention_days: int) -> None:
-    """One round of the duties every scanning process runs, each taken by one process at a time."""
-    with transaction.atomic():
-        if try_shared_lock("schedule"):
+    """One round of the duties every scanning process runs, each taken by one process at a time.
+    Each scheduled scan is queued in a transaction of its own: a library deleted meanwhile fails
+    its own insert, not the round."""
+    with shared_duty("schedule") as ours:
+        if ours:
             queue_due_scans()
     if prune:
         with transaction.atomic():

@@ -17,6 +17,7 @@ from collections.abc import Collection
 from django.db.models.functions import Now
 
 from scanner import procinfo
+from scanner.lifecycle import WorkerGone
 from scanner.models import ScanJob, Worker
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class WorkerIdentity:
     def __init__(self, kind: str):
         self.kind = kind
         self.worker: Worker | None = None
+        self._closed = False
         self._lock = threading.Lock()
         self._last_beat = time.monotonic()
 
@@ -34,8 +36,10 @@ class WorkerIdentity:
         return self.worker.label if self.worker else procinfo.process_label()
 
     def register(self) -> Worker:
-        """This process's worker row, created on first use."""
+        """This process's worker row, created on first use (never again once unregistered)."""
         with self._lock:
+            if self._closed:
+                raise WorkerGone("this process has unregistered: it is shutting down")
             if self.worker is None:
                 self.worker = Worker.objects.create(
                     hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=os.getpid(),
@@ -45,10 +49,9 @@ class WorkerIdentity:
                 logger.info("worker registered", extra={"action": "worker_registered", "worker": self.worker.label})
             return self.worker
 
-    def beat(self, running_job_ids: Collection[int]) -> bool:
+    def beat(self, worker: Worker, running_job_ids: Collection[int]) -> bool:
         """Refresh the row and the heartbeats of this process's running jobs; False if the
         row was removed (another process judged this one dead)."""
-        worker = self.register()
         if not Worker.objects.filter(pk=worker.pk).update(heartbeat_at=Now()):
             return False
         self._last_beat = time.monotonic()
@@ -61,13 +64,15 @@ class WorkerIdentity:
         """Seconds since the last heartbeat that reached the database."""
         return time.monotonic() - self._last_beat
 
-    def forget(self) -> None:
-        """The row is gone: the next use registers a new one."""
+    def replace(self, lost: Worker) -> Worker:
+        """`lost`'s row was removed: register anew, unless another thread already did."""
         with self._lock:
-            self.worker = None
+            if self.worker is not None and self.worker.pk == lost.pk:
+                self.worker = None
+        return self.register()
 
     def unregister(self) -> None:
         with self._lock:
-            worker, self.worker = self.worker, None
+            worker, self.worker, self._closed = self.worker, None, True
         if worker is not None:
             Worker.objects.filter(pk=worker.pk).delete()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Now
 
@@ -67,17 +67,18 @@ def queue(*, library_id: int, mode: str, trigger: str, message: str) -> ScanJob 
 
 
 def claim(job_id: int, worker: Worker) -> Lease | None:
-    """Take a pending job for `worker`, under its live worker row; None if somebody was first."""
-    job = _move(
-        job_id, Q(status=Status.PENDING, library__isnull=False) & Exists(Worker.objects.filter(pk=worker.pk)),
-        frm=Status.PENDING, to=Status.RUNNING, event="claimed", message=f"Starting on {worker.label}",
-        worker=worker.label, owner=worker.pk, worker_name=worker.label, lease_token=F("lease_token") + 1,
-        heartbeat_at=Now(),
-        started_at=Coalesce(F("started_at"), Now()), files_per_second=0,
-    )
-    if job is None:
-        if not Worker.objects.filter(pk=worker.pk).exists():
+    """Take a pending job for `worker` under its live worker row; None if somebody was first. A
+    claim is a heartbeat too: a process back from a long silence is not judged dead with its job."""
+    with transaction.atomic():
+        if not Worker.objects.filter(pk=worker.pk).update(heartbeat_at=Now()):
             raise WorkerGone(worker.label)  # never take a job under an owner others think dead
+        job = _move(
+            job_id, Q(status=Status.PENDING, library__isnull=False), frm=Status.PENDING, to=Status.RUNNING,
+            event="claimed", message=f"Starting on {worker.label}", worker=worker.label, owner=worker.pk,
+            worker_name=worker.label, lease_token=F("lease_token") + 1, heartbeat_at=Now(),
+            started_at=Coalesce(F("started_at"), Now()), files_per_second=0,
+        )
+    if job is None:
         return None
     assert job.library_id is not None  # the claim's WHERE requires a library
     return Lease(job_id=job.pk, library_id=job.library_id, lease_token=job.lease_token)

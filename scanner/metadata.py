@@ -11,7 +11,7 @@ import re
 
 import mutagen
 
-from scanner.walk import AUDIO_EXTENSIONS
+from scanner.listing import AUDIO_EXTENSIONS
 
 # Audio, plus the MP4 family of video containers mutagen understands.
 TAGGED_EXTENSIONS = AUDIO_EXTENSIONS | {"mp4", "m4v", "mov"}

@@ -37,7 +37,7 @@ from scanner.extraction import shutdown_pool
 from scanner.housekeeping import run_shared_duties
 from scanner.identity import WorkerIdentity
 from scanner.lifecycle import Lease
-from scanner.models import ScanJob
+from scanner.models import ScanJob, Worker
 from scanner.recovery import recover_scans
 from scanner.registry import ScanThread, ThreadRegistry
 from scanner.signals import job_changed
@@ -55,6 +55,9 @@ def duty(func):
             return
         try:
             func(self)
+        except lifecycle.WorkerGone:
+            if not self._stopping:  # else it unregistered while this duty ran: nothing to do
+                raise
         except DatabaseError as exc:
             logger.warning("%s postponed: database unavailable or not migrated: %s", func.__name__, exc,
                            extra={"action": "duty_failed", "worker": self.identity.label})
@@ -168,7 +171,7 @@ class ScanRuntime:
                 try:
                     lease = lifecycle.claim_next(worker, skip_library_ids=busy)
                 except lifecycle.WorkerGone:
-                    self._worker_lost()
+                    self._worker_lost(worker)
                     return
                 if lease is None or self.adopt(lease) is None:
                     return
@@ -204,14 +207,14 @@ class ScanRuntime:
             recover_scans(worker=worker, live_job_ids=self.registry.running_job_ids(), config=self.config)
 
     def _beat(self) -> None:
-        if not self.identity.beat(self.registry.running_job_ids()):
-            self._worker_lost()
+        worker = self.identity.register()
+        if not self.identity.beat(worker, self.registry.running_job_ids()):
+            self._worker_lost(worker)
 
-    def _worker_lost(self) -> None:
+    def _worker_lost(self, lost: Worker) -> None:
         """Another process judged us dead and removed our row: stop our scans (they may run elsewhere now)."""
         self.registry.stop_all("this process's worker row was removed")
-        self.identity.forget()
-        self.identity.register()
+        self.identity.replace(lost)
 
 
 def scan_with_engine(lease: Lease, stop: threading.Event, *, config: ScannerConfig, identity: WorkerIdentity) -> str:

@@ -107,7 +107,11 @@ def end_scans_of_deleted_library(*, library: Library) -> None:
     """Called by the library's deletion, in its transaction: the open scan ends failed (and its
     thread, wherever it runs, stops at its next commit or at once in this process)."""
     assert transaction.get_connection().in_atomic_block, "call inside the deletion's transaction"
-    Library.objects.select_for_update().filter(pk=library.pk).first()  # a new job's insert waits for the delete
+    # The job's row first, then the library's: a batch commit takes them in that order too (its
+    # new catalogue rows lock the library row at commit), so the two never deadlock. Holding
+    # the library row then makes a new job's insert wait for the delete, and fail (404).
+    list(ScanJob.objects.select_for_update().filter(library=library, status__in=ScanJob.OPEN_STATUSES))
+    Library.objects.select_for_update().filter(pk=library.pk).first()
     for _ in range(CAS_ATTEMPTS):
         job = selectors.open_job_of_library(library.pk)
         if job is None or lifecycle.fail_library_gone(job, message=f"The library '{library.name}' was deleted"):

@@ -15,7 +15,7 @@ Errors are never absences: only a listing that succeeded shows what a folder hol
 that cannot be listed, entered or stat'ed, and an entry not named like a media file whose type
 cannot be told, go to `on_dir_error` and are skipped (the scan keeps their rows). A media file
 that cannot be stat'ed or typed, or whose name is not UTF-8, is yielded with `error` set (counted
-failed, row kept). Only FileNotFoundError, for what a listing showed a moment ago, means gone.
+failed, row kept). Something is gone only when its folder, listed again, no longer has it.
 """
 
 from __future__ import annotations
@@ -24,26 +24,9 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from operator import itemgetter
 
-VIDEO_EXTENSIONS = frozenset(
-    "mkv mp4 m4v avi mov wmv webm ts m2ts mts mpg mpeg mpe vob flv ogv 3gp divx asf rm rmvb".split()
-)
-AUDIO_EXTENSIONS = frozenset(
-    "mp3 flac m4a m4b aac ogg oga opus wav aif aiff wma ape wv mpc alac dsf dff mka spx".split()
-)
-IMAGE_EXTENSIONS = frozenset("jpg jpeg png webp gif heic heif avif bmp tif tiff".split())
-KIND_BY_EXTENSION = {
-    **{ext: "video" for ext in VIDEO_EXTENSIONS},
-    **{ext: "audio" for ext in AUDIO_EXTENSIONS},
-    **{ext: "image" for ext in IMAGE_EXTENSIONS},
-}
+from scanner.listing import UNTYPED, Listing, list_folder
 
-# Folders that NAS systems and operating systems put in shares; never media.
-SYSTEM_FOLDERS = frozenset(
-    {"@eaDir", "@Recycle", "@Recently-Snapshot", "#recycle", "#snapshot", "$RECYCLE.BIN",
-     "System Volume Information", "lost+found", "RECYCLER", "Thumbs", "@tmp"}
-)
 MAX_PATH_BYTES = 2000  # longer relative paths cannot be indexed in the catalogue
 INT64 = 2**63  # sizes and mtimes (ns) must fit the catalogue's 64-bit columns
 
@@ -154,20 +137,21 @@ class Walker:
             prefix, children, folder_id = stack[-1]
             for entry, media in children:
                 rel = prefix + entry.name
-                if media is not None:
+                if media is not None and media is not UNTYPED:
                     if not after or rel > after:
-                        yield _file_entry(entry, rel, *media, self.check_root) if entries else rel
+                        yield self._file_entry(entry, rel, *media) if entries else rel
                     continue
+                folder = media
                 sub = rel + "/"
                 if after and sub <= after and not after.startswith(sub):
                     continue  # the whole folder lies before the checkpoint
                 try:
                     st = entry.stat()
                 except OSError as exc:  # vanished since the listing, or cannot be entered
-                    self.check_root()
-                    if report:
-                        self.on_dir_error(sub, exc)
+                    self._unreadable(sub, exc, report)
                     continue
+                if folder is UNTYPED and (not stat.S_ISDIR(st.st_mode) or not self._inside_root(entry.path)):
+                    continue  # not a folder after all, or a link out of the root
                 sub_id = (st.st_dev, st.st_ino)
                 if sub_id in on_path:
                     continue  # a symlink (or bind mount) loop
@@ -180,70 +164,53 @@ class Walker:
                 stack.pop()
                 on_path.discard(folder_id)
 
-    def _list(self, prefix: str, sort: bool, report: bool) -> list[tuple[os.DirEntry, tuple[str, str] | None]] | None:
-        """The folder's sub-folders (None) and media files ((kind, extension)), in walk order
-        when `sort`. None if the folder cannot be listed."""
-        path = os.path.join(self.root, prefix) if prefix else self.root
+    def _list(self, prefix: str, sort: bool, report: bool) -> Listing | None:
+        """The folder's listing (scanner/listing.py); None if it cannot be listed."""
         try:
-            with os.scandir(path) as it:
-                entries = list(it)
-        except FileNotFoundError as exc:
-            self.check_root()
-            if prefix and report:
-                self.on_dir_error(prefix, exc)  # vanished: its files are gone, not unreadable
-            return None if prefix else []
+            return list_folder(os.path.join(self.root, prefix) if prefix else self.root, sort=sort,
+                               inside_root=self._inside_root)
         except OSError as exc:
-            self.check_root()
-            if report:
-                self.on_dir_error(prefix, exc)
+            if not prefix and isinstance(exc, FileNotFoundError):
+                self.check_root()
+                return []
+            self._unreadable(prefix, exc, report)
             return None
-        keyed: list[tuple[str, os.DirEntry[str], tuple[str, str] | None]] = []
-        kinds = KIND_BY_EXTENSION
-        for entry in entries:  # the hot loop of every scan: classify inline, d_type checks only
-            name = entry.name
-            if name[0] == "." or name in SYSTEM_FOLDERS:
-                continue
-            dot = name.rfind(".")
-            extension = name[dot + 1 :].lower() if dot > 0 else ""
-            kind = kinds.get(extension)
+
+    def _file_entry(self, entry: os.DirEntry, rel: str, kind: str, extension: str) -> FileEntry:
+        """The entry of a media file with its stat, or with the reason it cannot be catalogued."""
+        problem = is_catalogable(rel)
+        item = FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
+        if not problem:
             try:
-                if entry.is_symlink() and not self._inside_root(entry.path):
-                    continue
-                if kind is not None and entry.is_file():
-                    keyed.append((name, entry, (kind, extension)))
-                elif entry.is_dir():
-                    keyed.append((name + "/", entry, None))
-            except OSError as exc:  # listed, but its type cannot be told (no d_type, and stat fails)
-                if kind is not None:
-                    keyed.append((name, entry, (kind, extension)))  # yielded failed: its stat fails too
-                elif report:
-                    self.on_dir_error(prefix + name + "/", exc)  # perhaps a folder: keep what it held
-        if sort:
-            keyed.sort(key=itemgetter(0))
-        return [(entry, media) for _, entry, media in keyed]
+                st = entry.stat()
+                item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
+                if not (-INT64 < st.st_mtime_ns < INT64 and st.st_size < INT64):
+                    item.error = "its modification time or size is out of range"
+                if not stat.S_ISREG(st.st_mode):
+                    item.error = "not a regular file"  # a folder named like a film, seen through an unknown type
+            except OSError as exc:
+                self.check_root()
+                gone = isinstance(exc, FileNotFoundError) and not self._still_listed(rel)
+                item.error = VANISHED if gone else f"cannot be read: {exc.strerror}"
+        return item
+
+    def _unreadable(self, prefix: str, error: OSError, report: bool) -> None:
+        """A folder that could not be entered or listed: reported, unless it is gone (not listed
+        any more by its parent), in which case its files are missing like any vanished file."""
+        self.check_root()
+        if report and not (isinstance(error, FileNotFoundError) and not self._still_listed(prefix)):
+            self.on_dir_error(prefix, error)
+
+    def _still_listed(self, rel: str) -> bool:
+        """Whether the folder holding `rel` still lists it. An error is never evidence of absence:
+        only a listing that succeeded and lacks the name is."""
+        parent, _, name = rel.rstrip("/").rpartition("/")
+        try:
+            with os.scandir(os.path.join(self.root, parent) if parent else self.root) as it:
+                return any(entry.name == name for entry in it)
+        except OSError:
+            return True
 
     def _inside_root(self, path: str) -> bool:
         target = os.path.realpath(path)
         return target == self.root or target.startswith(self.root + os.sep)
-
-
-def _file_entry(entry: os.DirEntry, rel: str, kind: str, extension: str,
-                check_root: Callable[[], None]) -> FileEntry:
-    """The entry of a media file with its stat, or with the reason it cannot be catalogued."""
-    problem = is_catalogable(rel)
-    item = FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
-    if not problem:
-        try:
-            st = entry.stat()
-            item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
-            if not (-INT64 < st.st_mtime_ns < INT64 and st.st_size < INT64):
-                item.error = "its modification time or size is out of range"
-            if not stat.S_ISREG(st.st_mode):
-                item.error = "not a regular file"  # a folder named like a film, seen through an unknown type
-        except FileNotFoundError:
-            check_root()
-            item.error = VANISHED
-        except OSError as exc:
-            check_root()
-            item.error = f"cannot be read: {exc.strerror}"
-    return item

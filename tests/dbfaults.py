@@ -8,6 +8,7 @@ Both need a test with committed transactions (django_db(transaction=True)).
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import psycopg
 from django.db import connection
@@ -32,16 +33,26 @@ def raise_outage() -> None:
             other.rollback()
             other.close()
     else:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (pid,) = cursor.fetchone()
-        settings = connection.settings_dict
-        with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
-                             dbname=settings["NAME"], autocommit=True) as other:
-            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        lose_the_connection()
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")  # terminating connection due to administrator command
     raise AssertionError("no outage happened")
+
+
+def lose_the_connection() -> None:
+    """PostgreSQL: terminate this thread's backend, as a server restart would; the next
+    statement on the connection fails. Returns once the backend is gone."""
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    settings = connection.settings_dict
+    with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+                         dbname=settings["NAME"], autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        for _ in range(200):
+            if not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+                return
+            time.sleep(0.01)
+    raise AssertionError("the backend outlived its termination")
 
 
 def raise_failure() -> None:

@@ -6,6 +6,8 @@ faults live in the JSON config, which the file system reloads when it changes:
 
   latency      seconds added to every getattr, readdir, open and read (default 0)
   eio_getattr  relative paths whose getattr (lstat) fails with EIO
+  enoent_getattr  relative paths still listed whose getattr fails with ENOENT (a name the share
+               lists but cannot look up: an SMB name it cannot map, a flaky NFS server)
   eio_readdir  relative folder paths whose listing (opendir) fails with EIO
   hang_read    relative paths whose read blocks until they leave the list (a stuck NFS read)
   no_dtype     readdir returns names only: the kernel reports DT_UNKNOWN, so callers must stat
@@ -35,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS: dict[str, Any] = {"latency": 0.0, "eio_getattr": [], "eio_readdir": [], "hang_read": [], "no_dtype": False}
+DEFAULTS: dict[str, Any] = {"latency": 0.0, "eio_getattr": [], "enoent_getattr": [], "eio_readdir": [],
+                            "hang_read": [], "no_dtype": False}
 POLL = 0.05  # how often the file system looks at the config file, and a hung read at the config
 # mfusepy loads libfuse2 when it finds one; the options used here are libfuse3's (Debian's fuse3).
 FUSE_ENV = {"FUSE_LIBRARY_NAME": "fuse3"}
@@ -150,7 +153,7 @@ class SlowShare:
         if (stamp := (st.st_ino, st.st_mtime_ns, st.st_size)) == self.stamp:
             return
         data = json.loads(Path(self.config).read_text())
-        for key in ("eio_getattr", "eio_readdir", "hang_read"):
+        for key in ("eio_getattr", "enoent_getattr", "eio_readdir", "hang_read"):
             data[key] = frozenset(p.strip("/") for p in data[key])
         self.stamp, self.faults = stamp, data  # one reference swap: calls see old or new, never a mix
         _write_json(Path(self.config).with_name("ack"), data["generation"])
@@ -168,8 +171,11 @@ class SlowShare:
         return faults
 
     def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
-        if path.strip("/") in self._slow()["eio_getattr"]:
+        config = self._slow()
+        if path.strip("/") in config["eio_getattr"]:
             raise OSError(errno.EIO, "injected by fusefs")
+        if path.strip("/") in config["enoent_getattr"]:
+            raise OSError(errno.ENOENT, "injected by fusefs")
         st = os.lstat(self.source + path)
         keys = ("st_ino", "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_blocks")
         attrs = {key: getattr(st, key) for key in keys}

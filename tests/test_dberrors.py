@@ -5,10 +5,12 @@ from pathlib import Path
 import pytest
 from django.db import DatabaseError, connection
 
+from libraries.models import MediaFile
 from mediaserver.dberrors import is_outage
+from scanner import services
 from scanner.models import ScanEvent
 from scanner.recovery import recover_scans
-from tests.dbfaults import raise_failure, raise_outage
+from tests.dbfaults import lose_the_connection, raise_failure, raise_outage
 from tests.helpers import fresh, many_files, run_job, scan_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,3 +55,26 @@ def test_an_early_outage_pauses_the_scan_and_it_resumes_whatever_its_progress(ma
     assert (done.status, done.files_processed) == ("completed", 5)
     kinds = list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True))
     assert kinds[-5:] == ["interrupted", "auto_resumed", "claimed", "started", "completed"]
+
+
+def test_a_connection_lost_while_new_rows_are_copied_is_an_outage_not_a_failure(make_library):
+    """PostgreSQL writes new catalogue rows with psycopg's COPY, past Django's cursor: a server
+    restart then must still count as an outage (retried, or paused to resume), not a failure."""
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is the PostgreSQL path")
+    library = make_library()
+    many_files(Path(library.path), 30)
+    job = services.start_scan(library_id=library.pk).job
+    lost = []
+
+    def lose_the_connection_before_the_copy(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith('UPDATE "scanner_scanjob"') and '"checkpoint"' in sql and not lost:
+            lost.append(True)
+            lose_the_connection()  # inside the batch's transaction, before its COPY
+        return result
+
+    with connection.execute_wrapper(lose_the_connection_before_the_copy):
+        done = run_job(job, batch_size=10, metadata_workers=0)
+    assert lost and done.status == "completed", (done.status, done.error_message)
+    assert (done.files_added, MediaFile.objects.filter(library=library).count()) == (30, 30)

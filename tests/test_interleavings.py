@@ -6,16 +6,22 @@ what the read had established.
 """
 
 import threading
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.db.models.functions import Now
 
+from libraries.models import Library
 from libraries.services import library_delete
 from scanner import lifecycle, services
+from scanner.engine import ScanEngine
+from scanner.housekeeping import run_shared_duties
 from scanner.models import ScanEvent, ScanJob, Worker
 from scanner.recovery import recover_scans
-from tests.helpers import fresh, local_worker, remote_worker, running_job
+from tests.helpers import config, fresh, local_worker, make_worker, many_files, remote_worker, running_job
+from tests.procs import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,3 +127,98 @@ def test_start_racing_a_library_delete_answers_not_found(make_library):
     starter.join(30)
     assert isinstance(thread_result[0], services.LibraryNotFound), thread_result
     assert not ScanJob.objects.exists()
+
+
+def in_thread(call):
+    """Start `call` in a thread with its own database connection; returns (thread, outcome list)."""
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append(call())
+        except BaseException as exc:
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def backend_waiting_on_lock(query_prefix: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                       [query_prefix + "%"])
+        return cursor.fetchone()[0] > 0
+
+
+def test_deleting_a_library_while_its_scan_commits_a_batch_does_not_deadlock(make_library):
+    """PostgreSQL. A batch commit holds the job row (its guarded UPDATE comes first) and, at
+    COMMIT, its new catalogue rows need the library row (foreign key). The library's deletion
+    must take the two in the same order, or it deadlocks and answers 503."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the lock cycle needs row locks (PostgreSQL)")
+    library = make_library()
+    many_files(Path(library.path), 30)
+    job = services.start_scan(library_id=library.pk).job
+    worker = make_worker()
+    lease = lifecycle.claim(job.pk, worker)
+    job_locked, go = threading.Event(), threading.Event()
+
+    def hold_after_the_guarded_update(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith('UPDATE "scanner_scanjob"') and '"checkpoint"' in sql and not job_locked.is_set():
+            job_locked.set()  # inside the batch's transaction, the job row locked
+            go.wait(30)
+        return result
+
+    def scan():
+        with connection.execute_wrapper(hold_after_the_guarded_update):
+            return ScanEngine(lease, config=config(batch_size=10, metadata_workers=0), stop=threading.Event(),
+                              worker_label=worker.label).run()
+
+    engine, _ = in_thread(scan)
+    assert job_locked.wait(30), "the first batch never committed"
+    deleter, deleted = in_thread(lambda: library_delete(library=Library.objects.get(pk=library.pk)))
+    wait_until(lambda: backend_waiting_on_lock("SELECT"), timeout=10, what="the delete to wait for the job row")
+    go.set()
+    deleter.join(30)
+    engine.join(30)
+    assert deleted == [None], deleted
+    assert not Library.objects.filter(pk=library.pk).exists()
+    assert ScanJob.objects.get(pk=job.pk).status == "failed"
+
+
+def test_a_process_back_from_a_long_silence_keeps_the_job_it_claims(make_library):
+    """A process cut off for longer than SCANNER_WORKER_TIMEOUT claims a queued job before its
+    next heartbeat: the claim counts as one, so the next recovery pass does not orphan it."""
+    job = services.start_scan(library_id=make_library().pk).job
+    back_from_a_partition = remote_worker(seconds_silent=120)
+    lease = lifecycle.claim(job.pk, back_from_a_partition)
+    recover_scans()
+    assert (fresh(job).status, fresh(job).lease_token) == ("running", lease.lease_token), fresh(job).status_message
+
+
+def test_a_library_deleted_while_the_schedule_queues_scans_costs_no_other_library_its_scan(make_library):
+    """PostgreSQL checks the foreign key at commit: had the schedule queued every due library in
+    one transaction, a library deleted meanwhile would roll back all the others' scans."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's IMMEDIATE transaction keeps the delete out")
+    doomed = make_library(scan_interval=timedelta(hours=1))
+    kept = make_library(scan_interval=timedelta(hours=1))
+    read = threading.Event()
+
+    def delete_after_the_due_list(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not read.is_set() and sql.startswith("SELECT") and '"scan_interval" IS NOT NULL' in sql:
+            read.set()
+            deleter, outcome = in_thread(lambda: library_delete(library=Library.objects.get(pk=doomed.pk)))
+            deleter.join(30)
+            assert outcome == [None], outcome
+        return result
+
+    with connection.execute_wrapper(delete_after_the_due_list):
+        run_shared_duties(prune=False, retention_days=0)
+    assert read.is_set()
+    assert ScanJob.objects.filter(library=kept, status="pending").exists()

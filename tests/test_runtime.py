@@ -215,3 +215,31 @@ def test_a_stopped_thread_is_reported_once_while_it_winds_down(make_library, tmp
     thread.join(10)
     assert not thread.is_alive() and rt.registry.threads() == []
     rt.shutdown(timeout=5)
+
+
+@pytest.mark.timeout(90)
+def test_a_scan_paused_while_a_tag_read_hangs_does_not_leave_its_thread_stuck(runtime, make_library, tmp_path,
+                                                                              share):
+    """The pause ends the scan thread; the hung read in a batch read ahead must not hold it (nor
+    the process's exit) once nobody needs what the read returns."""
+    source = tmp_path / "share"
+    for name in "abcdef":
+        media.write_mp3(source / f"{name}.mp3", tags={"title": name})
+    mount = share(source, hang_read=["b.mp3"])
+    library = make_library(path=mount.path)
+    # One file a run, one every 2 s: b.mp3's read starts (and hangs) with its batch, planned
+    # ahead, and the thread waits in the rate limit when the pause comes.
+    rt = runtime(metadata_workers=2, read_timeout=60, max_files_per_second=0.5, batch_size=1)
+    services.start_scan(library_id=library.pk)
+    thread = wait_until(lambda: rt.registry.threads() and rt.registry.threads()[0], timeout=10,
+                        what="the scan thread")
+    try:
+        wait_until(lambda: extraction._pool is not None and extraction._pool.hung(0.3), timeout=15,
+                   what="the read of b.mp3 to hang")
+        services.pause_scan_by_library(library_id=library.pk)
+        thread.join(8)
+        assert not thread.is_alive(), "the paused scan's thread is stuck behind the hung read"
+        assert (job_of(library).status, rt.registry.threads()) == ("paused", [])
+    finally:
+        mount.set(hang_read=[])
+        thread.join(30)

@@ -53,3 +53,39 @@ def test_entries_a_share_cannot_stat_keep_their_rows(make_library, tmp_path, sha
     assert (job.status, job.files_missing) == ("completed", 0), job.status_message
     assert (job.dirs_failed, job.files_failed) == (dirs_failed, files_failed)
     assert present_paths(library) == everything
+
+
+def test_names_a_share_lists_but_cannot_look_up_keep_their_rows(make_library, tmp_path, share):
+    """ENOENT from a stat is not proof that a file is gone: only its folder, listed again, is."""
+    source = tmp_path / "share"
+    for rel in ("a.mkv", "Album/01.mkv", "Album/02.mkv", "b.mkv", "c.mkv"):
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_bytes(b"x" * 10)
+    mount = share(source)
+    library = make_library(path=mount.path)
+    assert scan_now(library).files_added == 5
+    mount.set(enoent_getattr=["Album", "b.mkv"])
+    job = scan_now(library)
+    assert (job.status, job.files_missing, job.dirs_failed, job.files_failed) == ("completed", 0, 1, 1)
+    assert len(present_paths(library)) == 5
+
+    (source / "b.mkv").unlink()  # really gone now: the listing no longer has it
+    mount.set(enoent_getattr=[])
+    assert scan_now(library).files_missing == 1
+
+
+def test_a_folder_whose_type_cannot_be_told_keeps_its_rows_when_a_batch_ends_before_it(make_library, tmp_path,
+                                                                                      share):
+    """Its error is reported where the folder lies in the walk, so it belongs to the batch whose
+    path range holds its rows, wherever batches are cut."""
+    source = tmp_path / "share"
+    for rel in ("Music/a.mkv", "Music/b/01.mkv", "Music/b/02.mkv", "Music/c.mkv"):
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_bytes(b"x" * 10)
+    mount = share(source)
+    library = make_library(path=mount.path)
+    assert scan_now(library).files_added == 4
+    mount.set(no_dtype=True, eio_getattr=["Music/b"])
+    job = scan_now(library, batch_size=1)  # a batch ends at Music/a.mkv, just before the folder
+    assert (job.status, job.files_missing, job.dirs_failed) == ("completed", 0, 1)
+    assert len(present_paths(library)) == 4
