@@ -214,10 +214,11 @@ def _discard_pool(readers: _Readers) -> None:
 
 def _reap() -> None:
     """Collect killed readers that have exited; nothing else here would (no init reaps them)."""
-    for process in list(_killed):
-        process.join(0)
-        if process.exitcode is not None:
-            _killed.remove(process)
+    with _lock:
+        for process in list(_killed):
+            process.join(0)
+            if process.exitcode is not None:
+                _killed.remove(process)
 
 
 def shutdown_pool() -> None:

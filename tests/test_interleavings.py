@@ -26,23 +26,29 @@ from tests.procs import wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def in_other_connection(call):
-    """Run `call` in another thread, so on another database connection, and wait for it."""
+def in_thread(call):
+    """Start `call` in a thread, so on another database connection; returns (thread, outcome list)."""
     outcome: list = []
 
     def run():
         try:
             outcome.append(call())
-        except Exception as exc:
+        except BaseException as exc:
             outcome.append(exc)
         finally:
             connection.close()
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
+    return thread, outcome
+
+
+def in_other_connection(call):
+    """Run `call` on another database connection and wait for it."""
+    thread, outcome = in_thread(call)
     thread.join(30)
     assert not thread.is_alive(), "the other connection is stuck"
-    if isinstance(outcome[0], Exception):
+    if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]
 
@@ -109,41 +115,13 @@ def test_start_racing_a_library_delete_answers_not_found(make_library):
         with connection.execute_wrapper(after_library_lookup):
             return services.start_scan(library_id=library.pk)
 
-    thread_result: list = []
-
-    def run_start():
-        try:
-            thread_result.append(start())
-        except Exception as exc:
-            thread_result.append(exc)
-        finally:
-            connection.close()
-
-    starter = threading.Thread(target=run_start)
-    starter.start()
+    starter, thread_result = in_thread(start)
     assert looked_up.wait(30)
     library_delete(library=library)
     deleted.set()
     starter.join(30)
     assert isinstance(thread_result[0], services.LibraryNotFound), thread_result
     assert not ScanJob.objects.exists()
-
-
-def in_thread(call):
-    """Start `call` in a thread with its own database connection; returns (thread, outcome list)."""
-    outcome: list = []
-
-    def run():
-        try:
-            outcome.append(call())
-        except BaseException as exc:
-            outcome.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, outcome
 
 
 def backend_waiting_on_lock(query_prefix: str) -> bool:

@@ -30,6 +30,17 @@ def test_what_a_locked_folder_holds_keeps_its_rows(make_library, public_tmp, mod
     assert ScanEvent.objects.filter(job=job, kind="folder_unreadable").count() == dirs_failed
 
 
+def scanned_share(make_library, tmp_path, share, *paths):
+    """A library of small files on the FUSE share (no faults yet), scanned once."""
+    for rel in paths:
+        (tmp_path / "share" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "share" / rel).write_bytes(b"x" * 10)
+    mount = share(tmp_path / "share")
+    library = make_library(path=mount.path)
+    assert scan_now(library).files_added == len(paths)
+    return mount, library
+
+
 @pytest.mark.parametrize("faults, dirs_failed, files_failed", [
     ({"eio_getattr": ["Music/Album"]}, 1, 0),  # a sub-folder listed, whose stat fails
     ({"no_dtype": True, "eio_getattr": ["Music/Album"]}, 1, 0),  # a folder whose type cannot be told
@@ -38,13 +49,9 @@ def test_what_a_locked_folder_holds_keeps_its_rows(make_library, public_tmp, mod
 ])
 def test_entries_a_share_cannot_stat_keep_their_rows(make_library, tmp_path, share, faults, dirs_failed,
                                                      files_failed):
-    source = tmp_path / "share"
-    for rel in ("Films/a.mkv", "Films/b.mkv", "Music/Album/01.mkv", "Music/Album/02.mkv", "Music/c.mkv"):
-        (source / rel).parent.mkdir(parents=True, exist_ok=True)
-        (source / rel).write_bytes(b"x" * 10)
-    mount = share(source)
-    library = make_library(path=mount.path)
-    assert scan_now(library).files_added == 5
+    mount, library = scanned_share(make_library, tmp_path, share,
+                                   "Films/a.mkv", "Films/b.mkv", "Music/Album/01.mkv", "Music/Album/02.mkv",
+                                   "Music/c.mkv")
     everything = present_paths(library)
 
     mount.set(**faults)
@@ -57,19 +64,14 @@ def test_entries_a_share_cannot_stat_keep_their_rows(make_library, tmp_path, sha
 
 def test_names_a_share_lists_but_cannot_look_up_keep_their_rows(make_library, tmp_path, share):
     """ENOENT from a stat is not proof that a file is gone: only its folder, listed again, is."""
-    source = tmp_path / "share"
-    for rel in ("a.mkv", "Album/01.mkv", "Album/02.mkv", "b.mkv", "c.mkv"):
-        (source / rel).parent.mkdir(parents=True, exist_ok=True)
-        (source / rel).write_bytes(b"x" * 10)
-    mount = share(source)
-    library = make_library(path=mount.path)
-    assert scan_now(library).files_added == 5
+    mount, library = scanned_share(make_library, tmp_path, share, "a.mkv", "Album/01.mkv", "Album/02.mkv", "b.mkv",
+                                   "c.mkv")
     mount.set(enoent_getattr=["Album", "b.mkv"])
     job = scan_now(library)
     assert (job.status, job.files_missing, job.dirs_failed, job.files_failed) == ("completed", 0, 1, 1)
     assert len(present_paths(library)) == 5
 
-    (source / "b.mkv").unlink()  # really gone now: the listing no longer has it
+    (tmp_path / "share/b.mkv").unlink()  # really gone now: the listing no longer has it
     mount.set(enoent_getattr=[])
     assert scan_now(library).files_missing == 1
 
@@ -78,13 +80,8 @@ def test_a_folder_whose_type_cannot_be_told_keeps_its_rows_when_a_batch_ends_bef
                                                                                       share):
     """Its error is reported where the folder lies in the walk, so it belongs to the batch whose
     path range holds its rows, wherever batches are cut."""
-    source = tmp_path / "share"
-    for rel in ("Music/a.mkv", "Music/b/01.mkv", "Music/b/02.mkv", "Music/c.mkv"):
-        (source / rel).parent.mkdir(parents=True, exist_ok=True)
-        (source / rel).write_bytes(b"x" * 10)
-    mount = share(source)
-    library = make_library(path=mount.path)
-    assert scan_now(library).files_added == 4
+    mount, library = scanned_share(make_library, tmp_path, share, "Music/a.mkv", "Music/b/01.mkv", "Music/b/02.mkv",
+                                   "Music/c.mkv")
     mount.set(no_dtype=True, eio_getattr=["Music/b"])
     job = scan_now(library, batch_size=1)  # a batch ends at Music/a.mkv, just before the folder
     assert (job.status, job.files_missing, job.dirs_failed) == ("completed", 0, 1)
