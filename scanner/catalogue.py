@@ -75,13 +75,13 @@ def rows_in_range(library_id: int, lower: str, upper: str | None, *, with_meta: 
         with connection.cursor() as cursor:
             cursor.execute(sql, [library_id, after, *([upper] if upper is not None else []), PAGE_ROWS])
             page = cursor.fetchall()
-        for row in page:
-            if row[PATH] <= after:  # the merge with the walk relies on this order (the "C" collation)
-                raise RuntimeError(f"catalogue paths out of walk order: {row[PATH]!r} after {after!r}")
-            after = row[PATH]
-            yield row
+        paths = [row[PATH] for row in page]
+        if paths != sorted(paths):  # the merge with the walk relies on this order (the "C" collation)
+            raise RuntimeError("the database orders catalogue paths unlike the walk; is the C collation missing?")
+        yield from page
         if len(page) < PAGE_ROWS:
             return
+        after = paths[-1]
 
 
 def mark_unseen(library_id: int, job_id: int, ranges: list[tuple[str, str]]) -> None:

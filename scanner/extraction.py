@@ -91,7 +91,6 @@ class PendingReads:
     """The metadata of a list of files, being read; `results()` waits for it."""
 
     def __init__(self, paths: list[str], workers: int, timeout: float = 30):
-        self.paths = paths
         self.workers = workers
         self.timeout = timeout
         size = max(MIN_CHUNK, -(-len(paths) // (max(workers, 1) * 2)))

@@ -137,10 +137,6 @@ class ScanJob(models.Model):
         return f"Scan #{self.pk} of {self.library or 'a deleted library'} ({self.status})"
 
     @property
-    def is_open(self) -> bool:
-        return self.status in self.OPEN_STATUSES
-
-    @property
     def eta_seconds(self) -> float | None:
         """Seconds left at the stored rate; None when not running or the rate is unknown."""
         if self.status != self.Status.RUNNING or self.files_per_second <= 0 or not self.files_found:

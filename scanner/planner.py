@@ -112,7 +112,8 @@ class Planner:
             while row is not None and row[PATH] < entry.path:
                 self._passed(row, unseen, unreadable)
                 row = next(rows, None)
-            unseen.end()  # this file lies between the rows before and after it
+            if unseen.first:
+                unseen.end()  # this file lies between the rows before and after it
             match = None
             if row is not None and row[PATH] == entry.path:
                 match, row = row, next(rows, None)
