@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 MAX_PATH_LENGTH = 1024  # characters; the column size
+# The system's own folders: never media, and some (/proc, /sys, /dev) never end when walked.
+SYSTEM_FOLDERS = ("/proc", "/sys", "/dev", "/run", "/etc", "/boot")
 
 
 def validate_library_path(raw: str, *, others: Iterable[tuple[str, str]], media_roots: list[str] | None = None) -> str:
@@ -39,6 +41,9 @@ def validate_library_path(raw: str, *, others: Iterable[tuple[str, str]], media_
         raise ValidationError(f"Not a folder: {path}.")
     if not os.access(real, os.R_OK | os.X_OK):
         raise ValidationError(f"The server cannot read the folder {path}.")
+    if real == "/" or any(is_within(real, system) for system in SYSTEM_FOLDERS):
+        raise ValidationError(f"System folders ({', '.join(('/',) + SYSTEM_FOLDERS)}) and folders inside them "
+                              "cannot be libraries; set MEDIA_ROOTS to the folders that hold your media.")
     if media_roots and not any(is_within(real, root) for root in media_roots):
         raise ValidationError(f"The folder must be inside one of the media roots: {', '.join(media_roots)}.")
     for name, other in others:

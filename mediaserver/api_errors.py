@@ -11,8 +11,11 @@ import logging
 import sys
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as django_server_error
 from rest_framework import status
@@ -63,6 +66,16 @@ def server_error(request):
         )
     response["Retry-After"] = "5"
     return response
+
+
+def bad_request(request, exception=None):
+    """handler400: under /api/, JSON; a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 there."""
+    if not request.path.startswith("/api/"):
+        return django_bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse({"detail": f"The request body is larger than {limit:,} bytes."}, status=413)
+    return JsonResponse({"detail": "Bad request."}, status=400)
 
 
 def not_found(request, exception=None):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rest_framework import permissions
+from rest_framework import parsers, permissions
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -16,6 +17,16 @@ class IsStaffOrReadOnly(permissions.BasePermission):
         if not (user and user.is_authenticated):
             return False
         return request.method in permissions.SAFE_METHODS or user.is_staff
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's, but a body nested deeper than Python's JSON decoder recurses is a 400, not a crash."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
 class Pagination(PageNumberPagination):

@@ -23,6 +23,16 @@ class KeyValueFormatter(logging.Formatter):
         return " ".join([line, *extras]) if extras else line
 
 
+class OneLineWarning(logging.Filter):
+    """Expected noise (a request with a Host: header not in ALLOWED_HOSTS, sent by scanners on
+    the LAN): one WARNING line, without the traceback Django attaches, so it cannot flood the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
 def _render(value: object) -> str:
     text = str(value)
     return repr(text) if (not text or any(c.isspace() or c in "\"'=" for c in text)) else text

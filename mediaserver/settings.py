@@ -106,6 +106,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["mediaserver.api_policy.IsStaffOrReadOnly"],
+    "DEFAULT_PARSER_CLASSES": [
+        "mediaserver.api_policy.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "mediaserver.api_policy.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -126,6 +131,15 @@ SPECTACULAR_SETTINGS = {
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Mail, for password resets only: most home servers have no mail server, so resets exist only
+# when EMAIL_HOST is set (mediaserver/urls.py).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = env_int(os.environ, "EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool(os.environ, "EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "mediaserver@localhost")
 
 # Behind an HTTPS reverse proxy, DJANGO_HTTPS=true turns on what `check --deploy` asks for.
 # Off by default: a home server is usually reached over plain HTTP on the LAN.
@@ -148,10 +162,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"keyvalue": {"()": "mediaserver.logging.KeyValueFormatter"}},
+    "filters": {"one_line_warning": {"()": "mediaserver.logging.OneLineWarning"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "keyvalue"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "INFO"},
+        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
         "apscheduler": {"level": "WARNING"},
     },
 }

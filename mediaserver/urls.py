@@ -1,4 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import Http404
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
@@ -27,11 +30,36 @@ scanner_control = [
                          ("status", "get")]
 ]
 
+
+def when_mail_is_configured(view):
+    """Password resets send mail: without a mail server (EMAIL_HOST) their pages do not exist."""
+
+    def gated(request, *args, **kwargs):
+        if not settings.EMAIL_HOST:
+            raise Http404("Password resets need a mail server (EMAIL_HOST)")
+        return view(request, *args, **kwargs)
+
+    return gated
+
+accounts = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("password_reset/", when_mail_is_configured(auth_views.PasswordResetView.as_view()), name="password_reset"),
+    path("password_reset/done/", when_mail_is_configured(auth_views.PasswordResetDoneView.as_view()),
+         name="password_reset_done"),
+    path("reset/<uidb64>/<token>/", when_mail_is_configured(auth_views.PasswordResetConfirmView.as_view()),
+         name="password_reset_confirm"),
+    path("reset/done/", when_mail_is_configured(auth_views.PasswordResetCompleteView.as_view()),
+         name="password_reset_complete"),
+]
+
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("libraries/<int:pk>/", pages.library_detail, name="library"),
     path("jobs/<int:pk>/", pages.job_detail, name="job"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
     path("api/", include(scanner_control + router.urls)),
     re_path(r"^api/health/?$", HealthView.as_view(), name="health"),
@@ -40,5 +68,6 @@ urlpatterns = [
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
+handler400 = "mediaserver.api_errors.bad_request"
 handler404 = "mediaserver.api_errors.not_found"
 handler500 = "mediaserver.api_errors.server_error"

@@ -52,7 +52,9 @@ def test_mixed_control_requests_under_load_keep_every_invariant(tmp_path, make_l
         "SCANNER_MAX_CONCURRENT": "2", "GUNICORN_ACCESSLOG": "",
     }).start(ready_path="/api/health/")
     server_errors: list[str] = []
-    seen: dict[int, list[tuple[int, float]]] = defaultdict(list)  # job id -> (files_processed, progress)
+    # (thread, job id) -> [(files_processed, progress)]. Only one thread's observations are ordered:
+    # two threads' responses can be appended in another order than the reads behind them were made.
+    seen: dict[tuple[int, int], list[tuple[int, float]]] = defaultdict(list)
     done = threading.Event()
 
     def record(status: int, what: str, body) -> None:
@@ -60,7 +62,7 @@ def test_mixed_control_requests_under_load_keep_every_invariant(tmp_path, make_l
             server_errors.append(f"{what} -> {status} {body}")
         job = body.get("job") if isinstance(body, dict) and "library_id" in body else body
         if isinstance(job, dict) and "files_processed" in job:
-            seen[job["id"]].append((job["files_processed"], job["progress"]))
+            seen[threading.get_ident(), job["id"]].append((job["files_processed"], job["progress"]))
 
     def client(seed: int) -> None:
         rng = random.Random(seed)
@@ -107,7 +109,7 @@ def test_mixed_control_requests_under_load_keep_every_invariant(tmp_path, make_l
         assert paths == truth[library.pk], "a completed scan's catalogue equals the files on disk"
     for job in ScanJob.objects.all():
         assert legal(job) == [], (job.pk, job.status, legal(job))
-    for job_id, observations in seen.items():
+    for (_, job_id), observations in seen.items():
         processed = [p for p, _ in observations]
         progress = [p for _, p in observations]
         assert processed == sorted(processed) and progress == sorted(progress), f"job {job_id} went backwards"
