@@ -2,7 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 
 from libraries.models import Library, MediaFile
-from libraries.services import clean_library_path, library_delete
+from libraries.services import clean_library_path, library_delete, library_paths_locked
+from mediaserver.api_policy import SCAN_CONTROL
 from scanner import services
 from scanner.housekeeping import next_scan_at, with_next_scan
 from scanner.models import ScanJob
@@ -42,7 +43,7 @@ class RecentJobInline(admin.TabularInline):
         return False
 
 
-@admin.action(description="Scan now (quick)")
+@admin.action(description="Scan now (quick)", permissions=["scan"])
 def scan_now(modeladmin, request, queryset):
     for library in queryset:
         try:
@@ -63,6 +64,9 @@ class LibraryAdmin(admin.ModelAdmin):
     actions = [scan_now]
     readonly_fields = ["next_scan"]
 
+    def has_scan_permission(self, request) -> bool:
+        return request.user.has_perm(SCAN_CONTROL)  # what the API's scan controls ask for
+
     def get_queryset(self, request):
         return with_next_scan(super().get_queryset(request))
 
@@ -73,6 +77,12 @@ class LibraryAdmin(admin.ModelAdmin):
 
     def get_inline_instances(self, request, obj=None):
         return super().get_inline_instances(request, obj) if obj is not None else []  # no scans before it exists
+
+    def changeform_view(self, request, *args, **kwargs):
+        if request.method != "POST":
+            return super().changeform_view(request, *args, **kwargs)
+        with library_paths_locked():  # the form's path checks and the save, as one
+            return super().changeform_view(request, *args, **kwargs)
 
     def delete_model(self, request, obj):
         library_delete(library=obj)

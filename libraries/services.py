@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db import transaction
 
 from libraries.models import Library
 from libraries.paths import validate_library_path
+from scanner.locks import wait_for_lock
 from scanner.services import end_scans_of_deleted_library
 
 
@@ -17,6 +21,15 @@ def _others(exclude_id: int | None) -> list[tuple[str, str]]:
 def clean_library_path(raw: str, *, library_id: int | None = None) -> str:
     """The path's real form, after the rules of libraries/paths.py (ValidationError otherwise)."""
     return validate_library_path(raw, others=_others(library_id))
+
+
+@contextmanager
+def library_paths_locked() -> Iterator[None]:
+    """One library write at a time, from the path checks to the commit. Without it two requests,
+    for P and for P/inner, each pass the overlap check before the other's row exists."""
+    with transaction.atomic():
+        wait_for_lock("library-paths")
+        yield
 
 
 def library_delete(*, library: Library) -> None:

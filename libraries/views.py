@@ -1,4 +1,3 @@
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -8,7 +7,7 @@ from rest_framework.decorators import action
 from libraries.filters import MediaFileFilter
 from libraries.models import Library, MediaFile
 from libraries.serializers import LibrarySerializer, MediaFileSerializer
-from libraries.services import library_delete
+from libraries.services import library_delete, library_paths_locked
 from scanner.housekeeping import with_next_scan
 
 ID_PATTERN = "[0-9]{1,18}"  # anything else (letters, huge numbers) is a 404, never a database error
@@ -23,20 +22,19 @@ class LibraryViewSet(viewsets.ModelViewSet):
     filter_backends = []
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def perform_create(self, serializer):
-        self._save(serializer)
+    # The path checks (in the serializer) and the write hold one lock: see library_paths_locked.
+    def create(self, request, *args, **kwargs):
+        with library_paths_locked():
+            return super().create(request, *args, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        with library_paths_locked():
+            return super().update(request, *args, **kwargs)
 
     def perform_update(self, serializer):
-        self._save(serializer)
+        serializer.save()
         # Re-read with the annotations (next_scan_at) computed from the saved values.
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
-
-    def _save(self, serializer) -> None:
-        try:
-            with transaction.atomic():
-                serializer.save()
-        except IntegrityError:  # a concurrent request took the same folder first
-            raise serializers.ValidationError({"path": ["Another library already uses this folder."]}) from None
 
     def perform_destroy(self, instance):
         library_delete(library=instance)

@@ -6,17 +6,33 @@ from rest_framework import parsers, permissions
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 
+SCAN_CONTROL = "scanner.change_scanjob"  # the API's scan controls and the admin's scan actions
 
-class IsStaffOrReadOnly(permissions.BasePermission):
-    """Authenticated users read; only staff change anything."""
 
-    message = "Only staff users may change libraries and scans."
+class StaffWithModelPermissions(permissions.DjangoModelPermissions):
+    """Authenticated users read; a change needs a staff user holding the model permission the
+    admin asks for too (add, change or delete), so the API and the admin agree."""
+
+    message = "Only staff users with the permission to do this may change libraries and scans."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if request.method not in permissions.SAFE_METHODS and not (user and user.is_staff):
+            return False
+        return super().has_permission(request, view)
+
+
+class CanControlScans(permissions.BasePermission):
+    """Starting, pausing, resuming and cancelling scans: staff holding "Can change scan job",
+    the permission behind the admin's scan actions. Reading a status needs a login only."""
+
+    message = "Only staff users with the permission to change scan jobs may control scans."
 
     def has_permission(self, request, view) -> bool:
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        return request.method in permissions.SAFE_METHODS or user.is_staff
+        return request.method in permissions.SAFE_METHODS or (user.is_staff and user.has_perm(SCAN_CONTROL))
 
 
 class JSONParser(parsers.JSONParser):

@@ -105,7 +105,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["mediaserver.api_policy.IsStaffOrReadOnly"],
+    "DEFAULT_PERMISSION_CLASSES": ["mediaserver.api_policy.StaffWithModelPermissions"],
     "DEFAULT_PARSER_CLASSES": [
         "mediaserver.api_policy.JSONParser",
         "rest_framework.parsers.FormParser",

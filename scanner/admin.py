@@ -24,22 +24,22 @@ def _control(modeladmin, request, queryset, verb: str, call) -> None:
         modeladmin.message_user(request, f"{verb} {done} scan{'s' if done != 1 else ''}.", messages.SUCCESS)
 
 
-@admin.action(description="Pause the selected scans")
+@admin.action(description="Pause the selected scans", permissions=["change"])
 def pause_scans(modeladmin, request, queryset):
     _control(modeladmin, request, queryset, "Paused", services.pause_scan_by_library)
 
 
-@admin.action(description="Resume the selected scans")
+@admin.action(description="Resume the selected scans", permissions=["change"])
 def resume_scans(modeladmin, request, queryset):
     _control(modeladmin, request, queryset, "Resumed", services.resume_scan_by_library)
 
 
-@admin.action(description="Cancel the selected scans")
+@admin.action(description="Cancel the selected scans", permissions=["change"])
 def cancel_scans(modeladmin, request, queryset):
     _control(modeladmin, request, queryset, "Cancelled", services.cancel_scan_by_library)
 
 
-@admin.action(description="Recover now (orphaned, duplicate and interrupted scans)")
+@admin.action(description="Recover now (orphaned, duplicate and interrupted scans)", permissions=["change"])
 def recover_now(modeladmin, request, queryset):
     report = recover_scans()
     for decision in report.decisions:

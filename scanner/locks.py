@@ -29,6 +29,15 @@ def try_shared_lock(name: str) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def wait_for_lock(name: str) -> None:
+    """Wait for the named lock, held until the current transaction ends. On SQLite the
+    transaction's BEGIN IMMEDIATE already holds the database's one write lock."""
+    assert connection.in_atomic_block, "an advisory transaction lock needs a transaction"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_key(name)])
+
+
 @contextmanager
 def shared_duty(name: str) -> Iterator[bool]:
     """The duty's lock for a block of several transactions (a session lock); yields whether

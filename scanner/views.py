@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mediaserver.api_policy import CanControlScans
 from scanner import metrics, services
 from scanner.conf import scanner_config
 from scanner.entrypoints import current_runtime
@@ -29,6 +30,7 @@ class ScannerControlViewSet(viewsets.ViewSet):
     """Scan control by library id (never by job id): /api/scanner/<action>/<library_id>."""
 
     serializer_class = JobSerializer
+    permission_classes = [CanControlScans]
 
     @extend_schema(request=StartScanSerializer, responses={201: JobSerializer, 200: JobSerializer, 409: CONFLICT,
                                                            404: NOT_FOUND})

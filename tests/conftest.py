@@ -43,30 +43,25 @@ def public_tmp():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _client_for(user):
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    client.user = user
-    return client
-
-
 @pytest.fixture
 def staff_client(django_user_model):
-    return _client_for(django_user_model.objects.create_user("staff", password="unused-pass-1", is_staff=True))
+    from tests.helpers import api_client, make_operator
+
+    return api_client(make_operator("staff", password="unused-pass-1"))
 
 
 @pytest.fixture
 def user_client(django_user_model):
-    return _client_for(django_user_model.objects.create_user("viewer", password="unused-pass-2"))
+    from tests.helpers import api_client
+
+    return api_client(django_user_model.objects.create_user("viewer", password="unused-pass-2"))
 
 
 @pytest.fixture
 def anon_client():
-    return _client_for(None)
+    from tests.helpers import api_client
+
+    return api_client(None)
 
 
 @pytest.fixture

@@ -74,6 +74,33 @@ def config(**changes):
     return dataclasses.replace(settings.SCANNER, **changes)
 
 
+# What a staff user needs to manage libraries and scans (the admin and the API ask the same).
+OPERATOR_PERMISSIONS = ["add_library", "change_library", "delete_library", "view_library", "change_scanjob",
+                        "view_scanjob"]
+
+
+def make_operator(username: str, **fields):
+    """A staff user with the permissions to change libraries and control scans."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(username, is_staff=True, **fields)
+    user.user_permissions.set(Permission.objects.filter(codename__in=OPERATOR_PERMISSIONS))
+    return user
+
+
+def api_client(user):
+    """A DRF test client that authenticates as `user` with a token (anonymous for None)."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.user = user
+    return client
+
+
 def make_worker() -> Worker:
     return Worker.objects.create(hostname="test-host", pid=os.getpid())
 

@@ -37,3 +37,27 @@ def test_api_tokens_are_created_with_drf_create_token(django_user_model):
     out = io.StringIO()
     call_command("drf_create_token", "robot", stdout=out)
     assert "Generated token" in out.getvalue()
+
+
+def test_the_admin_offers_scan_actions_only_with_the_api_s_permission(client, django_user_model, make_library):
+    from django.contrib.auth.models import Permission
+
+    library = make_library()
+    job = ScanJob.objects.create(library=library, status="running")
+    viewer = django_user_model.objects.create_user("looker", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_scanjob", "view_library"]))
+    client.force_login(viewer)
+    for url, action in [("/admin/scanner/scanjob/", "pause_scans"), ("/admin/libraries/library/", "scan_now")]:
+        page = client.get(url)
+        assert page.status_code == 200 and f'value="{action}"' not in page.content.decode()
+    client.post("/admin/scanner/scanjob/", {"action": "pause_scans", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    assert job.status == "running"
+
+    viewer.user_permissions.add(Permission.objects.get(codename="change_scanjob"))
+    viewer = django_user_model.objects.get(pk=viewer.pk)  # permissions are cached on the instance
+    client.force_login(viewer)
+    assert 'value="scan_now"' in client.get("/admin/libraries/library/").content.decode()
+    client.post("/admin/scanner/scanjob/", {"action": "pause_scans", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    assert job.status == "paused"

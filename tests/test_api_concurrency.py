@@ -9,6 +9,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from scanner.models import ScanJob
+from tests.helpers import make_operator
 from tests.procs import Gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
@@ -25,7 +26,7 @@ def post(url: str, token: str) -> int:
 
 def test_thirty_parallel_starts_give_exactly_one_201(tmp_path, make_library, django_user_model):
     library = make_library()
-    token = Token.objects.create(user=django_user_model.objects.create_user("ops", is_staff=True)).key
+    token = Token.objects.create(user=make_operator("ops")).key
     # Scanning off, so the job stays queued and every later start is a real conflict.
     server = Gunicorn(tmp_path, workers=3, env={"SCANNER_ENABLED": "false"}).start(ready_path="/api/health/")
     codes: list[int] = []

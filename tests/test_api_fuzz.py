@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis.generation.modes import GenerationMode
 
 from mediaserver.wsgi import application
+from tests.helpers import make_operator
 
 EXAMPLES_PER_OPERATION = 40
 
@@ -21,7 +22,7 @@ EXAMPLES_PER_OPERATION = 40
 @pytest.fixture
 def staff_headers(db, django_user_model, make_library):
     make_library(name="Fuzzed")
-    token = Token.objects.create(user=django_user_model.objects.create_user("fuzz", is_staff=True)).key
+    token = Token.objects.create(user=make_operator("fuzz")).key
     return {"Authorization": f"Token {token}"}
 
 

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from scanner.models import ScanJob
-from tests.helpers import many_files
+from tests.helpers import make_operator, many_files
 from tests.procs import ROOT, Gunicorn, manage, server_env, wait_until
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -97,7 +97,7 @@ def add_library(driver, name: str, path: str) -> None:
 
 
 def test_log_in_add_a_library_scan_pause_and_resume(browser, server, django_user_model, tmp_path):
-    django_user_model.objects.create_user("owner", password="a-long-pass-123", is_staff=True)
+    make_operator("owner", password="a-long-pass-123")
     films, music = tmp_path / "media/films", tmp_path / "media/music"
     many_files(films, 450)
     many_files(music, 900)

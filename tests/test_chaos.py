@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from libraries.models import MediaFile
 from scanner.models import ScanEvent, ScanJob
-from tests.helpers import many_files, present_paths
+from tests.helpers import make_operator, many_files, present_paths
 from tests.procs import Gunicorn, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -25,7 +25,7 @@ ENV = {"SCANNER_MAX_FILES_PER_SECOND": "700", "SCANNER_BATCH_SIZE": str(BATCH), 
 def test_twenty_sigkills_across_one_long_scan(tmp_path, make_library, django_user_model):
     library = make_library()
     paths = sorted(many_files(Path(library.path), FILES))
-    token = Token.objects.create(user=django_user_model.objects.create_user("ops", is_staff=True)).key
+    token = Token.objects.create(user=make_operator("ops")).key
     rng = random.Random(20261129)
     server = Gunicorn(tmp_path, env=ENV).start(ready_path="/api/health/")
     status, body = server.api("POST", f"/api/scanner/start/{library.pk}", token)

@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from libraries.models import MediaFile
 from scanner import procinfo
 from scanner.models import ScanEvent, ScanJob, Worker
-from tests.helpers import many_files, present_paths
+from tests.helpers import make_operator, many_files, present_paths
 from tests.procs import Gunicorn, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
@@ -29,7 +29,7 @@ SLOW = {**FAST, "SCANNER_MAX_FILES_PER_SECOND": "300"}
 
 @pytest.fixture
 def token(django_user_model):
-    return Token.objects.create(user=django_user_model.objects.create_user("ops", is_staff=True)).key
+    return Token.objects.create(user=make_operator("ops")).key
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from libraries.models import Library, MediaFile
 from scanner import services
 from scanner.models import ScanEvent, ScanJob
 from tests import media
-from tests.helpers import many_files, present_paths, run_job, scan_now, unprivileged_filesystem_access
+from tests.helpers import make_operator, many_files, present_paths, run_job, scan_now, unprivileged_filesystem_access
 from tests.procs import Gunicorn, manage, server_env, wait_until
 
 PG_CLUSTER = ["pg_ctlcluster", "--skip-systemctl-redirect", sorted(os.listdir("/etc/postgresql"))[0] if
@@ -77,7 +77,7 @@ def test_a_postgres_restart_mid_scan_loses_nothing_and_the_web_says_503_meanwhil
     needs_postgres()
     library = make_library()
     paths = many_files(Path(library.path), 1500)
-    ops = django_user_model.objects.create_user("ops", is_staff=True)
+    ops = make_operator("ops")
     token = Token.objects.create(user=ops).key
     browser = Client()
     browser.force_login(ops)
@@ -172,8 +172,7 @@ def test_the_admin_is_for_staff_only(client, django_user_model):
 @pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_neither_the_secret_key_nor_tokens_nor_passwords_are_logged(tmp_path, django_user_model, make_library):
-    token = Token.objects.create(user=django_user_model.objects.create_user("ops", password="Sup3r-secret-pass",
-                                                                            is_staff=True)).key
+    token = Token.objects.create(user=make_operator("ops", password="Sup3r-secret-pass")).key
     library = make_library()
     assert manage("collectstatic", "--noinput", "-v0", env=server_env(tmp_path)).returncode == 0
     server = Gunicorn(tmp_path, env={"DJANGO_LOG_LEVEL": "DEBUG"}).start()

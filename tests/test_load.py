@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from libraries.models import MediaFile
 from scanner.models import ScanJob
-from tests.helpers import many_files
+from tests.helpers import make_operator, many_files
 from tests.procs import Gunicorn, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -45,7 +45,7 @@ def legal(job: ScanJob) -> list[str]:
 def test_mixed_control_requests_under_load_keep_every_invariant(tmp_path, make_library, django_user_model):
     libraries = [make_library(name=f"L{i}") for i in range(LIBRARIES)]
     truth = {lib.pk: sorted(many_files(Path(lib.path), FILES)) for lib in libraries}
-    token = Token.objects.create(user=django_user_model.objects.create_user("ops", is_staff=True)).key
+    token = Token.objects.create(user=make_operator("ops")).key
     server = Gunicorn(tmp_path, workers=3, env={
         "SCANNER_MAX_FILES_PER_SECOND": "600", "SCANNER_BATCH_SIZE": "50", "SCANNER_CLAIM_INTERVAL": "0.2",
         "SCANNER_RECONCILE_INTERVAL": "1", "SCANNER_HEARTBEAT_INTERVAL": "0.5", "SCANNER_WORKER_TIMEOUT": "5",

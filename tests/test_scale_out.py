@@ -12,7 +12,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from scanner.models import ScanJob, Worker
-from tests.helpers import many_files, present_paths
+from tests.helpers import make_operator, many_files, present_paths
 from tests.procs import ROOT, Gunicorn, become_subreaper, server_env, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
@@ -26,7 +26,7 @@ ENV = {"SCANNER_MAX_CONCURRENT": str(CAPACITY), "SCANNER_MAX_FILES_PER_SECOND": 
 def test_scanworkers_share_scans_and_take_over_from_a_killed_one(tmp_path, make_library, django_user_model):
     libraries = [make_library(name=f"L{i}") for i in range(6)]
     truth = {lib.pk: sorted(many_files(Path(lib.path), 1500)) for lib in libraries}
-    token = Token.objects.create(user=django_user_model.objects.create_user("ops", is_staff=True)).key
+    token = Token.objects.create(user=make_operator("ops")).key
     become_subreaper()
     workers = [subprocess.Popen([sys.executable, "manage.py", "scanworker"], cwd=ROOT, env=server_env(tmp_path, **ENV),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(3)]
