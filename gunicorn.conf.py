@@ -2,6 +2,10 @@
 
 import os
 
+# Master and workers: what the server creates (the SQLite database and its -wal and -shm files)
+# is readable by its own user only (mediaserver/private_files.py).
+os.umask(0o077)
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads keep the API answering while a worker's scanner threads are busy.

@@ -1,8 +1,12 @@
 """Django settings, read from the environment (DESIGN.md section 7; README "Configuration")."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
+from mediaserver import private_files
 from mediaserver.env import (
     database_config,
     env_bool,
@@ -15,14 +19,17 @@ from scanner.conf import ScannerConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MEDIASERVER_VAR_DIR") or BASE_DIR / "var")
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or load_or_create_secret_key(VAR_DIR / "secret_key")
 DEBUG = env_bool(os.environ, "DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list(os.environ, "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list(os.environ, "DJANGO_CSRF_TRUSTED_ORIGINS", "")
+HTTPS = env_bool(os.environ, "DJANGO_HTTPS", False)  # behind an HTTPS reverse proxy: see below
 
 DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), VAR_DIR)}
+private_files.tighten(VAR_DIR, DATABASES["default"]["NAME"] if DATABASES["default"]["ENGINE"].endswith("sqlite3")
+                      else None)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Folders that libraries must lie inside; empty means any readable folder.
@@ -42,6 +49,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "mediaserver",
     "libraries",
     "scanner",
@@ -56,6 +65,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: it answers locked-out logins
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out user before checking passwords
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "mediaserver.urls"
@@ -99,10 +115,31 @@ STORAGES = {
 # Before the first collectstatic (tests, runserver) fall back to unhashed names.
 WHITENOISE_MANIFEST_STRICT = False
 
+# Failed logins. Passwords (the login page, the admin): django-axes locks one user out from one
+# address after LOGIN_FAILURE_LIMIT failures, for LOGIN_COOLOFF_MINUTES. API tokens: an address
+# that sends TOKEN_FAILURE_LIMIT wrong ones within TOKEN_FAILURE_WINDOW seconds gets 429s
+# (mediaserver/login_guard.py). Behind DJANGO_TRUSTED_PROXIES reverse proxies (one by default
+# with DJANGO_HTTPS) the address is the one the proxy saw.
+TRUSTED_PROXIES = env_int(os.environ, "DJANGO_TRUSTED_PROXIES", 1 if HTTPS else 0)
+AXES_FAILURE_LIMIT = env_int(os.environ, "LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int(os.environ, "LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "mediaserver.client_address.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+AXES_COOLOFF_MESSAGE = (f"Too many failed logins for this user from your address: try again in "
+                        f"{AXES_COOLOFF_TIME.total_seconds() / 60:.0f} minutes, or ask the administrator to unlock it.")
+TOKEN_FAILURE_LIMIT = 20
+TOKEN_FAILURE_WINDOW = 600
+# The throttles' counters, shared by the server's worker processes (one host's).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                      "LOCATION": str(VAR_DIR / "cache")}}
+
 REST_FRAMEWORK = {
     # Token first: an anonymous API client gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "mediaserver.login_guard.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["mediaserver.api_policy.StaffWithModelPermissions"],
@@ -111,6 +148,10 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # Anonymous callers see nothing but the health check; this keeps them from hammering it.
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": "120/min"},
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_PAGINATION_CLASS": "mediaserver.api_policy.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -143,8 +184,19 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "mediaserver@localhost
 
 # Behind an HTTPS reverse proxy, DJANGO_HTTPS=true turns on what `check --deploy` asks for.
 # Off by default: a home server is usually reached over plain HTTP on the LAN.
-HTTPS = env_bool(os.environ, "DJANGO_HTTPS", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Every page's scripts and styles are files served by us: no inline script or style, no other
+# origin. An injected <script> or style attribute would not run.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": [SELF], "script-src": [SELF], "style-src": [SELF], "img-src": [SELF, "data:"],
+    "font-src": [SELF], "connect-src": [SELF], "object-src": [NONE], "base-uri": [NONE],
+    "form-action": [SELF], "frame-ancestors": [NONE],
+}}
+# No page needs the browser's sensors, camera, microphone, location or payments.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: [] for feature in ("accelerometer", "ambient-light-sensor", "camera", "display-capture", "geolocation",
+                                "gyroscope", "magnetometer", "microphone", "midi", "payment", "usb", "browsing-topics")
+}
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if HTTPS:
@@ -169,5 +221,6 @@ LOGGING = {
         "django": {"level": "INFO"},
         "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
         "apscheduler": {"level": "WARNING"},
+        "axes": {"level": "ERROR"},  # mediaserver.auth writes the one line per failure
     },
 }

@@ -19,6 +19,13 @@ def _plain_static_storage(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttles(settings, request):
+    """Each test starts with no throttle counts (they live in the cache): its own memory cache."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": request.node.nodeid}}
+
+
 @pytest.fixture
 def make_library(tmp_path):
     """Create a Library row over a fresh folder under tmp_path (or the given path)."""

@@ -160,8 +160,7 @@ def test_permission_changes_and_replaced_files_during_a_scan(make_library, publi
 @pytest.mark.django_db
 def test_the_admin_is_for_staff_only(client, django_user_model):
     assert client.get("/admin/").status_code == 302
-    django_user_model.objects.create_user("viewer", password="a-long-pass-123")
-    client.login(username="viewer", password="a-long-pass-123")
+    client.force_login(django_user_model.objects.create_user("viewer", password="a-long-pass-123"))
     response = client.get("/admin/libraries/library/")
     assert response.status_code == 302 and "/admin/login/" in response.url
     response = client.post("/admin/libraries/library/add/", {"name": "x", "path": "/tmp", "kind": "mixed"})

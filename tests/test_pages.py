@@ -12,8 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def viewer(client, django_user_model):
-    django_user_model.objects.create_user("viewer", password="a-long-pass-123")
-    client.login(username="viewer", password="a-long-pass-123")
+    client.force_login(django_user_model.objects.create_user("viewer", password="a-long-pass-123"))
     return client
 
 

@@ -87,7 +87,7 @@ def test_racing_creates_never_nest_libraries(tmp_path):
                     "name": f"M{trial}", "path": str(tmp_path / "elsewhere" / str(trial)), "kind": "mixed"})
                 assert status == 201, mover
 
-            def write(path, name, mover=mover):
+            def write(path, name, mover=mover, barrier=barrier):
                 body = {"name": name, "path": str(path), "kind": "mixed"}
                 barrier.wait()
                 if mover and name.endswith("inner"):
@@ -104,3 +104,140 @@ def test_racing_creates_never_nest_libraries(tmp_path):
     paths = list(Library.objects.values_list("path", flat=True))
     assert len(paths) >= 30
     assert not [(a, b) for a in paths for b in paths if a != b and is_within(a, b)]
+
+
+def _mode(path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.processes
+def test_the_database_and_secrets_are_private_to_the_server_user(tmp_path):
+    """var/ and what it holds are the server user's alone: new installs, old ones, and the server's own files."""
+    from tests.procs import manage, server_env
+
+    var = tmp_path / "var"
+    env = server_env(var, DATABASE_URL="")  # the embedded SQLite under var/
+    assert manage("migrate", "-v0", env=env).returncode == 0
+    assert _mode(var) == 0o700
+    files = [var / "secret_key", var / "db.sqlite3", *var.glob("db.sqlite3-*")]
+    assert {path.name: _mode(path) for path in files} == {path.name: 0o600 for path in files}
+
+    # An install from before this rule: loosened, then tightened by the next start.
+    var.chmod(0o755)
+    for path in files:
+        path.chmod(0o644)
+    (var / "db.sqlite3-wal").touch(mode=0o644)
+    assert manage("check", env=env).returncode == 0
+    assert _mode(var) == 0o700
+    assert {p.name: _mode(p) for p in [*files, var / "db.sqlite3-wal"]} == {
+        p.name: 0o600 for p in [*files, var / "db.sqlite3-wal"]}
+
+    server = Gunicorn(var, env={"DATABASE_URL": "", "SCANNER_ENABLED": "false"}).start(ready_path="/api/health/")
+    try:
+        pids = [server.proc.pid, *map(int, _children(server.proc.pid))]
+        umasks = {pid: _umask(pid) for pid in pids}
+    finally:
+        server.kill()
+    assert set(umasks.values()) == {"0077"}, umasks
+
+
+def _children(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return handle.read().split()
+
+
+def _umask(pid: int) -> str:
+    with open(f"/proc/{pid}/status") as handle:
+        return next(line.split()[1] for line in handle if line.startswith("Umask:"))
+
+
+class AuthLog(Records):
+    """The mediaserver.auth lines, formatted as they reach the log."""
+
+    def __enter__(self):
+        logging.getLogger("mediaserver.auth").addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger("mediaserver.auth").removeHandler(self)
+
+    @property
+    def lines(self) -> list[str]:
+        return [KeyValueFormatter().format(record) for record in self.records]
+
+
+def login(client, url: str, password: str, address: str = "192.0.2.7", username: str = "owner"):
+    return client.post(url, {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+@pytest.mark.parametrize("url", ["/accounts/login/", "/admin/login/"])
+def test_ten_wrong_passwords_lock_that_user_out_from_that_address(client, django_user_model, url):
+    from django.core.management import call_command
+
+    django_user_model.objects.create_user("owner", password="the-right-pass-1", is_staff=True)
+    with AuthLog() as log:
+        answers = [login(client, url, f"guess-{n}").status_code for n in range(10)]
+    assert answers == [200] * 9 + [429]
+    assert len(log.lines) == 11  # ten failures and the lockout
+    assert "event=login_failed" in log.lines[0] and "user=owner" in log.lines[0]
+    assert "address=192.0.2.7" in log.lines[0] and "failures=1" in log.lines[0]
+    assert "failures=10" in log.lines[-1] and "event=login_locked_out" in log.lines[-2]
+
+    locked = login(client, url, "the-right-pass-1")
+    assert locked.status_code == 429 and "Too many failed logins" in locked.content.decode()
+    assert "_auth_user_id" not in client.session, "the right password does not log in while locked out"
+    assert login(client, url, "the-right-pass-1", address="192.0.2.8").status_code == 302, "only that address"
+
+    call_command("axes_reset")  # what the README tells the administrator to run
+    client.logout()
+    assert login(client, url, "the-right-pass-1").status_code == 302
+
+
+def test_wrong_api_tokens_are_logged_and_then_throttled(client, settings, make_library):
+    from rest_framework.authtoken.models import Token
+
+    settings.TOKEN_FAILURE_LIMIT = 5
+    good = Token.objects.create(user=make_operator("ops")).key
+    with AuthLog() as log:
+        answers = [client.get("/api/libraries/", HTTP_AUTHORIZATION=f"Token wrong{n}", REMOTE_ADDR="192.0.2.9")
+                   for n in range(6)]
+    assert [answer.status_code for answer in answers] == [401] * 5 + [429]
+    assert "wrong API token" in answers[-1].json()["detail"] and answers[-1]["Retry-After"]
+    assert len(log.lines) == 5 and "event=token_failed" in log.lines[-1] and "address=192.0.2.9" in log.lines[-1]
+    assert "failures=5" in log.lines[-1] and "wrong" not in log.lines[-1], "the token guessed is not logged"
+    assert client.get("/api/libraries/", HTTP_AUTHORIZATION=f"Token {good}",
+                      REMOTE_ADDR="192.0.2.9").status_code == 429, "that address waits, whatever it sends"
+    assert client.get("/api/libraries/", HTTP_AUTHORIZATION=f"Token {good}",
+                      REMOTE_ADDR="192.0.2.10").status_code == 200
+    assert client.get("/api/libraries/", HTTP_AUTHORIZATION=f"Token {good}", REMOTE_ADDR="192.0.2.9",
+                      HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 429, "X-Forwarded-For is not trusted"
+
+
+def test_anonymous_api_requests_are_throttled(client):
+    answers = [client.get("/api/health/", REMOTE_ADDR="192.0.2.11").status_code for _ in range(121)]
+    assert answers == [200] * 120 + [429]
+    assert client.get("/api/health/", REMOTE_ADDR="192.0.2.12").status_code == 200
+
+
+def test_pages_carry_a_content_security_policy_and_a_permissions_policy(client):
+    response = client.get("/accounts/login/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "camera=()" in response["Permissions-Policy"] and "geolocation=()" in response["Permissions-Policy"]
+
+
+@pytest.mark.parametrize("proxies, forwarded, expected", [
+    (0, "203.0.113.1", "10.0.0.2"),  # no proxy: the header is the client's own words
+    (1, "203.0.113.1", "203.0.113.1"),
+    (1, "198.51.100.9, 203.0.113.1", "203.0.113.1"),  # what the client wrote before our proxy is ignored
+    (1, "", "10.0.0.2"),
+])
+def test_the_client_address_trusts_x_forwarded_for_only_from_our_proxies(settings, proxies, forwarded, expected):
+    from django.test import RequestFactory
+
+    from mediaserver.client_address import client_address
+
+    settings.TRUSTED_PROXIES = proxies
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == expected

@@ -103,6 +103,8 @@
   }
 
   document.querySelectorAll("[data-scan]").forEach((block) => {
+    const progress = block.querySelector(".bar").getAttribute("aria-valuenow");
+    block.querySelector('[data-field="bar"]').style.width = `${progress}%`;
     wireButtons(block);
     enableButtons(block, block.dataset.status);
   });
