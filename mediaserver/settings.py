@@ -115,10 +115,10 @@ STORAGES = {
 # Before the first collectstatic (tests, runserver) fall back to unhashed names.
 WHITENOISE_MANIFEST_STRICT = False
 
-# Failed logins. Passwords (the login page, the admin): django-axes locks one user out from one
-# address after LOGIN_FAILURE_LIMIT failures, for LOGIN_COOLOFF_MINUTES. API tokens: an address
-# that sends TOKEN_FAILURE_LIMIT wrong ones within TOKEN_FAILURE_WINDOW seconds gets 429s
-# (mediaserver/login_guard.py). Behind DJANGO_TRUSTED_PROXIES reverse proxies (one by default
+# Failed logins: django-axes locks one user out from one address after LOGIN_FAILURE_LIMIT
+# failures, for LOGIN_COOLOFF_MINUTES: passwords at the login pages, current passwords in the
+# password-change form, and wrong API tokens (counted as the user "(API token)";
+# mediaserver/login_guard.py). Behind DJANGO_TRUSTED_PROXIES reverse proxies (one by default
 # with DJANGO_HTTPS) the address is the one the proxy saw.
 TRUSTED_PROXIES = env_int(os.environ, "DJANGO_TRUSTED_PROXIES", 1 if HTTPS else 0)
 AXES_FAILURE_LIMIT = env_int(os.environ, "LOGIN_FAILURE_LIMIT", 10, minimum=1)
@@ -130,9 +130,7 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 AXES_COOLOFF_MESSAGE = (f"Too many failed logins for this user from your address: try again in "
                         f"{AXES_COOLOFF_TIME.total_seconds() / 60:.0f} minutes, or ask the administrator to unlock it.")
-TOKEN_FAILURE_LIMIT = 20
-TOKEN_FAILURE_WINDOW = 600
-# The throttles' counters, shared by the server's worker processes (one host's).
+# The anonymous throttle's counts, shared by the server's worker processes (one host's).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                       "LOCATION": str(VAR_DIR / "cache")}}
 
@@ -143,12 +141,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["mediaserver.api_policy.StaffWithModelPermissions"],
-    "DEFAULT_PARSER_CLASSES": [
-        "mediaserver.api_policy.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
-    # Anonymous callers see nothing but the health check; this keeps them from hammering it.
+    # JSON in and out, nothing else: no browsable API pages (their inline styles break the CSP,
+    # and errors would come back as HTML), no form or multipart bodies (no limit on file parts).
+    "DEFAULT_PARSER_CLASSES": ["mediaserver.api_policy.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Anonymous callers reach nothing but the health check (the rest is 401 before any work):
+    # this keeps them from hammering it.
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": "120/min"},
     "NUM_PROXIES": TRUSTED_PROXIES,
@@ -220,6 +218,7 @@ LOGGING = {
     "loggers": {
         "django": {"level": "INFO"},
         "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
+        "django.security.RequestDataTooBig": {"filters": ["one_line_warning"]},
         "apscheduler": {"level": "WARNING"},
         "axes": {"level": "ERROR"},  # mediaserver.auth writes the one line per failure
     },

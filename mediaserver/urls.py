@@ -3,11 +3,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from libraries.views import LibraryViewSet
 from mediaserver import pages
+from mediaserver.login_guard import GuardedPasswordChangeView
 from scanner.views import HealthView, MetricsView, ScanJobViewSet, ScannerControlViewSet
 
 
@@ -44,7 +46,7 @@ def when_mail_is_configured(view):
 accounts = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password_change/", GuardedPasswordChangeView.as_view(), name="password_change"),
     path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("password_reset/", when_mail_is_configured(auth_views.PasswordResetView.as_view()), name="password_reset"),
     path("password_reset/done/", when_mail_is_configured(auth_views.PasswordResetDoneView.as_view()),
@@ -60,12 +62,15 @@ urlpatterns = [
     path("libraries/<int:pk>/", pages.library_detail, name="library"),
     path("jobs/<int:pk>/", pages.job_detail, name="job"),
     path("accounts/", include(accounts)),
+    # The admin's own form would check the current password unguarded: use the guarded one.
+    path("admin/password_change/", RedirectView.as_view(pattern_name="password_change")),
     path("admin/", admin.site.urls),
     path("api/", include(scanner_control + router.urls)),
     re_path(r"^api/health/?$", HealthView.as_view(), name="health"),
     re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^api/docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema", http_method_names=["get", "head"]),
+            name="docs"),
 ]
 
 handler400 = "mediaserver.api_errors.bad_request"

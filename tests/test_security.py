@@ -193,24 +193,45 @@ def test_ten_wrong_passwords_lock_that_user_out_from_that_address(client, django
     assert login(client, url, "the-right-pass-1").status_code == 302
 
 
-def test_wrong_api_tokens_are_logged_and_then_throttled(client, settings, make_library):
+def test_wrong_api_tokens_count_as_failed_logins_and_lock_that_address_out(client, settings, make_library):
+    from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    settings.TOKEN_FAILURE_LIMIT = 5
+    settings.AXES_FAILURE_LIMIT = 5
     good = Token.objects.create(user=make_operator("ops")).key
+
+    def get(token: str, address: str = "192.0.2.9", **headers):
+        return client.get("/api/libraries/", HTTP_AUTHORIZATION=f"Token {token}", REMOTE_ADDR=address, **headers)
+
     with AuthLog() as log:
-        answers = [client.get("/api/libraries/", HTTP_AUTHORIZATION=f"Token wrong{n}", REMOTE_ADDR="192.0.2.9")
-                   for n in range(6)]
-    assert [answer.status_code for answer in answers] == [401] * 5 + [429]
-    assert "wrong API token" in answers[-1].json()["detail"] and answers[-1]["Retry-After"]
-    assert len(log.lines) == 5 and "event=token_failed" in log.lines[-1] and "address=192.0.2.9" in log.lines[-1]
-    assert "failures=5" in log.lines[-1] and "wrong" not in log.lines[-1], "the token guessed is not logged"
-    assert client.get("/api/libraries/", HTTP_AUTHORIZATION=f"Token {good}",
-                      REMOTE_ADDR="192.0.2.9").status_code == 429, "that address waits, whatever it sends"
-    assert client.get("/api/libraries/", HTTP_AUTHORIZATION=f"Token {good}",
-                      REMOTE_ADDR="192.0.2.10").status_code == 200
-    assert client.get("/api/libraries/", HTTP_AUTHORIZATION=f"Token {good}", REMOTE_ADDR="192.0.2.9",
-                      HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 429, "X-Forwarded-For is not trusted"
+        answers = [get(f"wrong{n}").status_code for n in range(5)]
+    assert answers == [401] * 4 + [429]
+    assert "event=login_failed" in log.lines[0] and "user='(API token)'" in log.lines[0]
+    assert "address=192.0.2.9" in log.lines[0] and "wrong" not in "".join(log.lines), "the token is not logged"
+    locked = get(good)
+    assert locked.status_code == 429 and "wrong API token" in locked.json()["detail"] and locked["Retry-After"]
+    assert get(good, "192.0.2.10").status_code == 200, "only that address waits"
+    assert get(good, HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 429, "X-Forwarded-For is not trusted"
+    call_command("axes_reset_username", "(API token)")
+    assert get(good).status_code == 200
+
+
+def test_guessing_the_current_password_in_the_password_change_form_locks_out_too(client, django_user_model):
+    user = django_user_model.objects.create_user("owner", password="the-right-pass-1")
+    client.force_login(user)
+
+    def change(old: str):
+        return client.post("/accounts/password_change/", {"old_password": old, "new_password1": "N3w-long-pass-x",
+                                                          "new_password2": "N3w-long-pass-x"}, REMOTE_ADDR="192.0.2.7")
+
+    with AuthLog() as log:
+        answers = [change(f"guess-{n}").status_code for n in range(10)]
+    assert answers == [200] * 9 + [429] and "user=owner" in log.lines[0]
+    refused = change("the-right-pass-1")
+    assert refused.status_code == 200 and "Too many failed logins" in refused.content.decode()
+    user.refresh_from_db()
+    assert user.check_password("the-right-pass-1"), "the password was not changed"
+    assert client.get("/admin/password_change/").url == "/accounts/password_change/"
 
 
 def test_anonymous_api_requests_are_throttled(client):
@@ -241,3 +262,26 @@ def test_the_client_address_trusts_x_forwarded_for_only_from_our_proxies(setting
     settings.TRUSTED_PROXIES = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
     assert client_address(request) == expected
+
+
+def test_the_api_speaks_json_only(staff_client, anon_client):
+    page = staff_client.get("/api/libraries/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert page["Content-Type"] == "application/json", "no browsable API page (its inline styles break the CSP)"
+    broken = staff_client.post("/api/libraries/", "{", content_type="application/json", HTTP_ACCEPT="text/html,*/*")
+    assert broken.status_code == 400 and broken["Content-Type"] == "application/json"
+    upload = staff_client.post("/api/libraries/", {"name": "x", "file": ("big.bin", b"x" * 3_000_000)},
+                               format="multipart")
+    assert upload.status_code == 415
+    assert staff_client.options("/api/docs/").status_code == 405
+
+
+def test_an_oversized_body_is_one_warning_line_without_a_traceback(client):
+    logger = logging.getLogger("django.security.RequestDataTooBig")
+    records = Records()
+    logger.addHandler(records)
+    try:
+        response = client.post("/accounts/login/", {"username": "x" * 3_000_000, "password": "y"})
+    finally:
+        logger.removeHandler(records)
+    assert response.status_code == 400
+    assert [(r.levelname, r.exc_info) for r in records.records] == [("WARNING", None)]
