@@ -25,6 +25,19 @@ def tagged_tree(count: int) -> Path:
     return _ensure(root, {"kind": "tagged", "count": count}, lambda: _write_tagged(root, count))
 
 
+def share_tree(count: int) -> Path:
+    """`count` empty media-named files, 20 to a folder, in 10 artist folders: the slow-share tree."""
+    root = DATA / f"share-{count}"
+
+    def write() -> None:
+        for i in range(count):
+            path = root / f"Artist {i // 200 % 10:02d}/Album {i // 20:03d}/{i % 20 + 1:02d} Track.mkv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+
+    return _ensure(root, {"kind": "share", "count": count}, write)
+
+
 def relative_paths(count: int) -> list[str]:
     return [_stat_only_path(i) for i in range(count)]
 

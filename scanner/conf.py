@@ -35,6 +35,7 @@ class ScannerConfig:
     auto_resume_max_attempts: int = 5  # automatic resumes in a row without progress before a person must resume
     metadata_workers: int = field(default_factory=_default_metadata_workers)  # tag-reading processes
     read_timeout: float = 30  # seconds one file's tags may take before its reader is replaced
+    walk_threads: int = 16  # threads listing and stat'ing ahead of the walk on a slow share; 0: never
     retention_days: int = 90  # finished scans and their events are pruned after this; 0 keeps them
     prune_interval: float = 3600  # seconds between prunes of old scan history
 
@@ -60,6 +61,7 @@ class ScannerConfig:
             ),
             metadata_workers=env_int(environ, "SCANNER_METADATA_WORKERS", d.metadata_workers),
             read_timeout=env_float(environ, "SCANNER_READ_TIMEOUT", d.read_timeout, minimum=0.1),
+            walk_threads=env_int(environ, "SCANNER_WALK_THREADS", d.walk_threads),
             retention_days=env_int(environ, "SCANNER_RETENTION_DAYS", d.retention_days),
             prune_interval=env_float(environ, "SCANNER_PRUNE_INTERVAL", d.prune_interval, minimum=1),
         )

@@ -60,7 +60,9 @@ class ScanEngine:
         """'completed', 'failed', 'interrupted' or 'stopped' (paused, cancelled or taken over)."""
         try:
             self._load()
-            walker = Walker(self.root, after=self.progress.checkpoint, on_dir_error=self.batcher.on_dir_error)
+            walker = Walker(self.root, after=self.progress.checkpoint, on_dir_error=self.batcher.on_dir_error,
+                            threads=self.config.walk_threads)
+            self.planner.slow_share = lambda: bool(walker.slow_share)
             self._discover(walker)
             self._scan(walker)
             return "completed"
@@ -98,6 +100,13 @@ class ScanEngine:
             self._event("started", f"Starting {job.mode} scan of {self.root}")
 
     def _discover(self, walker: Walker) -> None:
+        if self.progress.checkpoint and self.progress.found:
+            # Resuming: the count made when the scan started stands, so a resume on a slow share
+            # does not list it all again first. It stays honest: the percentage never goes back
+            # (at most 99.9 until the end) and the final commit sets the count to what was walked.
+            self.committer.write_job(phase=ScanJob.Phase.SCANNING, status_message=(
+                f"Resuming after {self.progress.processed:,} of {self.progress.found:,} files"))
+            return
         self.committer.write_job(phase=ScanJob.Phase.DISCOVERING, status_message="Counting the media files")
         last_write = time.monotonic()
 
@@ -111,9 +120,8 @@ class ScanEngine:
         if count is None:
             raise Stopped
         found = self.progress.discovered(count, final=True)
-        doing = f"Resuming after {self.progress.processed:,} of" if self.progress.checkpoint else "Scanning"
         self.committer.write_job(files_found=found, phase=ScanJob.Phase.SCANNING,
-                                 status_message=f"{doing} {found:,} files")
+                                 status_message=f"Scanning {found:,} files")
 
     def _scan(self, walker: Walker) -> None:
         self.progress.run_started = time.monotonic()

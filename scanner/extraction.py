@@ -6,8 +6,12 @@ One pool per process, shared by its scans, started on first use and shut down wh
 process has no scan left. With SCANNER_METADATA_WORKERS=0 tags are read in the scan thread
 (and a read that hangs there cannot be stopped).
 
+On a slow share a read mostly waits for the network (a tagged file costs some twenty round
+trips), so each reader then reads its chunk with SHARE_READ_THREADS threads: the waits overlap,
+while on a local disk (one thread per reader) nothing changes.
+
 A read can hang (a stuck NFS or FUSE read), and nothing inside the reader can interrupt it.
-So each reader process notes in shared memory which file it is reading since when; whoever
+So each reader thread notes in shared memory which file it is reading since when; whoever
 waits for results and sees a file taking longer than SCANNER_READ_TIMEOUT kills the pool. That
 file is counted failed ("timed out"); every chunk the dead pool held is read again by a new one.
 """
@@ -22,7 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import MutableSequence
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -33,7 +37,8 @@ logger = logging.getLogger(__name__)
 MIN_CHUNK = 8  # files per round trip to a worker process
 POLL = 0.25  # seconds between looks for a hung read while waiting for a chunk
 SUBMIT_ATTEMPTS = 3  # pools a chunk is given to before it is read in the scan thread
-SLOT = 3  # shared floats per reader: since when (monotonic), chunk id, index in the chunk
+SLOT = 3  # shared floats per reader thread: since when (monotonic), chunk id, index in the chunk
+SHARE_READ_THREADS = 8  # threads per reader process on a slow share (bench/RESULTS.md, "slow share")
 
 _lock = threading.Lock()
 _pool: _Readers | None = None
@@ -52,7 +57,8 @@ class _Readers:
     def __init__(self, workers: int):
         context = multiprocessing.get_context("spawn")
         self.workers = workers
-        self.slots = context.Array("d", workers * SLOT, lock=False)  # one writer per slot: no lock
+        # One writer per slot (a reader's thread): no lock.
+        self.slots = context.Array("d", workers * SHARE_READ_THREADS * SLOT, lock=False)
         self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_reader,
                                             initargs=(self.slots, context.Value("i", 0)))
 
@@ -90,9 +96,10 @@ class _Chunk:
 class PendingReads:
     """The metadata of a list of files, being read; `results()` waits for it."""
 
-    def __init__(self, paths: list[str], workers: int, timeout: float = 30):
+    def __init__(self, paths: list[str], workers: int, timeout: float = 30, *, threads: int = 1):
         self.workers = workers
         self.timeout = timeout
+        self.threads = min(max(threads, 1), SHARE_READ_THREADS)  # per reader process
         size = max(MIN_CHUNK, -(-len(paths) // (max(workers, 1) * 2)))
         self._chunks = [self._submit(paths[start:start + size]) for start in range(0, len(paths), size)]
 
@@ -115,7 +122,8 @@ class PendingReads:
         for _ in range(SUBMIT_ATTEMPTS):
             readers = _get_pool(self.workers)
             try:
-                chunk.future, chunk.readers = readers.executor.submit(_read_chunk, chunk.id, paths), readers
+                chunk.future = readers.executor.submit(_read_chunk, chunk.id, paths, self.threads)
+                chunk.readers = readers
                 _inflight[chunk.id] = paths
                 return chunk
             except (BrokenProcessPool, RuntimeError):  # a reader died, or the pool is shutting down
@@ -176,19 +184,28 @@ def _start_reader(slots, counter) -> None:
     # Ctrl-C reaches the whole foreground process group; the scan (not its helpers) decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with counter.get_lock():
-        _base, counter.value = counter.value * SLOT, counter.value + 1
+        _base, counter.value = counter.value * SHARE_READ_THREADS * SLOT, counter.value + 1
     _slots = slots
 
 
-def _read_chunk(chunk_id: int, paths: list[str]) -> list[tuple[Metadata, str]]:
-    """In a reader process: each file, with what it is reading noted in its slot."""
-    results = []
-    for index, path in enumerate(paths):
-        _slots[_base + 1], _slots[_base + 2] = chunk_id, index
-        _slots[_base] = time.monotonic()
-        results.extend(read_many([path]))
-        _slots[_base] = 0
-    return results
+def _read_chunk(chunk_id: int, paths: list[str], threads: int) -> list[tuple[Metadata, str]]:
+    """In a reader process: each file, with what each thread is reading noted in its slot."""
+    results: list[list[tuple[Metadata, str]]] = [[] for _ in paths]
+
+    def read(thread: int) -> None:
+        slot = _base + thread * SLOT
+        for index in range(thread, len(paths), threads):
+            _slots[slot + 1], _slots[slot + 2] = chunk_id, index
+            _slots[slot] = time.monotonic()
+            results[index] = read_many([paths[index]])
+            _slots[slot] = 0
+
+    if threads == 1:
+        read(0)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(read, range(threads)))
+    return [result for part in results for result in part]
 
 
 def _get_pool(workers: int) -> _Readers:

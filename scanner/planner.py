@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -22,7 +23,7 @@ from django.utils import timezone
 from scanner.batching import Run
 from scanner.catalogue import ID, META_FIELDS, MISSING, MTIME_NS, PATH, SIZE, db_datetime, rows_in_range
 from scanner.events import log_decision
-from scanner.extraction import PendingReads
+from scanner.extraction import SHARE_READ_THREADS, PendingReads
 from scanner.metadata import TAGGED_EXTENSIONS
 from scanner.walk import VANISHED, FileEntry
 
@@ -96,6 +97,7 @@ class Planner:
         self.full = full
         self.metadata_workers = metadata_workers
         self.read_timeout = read_timeout
+        self.slow_share: Callable[[], bool] = lambda: False  # the walk's finding (walk.py): overlap the reads
         self.log_ids = log_ids
 
     def plan(self, run: Run) -> Batch:
@@ -141,7 +143,8 @@ class Planner:
         batch.count("bytes_processed", size)
         if batch.to_read:
             paths = [os.path.join(self.root, entry.path) for entry, _ in batch.to_read]
-            batch.reads = PendingReads(paths, self.metadata_workers, self.read_timeout)
+            batch.reads = PendingReads(paths, self.metadata_workers, self.read_timeout,
+                                       threads=SHARE_READ_THREADS if self.slow_share() else 1)
         return batch
 
     def finish(self, batch: Batch) -> None:

@@ -22,11 +22,16 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from scanner.listing import UNTYPED, Listing, list_folder
+from scanner.readahead import ReadAhead
 
+PROBE_FOLDERS = 3  # folder stats timed before deciding whether the walk reads ahead
+SLOW_STAT = 100e-6  # seconds: a mean folder stat slower than this is a network round trip, not a cache hit
 MAX_PATH_BYTES = 2000  # longer relative paths cannot be indexed in the catalogue
 INT64 = 2**63  # sizes and mtimes (ns) must fit the catalogue's 64-bit columns
 
@@ -56,6 +61,11 @@ VANISHED = "vanished during the scan"
 TOO_LONG = "path is too long to catalogue"
 
 
+def _before(after: str, folder: str) -> bool:
+    """Whether the whole folder ('a/b/') lies before the checkpoint `after`."""
+    return bool(after) and folder <= after and not after.startswith(folder)
+
+
 def is_catalogable(path: str) -> str:
     """Empty string if `path` can be stored, else the reason it cannot."""
     if path.isascii():
@@ -76,6 +86,9 @@ class Walker:
         *,
         after: str = "",
         on_dir_error: Callable[[str, OSError], None] | None = None,
+        threads: int = 0,
+        ahead: int = 10_000,
+        slow_share: bool | None = None,
     ):
         self.root = os.path.realpath(root)
         if self.root != os.path.abspath(root):
@@ -84,6 +97,10 @@ class Walker:
             raise RootUnavailable(f"The library folder {root} is now a link to {self.root}; scans never follow it")
         self.after = after
         self.on_dir_error = on_dir_error or (lambda path, error: None)
+        self.threads = threads  # read-ahead threads on a slow share (readahead.py); 0 walks serially
+        self.ahead = ahead  # entries the read-ahead may hold
+        self.slow_share = slow_share  # None: decided by timing the first folder stats
+        self._probe: list[float] = []
         self.root_was_empty = False
         self._root_id = self._stat_root()
 
@@ -112,9 +129,10 @@ class Walker:
     def count(self, *, should_stop: Callable[[], bool], every: int = 1000,
               on_progress: Callable[[int], None] = lambda n: None) -> int | None:
         """How many media files the walk will see (all of them, not only after the
-        checkpoint); None if `should_stop` said so. No sorting and no stat: it is cheap."""
+        checkpoint); None if `should_stop` said so. No stat of files: it is cheap. Serially
+        unsorted; with read-ahead sorted, as the read-ahead follows the walk's order."""
         count = 0
-        for _ in self._media(sort=False, after="", report=False, entries=False):
+        for _ in self._media(sort=bool(self.threads), after="", report=False, entries=False):
             count += 1
             if count % every == 0:
                 if should_stop():
@@ -124,49 +142,83 @@ class Walker:
 
     def _media(self, *, sort: bool, after: str, report: bool, entries: bool) -> Iterator:
         """Each media file, depth first: a FileEntry (with its stat) when `entries`, else its
-        relative path. Folders that cannot be read go to on_dir_error when `report`."""
-        root_entries = self._list("", sort, report)
-        if root_entries is None:
-            self.check_root()
-            raise RootUnavailable(f"The library folder {self.root} cannot be read")
-        self.root_was_empty = not root_entries
-        # The current folder and its ancestors: (relative prefix, children left, (dev, ino)).
-        stack = [("", iter(root_entries), self._root_id)]
-        on_path = {self._root_id}
-        while stack:
-            prefix, children, folder_id = stack[-1]
-            for entry, media in children:
-                rel = prefix + entry.name
-                if media is not None and media is not UNTYPED:
-                    if not after or rel > after:
-                        yield self._file_entry(entry, rel, *media) if entries else rel
-                    continue
-                folder = media
-                sub = rel + "/"
-                if after and sub <= after and not after.startswith(sub):
-                    continue  # the whole folder lies before the checkpoint
-                try:
-                    st = entry.stat()
-                except OSError as exc:  # vanished since the listing, or cannot be entered
-                    self._unreadable(sub, exc, report)
-                    continue
-                if folder is UNTYPED and (not stat.S_ISDIR(st.st_mode) or not self._inside_root(entry.path)):
-                    continue  # not a folder after all, or a link out of the root
-                sub_id = (st.st_dev, st.st_ino)
-                if sub_id in on_path:
-                    continue  # a symlink (or bind mount) loop
-                grandchildren = self._list(sub, sort, report)
-                if grandchildren is not None:
-                    stack.append((sub, iter(grandchildren), sub_id))
-                    on_path.add(sub_id)
-                    break  # descend; this folder's iterator resumes afterwards
-            else:
-                stack.pop()
-                on_path.discard(folder_id)
+        relative path. Folders that cannot be read go to on_dir_error when `report`.
 
-    def _list(self, prefix: str, sort: bool, report: bool) -> Listing | None:
+        With `threads`, the first folder stats are timed: on a slow share (network round trips)
+        the rest of the walk, and every later pass, reads ahead in parallel (readahead.py)."""
+        reader: ReadAhead | None = None
+        probing = bool(self.threads) and self.slow_share is None
+        try:
+            if self.threads and self.slow_share:
+                reader = self._read_ahead(after, entries, position="")
+            root_entries = self._list("", sort, report, reader)
+            if root_entries is None:
+                self.check_root()
+                raise RootUnavailable(f"The library folder {self.root} cannot be read")
+            self.root_was_empty = not root_entries
+            # The current folder and its ancestors: (relative prefix, children left, (dev, ino), listing).
+            stack = [("", iter(root_entries), self._root_id, root_entries)]
+            on_path = {self._root_id}
+            while stack:
+                prefix, children, folder_id, _ = stack[-1]
+                for entry, media in children:
+                    rel = prefix + entry.name
+                    if media is not None and media is not UNTYPED:
+                        if not after or rel > after:
+                            yield self._file_entry(entry, rel, *media) if entries else rel
+                        continue
+                    folder = media
+                    sub = rel + "/"
+                    if _before(after, sub):
+                        continue  # the whole folder lies before the checkpoint
+                    try:
+                        st = self._timed_stat(entry) if probing else entry.stat()
+                    except OSError as exc:  # vanished since the listing, or cannot be entered
+                        self._unreadable(sub, exc, report)
+                        continue
+                    if folder is UNTYPED and (not stat.S_ISDIR(st.st_mode) or not self._inside_root(entry.path)):
+                        continue  # not a folder after all, or a link out of the root
+                    sub_id = (st.st_dev, st.st_ino)
+                    if sub_id in on_path:
+                        continue  # a symlink (or bind mount) loop
+                    if probing and self.slow_share is not None:
+                        probing = False
+                        if self.slow_share:  # from here on, read ahead of the walk
+                            reader = self._read_ahead(after, entries, position=sub)
+                            for frame_prefix, _, _, listing in stack:
+                                reader.learn(frame_prefix, listing)
+                    grandchildren = self._list(sub, sort, report, reader)
+                    if grandchildren is not None:
+                        stack.append((sub, iter(grandchildren), sub_id, grandchildren))
+                        on_path.add(sub_id)
+                        break  # descend; this folder's iterator resumes afterwards
+                else:
+                    stack.pop()
+                    on_path.discard(folder_id)
+        finally:
+            if reader is not None:
+                reader.close()
+
+    def _timed_stat(self, entry: os.DirEntry) -> os.stat_result:
+        """A folder's stat, timed until PROBE_FOLDERS have been: then `slow_share` is decided."""
+        started = time.perf_counter()
+        try:
+            return entry.stat()
+        finally:
+            self._probe.append(time.perf_counter() - started)
+            if len(self._probe) >= PROBE_FOLDERS:
+                self.slow_share = sum(self._probe) / len(self._probe) > SLOW_STAT
+
+    def _read_ahead(self, after: str, entries: bool, *, position: str) -> ReadAhead:
+        return ReadAhead(root=self.root, threads=self.threads, ahead=self.ahead, position=position,
+                         list_folder=partial(list_folder, sort=True, inside_root=self._inside_root),
+                         skip=partial(_before, after), stat_files=entries)
+
+    def _list(self, prefix: str, sort: bool, report: bool, reader: ReadAhead | None) -> Listing | None:
         """The folder's listing (scanner/listing.py); None if it cannot be listed."""
         try:
+            if reader is not None:
+                return reader.take(prefix)
             return list_folder(os.path.join(self.root, prefix) if prefix else self.root, sort=sort,
                                inside_root=self._inside_root)
         except OSError as exc:

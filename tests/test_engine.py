@@ -12,8 +12,10 @@ from django.test.utils import CaptureQueriesContext
 import scanner.catalogue as catalogue_writes
 from libraries.models import MediaFile
 from scanner import lifecycle, services
+from scanner.commit import Committer
 from scanner.engine import ScanEngine
 from scanner.models import ScanEvent, ScanJob
+from scanner.walk import Walker
 from tests import media
 from tests.helpers import (
     build_tree,
@@ -241,6 +243,35 @@ def test_a_stop_keeps_committed_batches_and_resume_finishes_exactly(make_library
     done = run_job(resumed, batch_size=10)
     assert (done.status, done.files_processed, done.files_added, done.files_found) == ("completed", 95, 95, 95)
     assert sorted(present_paths(library)) == sorted(paths)
+
+
+def test_a_resumed_scan_keeps_the_first_count_instead_of_listing_everything_again(make_library, monkeypatch):
+    """On a slow share a recount costs a whole listing: the resume keeps the count it had, and
+    stays honest (never backwards, never 100 before the end, exact at the end)."""
+    library = make_library()
+    many_files(Path(library.path), 40)
+    job = services.start_scan(library_id=library.pk).job
+    stop = threading.Event()
+    real_insert = catalogue_writes.insert_files
+    monkeypatch.setattr(catalogue_writes, "insert_files", lambda rows: (real_insert(rows), stop.set()))
+    run_job(job, stop=stop, batch_size=10)
+    monkeypatch.undo()
+    services.pause_scan_by_library(library_id=library.pk)
+    many_files(Path(library.path) / "Zz added later", 20)  # after the checkpoint, in walk order
+    counted = []
+    monkeypatch.setattr(Walker, "count", lambda self, **kw: counted.append(1) or 0)
+    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    progress = []
+    real_commit = Committer.commit
+    monkeypatch.setattr(Committer, "commit", lambda self, batch, step: (progress.append(step),
+                                                                        real_commit(self, batch, step)))
+    done = run_job(resumed, batch_size=10)
+    assert counted == [], "no second count"
+    assert (done.status, done.files_processed, done.files_found, done.progress) == ("completed", 60, 60, 100)
+    percents = [step.percent for step in progress]
+    assert percents == sorted(percents) and max(percents[:-1]) <= 99.9
+    assert [step.found for step in progress[:-1]] == [max(40, step.processed) for step in progress[:-1]]
+    assert ScanEvent.objects.filter(job=job, kind="resumed").exists()
 
 
 def test_the_rate_limit_keeps_scans_gentle(make_library):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-import time
+import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -11,6 +11,7 @@ from libraries.models import Library
 from scanner import lifecycle, services
 from scanner.entrypoints import start_runtime, stop_runtime
 from scanner.models import ScanJob
+from scanner.signals import job_changed
 
 REFRESH = 0.5  # seconds between progress lines
 
@@ -49,13 +50,22 @@ class Command(BaseCommand):
             raise CommandError(job.error_message or "the scan failed")
 
     def _follow(self, lib: Library) -> ScanJob:
+        # The scan's end, when this process runs it, wakes the loop at once (not at the next refresh).
+        moved = threading.Event()
+
+        def on_change(sender, library_id: int, **kwargs) -> None:
+            if library_id == lib.pk:
+                moved.set()
+
+        job_changed.connect(on_change, weak=False)
         try:
             while True:
                 job = _latest(lib)
                 self._draw(job)
                 if job.status not in (ScanJob.Status.RUNNING, ScanJob.Status.PENDING):
                     return job
-                time.sleep(REFRESH)
+                moved.wait(REFRESH)
+                moved.clear()
         except KeyboardInterrupt:
             self.stdout.write("")
             self.stdout.write("Ctrl-C: pausing (run the same command again to resume)")
@@ -63,6 +73,8 @@ class Command(BaseCommand):
                 return services.pause_scan_by_library(library_id=lib.pk)
             except services.NoOpenScan:
                 return _latest(lib)
+        finally:
+            job_changed.disconnect(on_change)
 
     def _draw(self, job: ScanJob) -> None:
         width = 30

@@ -1,0 +1,156 @@
+"""The "slow share" figures of one database, printed as JSON: scans of a FUSE mount that adds a
+fixed latency to every metadata operation and open (tests/fusefs.py), each compared with a serial
+and a 16-thread parallel bare walk of the same mount, in the same run. Run by bench/run.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaserver.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from bench import trees  # noqa: E402
+from bench.measure import library_for, reset, scan  # noqa: E402
+from scanner import extraction, lifecycle, procinfo, services  # noqa: E402
+from scanner.engine import ScanEngine  # noqa: E402
+from scanner.models import ScanJob, Worker  # noqa: E402
+from tests.fusefs import mounted  # noqa: E402
+
+LATENCY = 0.001  # seconds added to every getattr, readdir, open and read
+PARALLEL_WALK_THREADS = 16
+
+
+def serial_walk(root: Path) -> float:
+    started = time.perf_counter()
+    stack = [str(root)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    entry.stat()
+    return time.perf_counter() - started
+
+
+def parallel_walk(root: Path) -> float:
+    """Folders listed and files stat'ed by 16 threads, a level of the tree at a time."""
+
+    def visit(path: str) -> list[str]:
+        folders = []
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                else:
+                    entry.stat()
+        return folders
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(PARALLEL_WALK_THREADS) as pool:
+        level = [str(root)]
+        while level:
+            level = [folder for folders in pool.map(visit, level) for folder in folders]
+    return time.perf_counter() - started
+
+
+def configure(**changes) -> None:
+    settings.SCANNER = dataclasses.replace(settings.SCANNER, **changes)
+
+
+def paused_and_resumed(library, count: int) -> tuple[float, int]:
+    """A first scan paused by its user at about half, then resumed: the time after resuming,
+    and the files the resumed run processed."""
+    reset(library)
+    worker = Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(),
+                                   pid=os.getpid(), process_started=procinfo.process_start_ticks(), kind="bench")
+    job = services.start_scan(library_id=library.pk).job
+    stop = threading.Event()
+
+    def pause_at_half() -> None:
+        while not stop.is_set():
+            if ScanJob.objects.get(pk=job.pk).files_processed >= count // 2:
+                services.pause_scan_by_library(library_id=library.pk)
+                stop.set()
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=pause_at_half)
+    watcher.start()
+    outcome = ScanEngine(lifecycle.claim(job.pk, worker), config=settings.SCANNER, stop=stop).run()
+    watcher.join()
+    assert outcome == "stopped", outcome
+    before = ScanJob.objects.get(pk=job.pk).files_processed
+    services.resume_scan_by_library(library_id=library.pk)
+    started = time.perf_counter()
+    outcome = ScanEngine(lifecycle.claim(job.pk, worker), config=settings.SCANNER, stop=threading.Event()).run()
+    elapsed = time.perf_counter() - started
+    job.refresh_from_db()
+    worker.delete()
+    assert outcome == "completed" and job.files_processed == count, (outcome, job.status_message)
+    return elapsed, count - before
+
+
+def stat_only_figures(mount: Path, count: int) -> dict:
+    serial, parallel = serial_walk(mount), min(parallel_walk(mount) for _ in range(3))
+    library = library_for(mount)
+    first, job = min(((reset(library), scan(library))[1] for _ in range(2)), key=lambda result: result[0])
+    assert job.files_added == count
+    rescan, job = min((scan(library) for _ in range(2)), key=lambda result: result[0])
+    assert job.files_unchanged == count
+    configure(batch_size=100)  # commits often enough to be paused at about half
+    resumed, resumed_files = paused_and_resumed(library, count)
+    configure(batch_size=DEFAULTS.batch_size)
+    return {"files": count, "serial_walk_s": serial, "parallel_walk_s": parallel, "first_scan_s": first,
+            "rescan_s": rescan, "resumed_s": resumed, "resumed_files": resumed_files}
+
+
+def tagged_figures(mount: Path, count: int, *, before: dict) -> dict:
+    """The first scan of real tagged files, with the scanner as configured and as it was
+    before read-ahead (`before`: serial walk, one tag reader per core)."""
+    library = library_for(mount)
+    figures = {"files": count}
+    for label, changes in (("before", before), ("now", {})):
+        configure(**changes)
+        extraction.shutdown_pool()
+        elapsed, job = (reset(library), scan(library))[1]
+        assert job.files_added == count and job.files_failed == 0, job.status_message
+        figures[f"{label}_s"] = elapsed
+        configure(**{name: getattr(DEFAULTS, name) for name in changes})
+    extraction.shutdown_pool()
+    return figures
+
+
+DEFAULTS = settings.SCANNER
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    count, tagged = int(os.environ.get("BENCH_SHARE_FILES", "2000")), int(os.environ.get("BENCH_SHARE_TAGGED", "1000"))
+    stat_source, tag_source = trees.share_tree(count), trees.tagged_tree(tagged)
+    figures = {"latency_ms": LATENCY * 1000, "walk_threads": DEFAULTS.walk_threads,
+               "metadata_workers": DEFAULTS.metadata_workers}
+    with mounted(stat_source, trees.DATA / "mnt-stat", latency=LATENCY) as mount:
+        figures["stat"] = stat_only_figures(mount.path, count)
+    with mounted(tag_source, trees.DATA / "mnt-tagged", latency=LATENCY) as mount:
+        figures["tagged"] = tagged_figures(mount.path, tagged, before={
+            "walk_threads": 0, "metadata_workers": max(1, os.cpu_count() or 1)})
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Ordered read-ahead for the walk (DESIGN.md section 9). No Django here.
+
+On a network share every readdir and stat is a round trip, and the walk (walk.py) asks for one
+folder at a time. A small pool of threads lists the folders the walk will want next, and stats
+what they hold, so that the walk finds the answers waiting. The walk still visits the folders one
+by one, in its own order, with its own code:
+- a prefetched listing is the result of the same `list_folder` call the walk would make;
+- a stat made here is cached by its `os.DirEntry`, so the walk's own `entry.stat()` costs
+  nothing. An error is not cached: the walk's own call meets it again and handles it exactly as
+  the serial walk does.
+
+Which folder next. The walk visits folders in plain string order of their paths (with '/'
+appended), so of the folders known and not yet listed, the one with the smallest path is the one
+it will want soonest: the threads always take that one. A folder becomes known when its parent's
+listing names it (real folders only: a symlinked folder is listed when the walk goes into it, so
+a link loop cannot send the threads round it). The walk tells the pool where it is; what lies
+before that is dropped, and a folder the walk wants that nobody has started it lists itself.
+
+Memory: the threads stop listing ahead while `ahead` entries are listed and not yet taken; at
+most that many, plus the folders the threads are listing at that moment, are held.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+from collections.abc import Callable
+
+from scanner.listing import UNTYPED, Listing
+
+Result = tuple[Listing | None, Exception | None]  # an OSError, or a bug the walk raises as it would
+
+
+class ReadAhead:
+    """Lists and stats folders ahead of a walk that takes them in increasing path order."""
+
+    def __init__(self, *, root: str, threads: int, ahead: int, list_folder: Callable[[str], Listing],
+                 skip: Callable[[str], bool], stat_files: bool, position: str = ""):
+        self.root = root
+        self.ahead = ahead
+        self._list_folder = list_folder
+        self._skip = skip  # folders the walk will not enter (before its checkpoint)
+        self._stat_files = stat_files
+        self._cond = threading.Condition()
+        self._todo: list[str] = []  # heap of known folders nobody has started
+        self._busy: set[str] = set()  # being listed by a thread
+        self._done: dict[str, Result] = {}
+        self._held = 0  # entries in _done
+        self._done_order: list[str] = []  # heap of the keys of _done
+        self._position = position  # the last folder the walk took
+        self._closed = False
+        self._threads = [threading.Thread(target=self._work, name=f"readahead-{n}", daemon=True)
+                         for n in range(threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def take(self, prefix: str) -> Listing:
+        """The folder's listing (OSError as list_folder raises it). Folders are taken in
+        increasing path order; whatever lies before `prefix` is not wanted any more."""
+        with self._cond:
+            self._position = prefix
+            self._drop_passed()
+            while prefix in self._busy:
+                self._cond.wait()
+            result = self._pop(prefix)
+            self._cond.notify_all()  # room may have freed
+        if result is None:
+            result = self._read(prefix)  # nobody started it: no waiting for a free thread
+        listing, error = result
+        if error is not None:
+            raise error
+        assert listing is not None
+        self.learn(prefix, listing)
+        return listing
+
+    def close(self) -> None:
+        """Stop the threads. One waiting on the share ends when its call returns."""
+        with self._cond:
+            self._closed = True
+            self._todo.clear()
+            self._done.clear()
+            self._cond.notify_all()
+
+    def learn(self, prefix: str, listing: Listing) -> None:
+        """The listing's sub-folders are known now: the threads may list those the walk has not
+        passed yet."""
+        subs = [prefix + entry.name + "/" for entry, media in listing
+                if (media is None or media is UNTYPED) and not _is_link(entry)]
+        subs = [sub for sub in subs if not self._skip(sub)]
+        if not subs:
+            return
+        with self._cond:
+            for sub in subs:
+                if sub > self._position and sub not in self._busy and sub not in self._done:
+                    heapq.heappush(self._todo, sub)
+            self._cond.notify_all()
+
+    def _drop_passed(self) -> None:
+        """Forget what lies at or before the walk's position: it will not be asked for."""
+        position = self._position
+        while self._todo and self._todo[0] <= position:
+            heapq.heappop(self._todo)
+        while self._done_order and self._done_order[0] < position:
+            self._pop(heapq.heappop(self._done_order))
+
+    def _pop(self, prefix: str) -> Result | None:
+        result = self._done.pop(prefix, None)
+        if result is not None and result[0] is not None:
+            self._held -= len(result[0])
+        return result
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (not self._todo or self._held >= self.ahead):
+                    self._cond.wait()
+                if self._closed:
+                    return
+                prefix = heapq.heappop(self._todo)
+                if prefix <= self._position or prefix in self._done or prefix in self._busy:
+                    continue
+                self._busy.add(prefix)
+            try:
+                result = self._read(prefix)
+            except Exception as exc:  # a bug: the walk raises it when it gets there, as it would have
+                result = (None, exc)
+            with self._cond:
+                self._busy.discard(prefix)
+                if not self._closed and prefix > self._position:
+                    self._done[prefix] = result
+                    self._held += len(result[0] or ())
+                    heapq.heappush(self._done_order, prefix)
+                self._cond.notify_all()
+            if result[0] is not None and not self._closed:
+                self.learn(prefix, result[0])
+
+    def _read(self, prefix: str) -> Result:
+        try:
+            listing = self._list_folder(os.path.join(self.root, prefix) if prefix else self.root)
+        except OSError as exc:
+            return None, exc
+        for entry, media in listing:
+            if media is None or media is UNTYPED or self._stat_files:
+                try:
+                    entry.stat()  # cached by the entry for the walk
+                except OSError:
+                    pass  # the walk's own call meets the error again
+        return listing, None
+
+
+def _is_link(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return True
