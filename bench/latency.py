@@ -39,7 +39,9 @@ def main(count: int) -> None:
     call_command("migrate", verbosity=0)
     library = library_for(trees.stat_only_tree(count))
     reset(library)
-    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    # A superuser: the API asks staff for model permissions too (mediaserver/api_policy.py).
+    user, _ = get_user_model().objects.get_or_create(username="bench",
+                                                     defaults={"is_staff": True, "is_superuser": True})
     token = Token.objects.get_or_create(user=user)[0].key
     var = trees.DATA / "var"
     var.mkdir(parents=True, exist_ok=True)

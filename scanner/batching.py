@@ -4,7 +4,8 @@ A run is the files of the walk after one checkpoint up to and including its last
 the folders that could not be read on the way (their catalogue rows are not known to be gone).
 A run ends after SCANNER_BATCH_SIZE files, or after MAX_RUN_SECONDS of walking (a slow share,
 a rate limit), so that progress is committed, and a pause from another process noticed, every
-few seconds whatever the pace.
+few seconds whatever the pace. On a slow share (walk.py) runs are short, so that reading the
+tags of one overlaps walking the next.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from scanner.walk import FileEntry, Walker
 logger = logging.getLogger(__name__)
 
 MAX_RUN_SECONDS = 2.0  # a run is cut after this long even if it has fewer files
+SLOW_SHARE_RUN = 256  # files per run on a slow share: its tags are read while the walk goes on
 CLOCK_CHECK_EVERY = 64  # files between clock checks when there is no rate limit (a hot loop)
 
 
@@ -67,7 +69,7 @@ class Batcher:
             walked += 1
             if limit:
                 self._throttle(walked / limit - (time.monotonic() - started))
-            full = len(entries) >= self.batch_size or (
+            full = len(entries) >= (min(SLOW_SHARE_RUN, self.batch_size) if walker.slow_share else self.batch_size) or (
                 walked % check_every == 0 and time.monotonic() - run_started >= MAX_RUN_SECONDS
             )
             if full and entry.can_end_a_run:

@@ -31,7 +31,8 @@ from scanner.listing import UNTYPED, Listing, list_folder
 from scanner.readahead import ReadAhead
 
 PROBE_FOLDERS = 3  # folder stats timed before deciding whether the walk reads ahead
-SLOW_STAT = 100e-6  # seconds: a mean folder stat slower than this is a network round trip, not a cache hit
+SLOW_STAT = 100e-6  # seconds: a median folder stat slower than this is a network round trip, not a cache hit
+_slow_roots: dict[str, bool] = {}  # what this process found for each library root (a resume needs no probe)
 MAX_PATH_BYTES = 2000  # longer relative paths cannot be indexed in the catalogue
 INT64 = 2**63  # sizes and mtimes (ns) must fit the catalogue's 64-bit columns
 
@@ -99,7 +100,8 @@ class Walker:
         self.on_dir_error = on_dir_error or (lambda path, error: None)
         self.threads = threads  # read-ahead threads on a slow share (readahead.py); 0 walks serially
         self.ahead = ahead  # entries the read-ahead may hold
-        self.slow_share = slow_share  # None: decided by timing the first folder stats
+        # None: decided by timing the first folder stats, unless this process has walked the root before.
+        self.slow_share = slow_share if slow_share is not None else _slow_roots.get(self.root)
         self._probe: list[float] = []
         self.root_was_empty = False
         self._root_id = self._stat_root()
@@ -207,7 +209,7 @@ class Walker:
         finally:
             self._probe.append(time.perf_counter() - started)
             if len(self._probe) >= PROBE_FOLDERS:
-                self.slow_share = sum(self._probe) / len(self._probe) > SLOW_STAT
+                self.slow_share = _slow_roots[self.root] = sorted(self._probe)[len(self._probe) // 2] > SLOW_STAT
 
     def _read_ahead(self, after: str, entries: bool, *, position: str) -> ReadAhead:
         return ReadAhead(root=self.root, threads=self.threads, ahead=self.ahead, position=position,

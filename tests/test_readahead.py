@@ -86,6 +86,7 @@ def read_ahead_after(folders: int):
         return
     saved = walk_module.PROBE_FOLDERS, walk_module.SLOW_STAT
     walk_module.PROBE_FOLDERS, walk_module.SLOW_STAT = folders, -1.0
+    walk_module._slow_roots.clear()  # each walk probes afresh
     try:
         yield {}
     finally:
