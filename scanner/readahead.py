@@ -1,20 +1,22 @@
 """Ordered read-ahead for the walk (DESIGN.md section 9). No Django here.
 
 On a network share every readdir and stat is a round trip, and the walk (walk.py) asks for one
-folder at a time. A small pool of threads lists the folders the walk will want next, and stats
-what they hold, so that the walk finds the answers waiting. The walk still visits the folders one
-by one, in its own order, with its own code:
+folder at a time. A small pool of threads lists the folders the walk will want next and stats
+what they hold, a few entries at a time (so a big folder is stat'ed by every thread while the
+walk already goes through it), and the walk finds the answers waiting. The walk still visits
+the folders one by one, in its own order, with its own code:
 - a prefetched listing is the result of the same `list_folder` call the walk would make;
 - a stat made here is cached by its `os.DirEntry`, so the walk's own `entry.stat()` costs
-  nothing. An error is not cached: the walk's own call meets it again and handles it exactly as
-  the serial walk does.
+  nothing (one the threads have not reached yet, the walk makes itself). An error is not
+  cached: the walk's own call meets it again and handles it exactly as the serial walk does.
 
-Which folder next. The walk visits folders in plain string order of their paths (with '/'
-appended), so of the folders known and not yet listed, the one with the smallest path is the one
-it will want soonest: the threads always take that one. A folder becomes known when its parent's
-listing names it (real folders only: a symlinked folder is listed when the walk goes into it, so
-a link loop cannot send the threads round it). The walk tells the pool where it is; what lies
-before that is dropped, and a folder the walk wants that nobody has started it lists itself.
+Which work next. The walk visits folders in plain string order of their paths (with '/'
+appended), so of the folders known and not yet listed, and of the entries not yet stat'ed, the
+one with the smallest path is the one it will want soonest: the threads always take that one.
+A folder becomes known when its parent's listing names it (real folders only: a symlinked
+folder is listed when the walk goes into it, so a link loop cannot send the threads round it).
+The walk tells the pool where it is; what lies before that is dropped, and a folder the walk
+wants that nobody has started it lists itself.
 
 Memory: the threads stop listing ahead while `ahead` entries are listed and not yet taken; at
 most that many, plus the folders the threads are listing at that moment, are held.
@@ -23,6 +25,7 @@ most that many, plus the folders the threads are listing at that moment, are hel
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -30,6 +33,7 @@ from collections.abc import Callable
 from scanner.listing import UNTYPED, Listing
 
 Result = tuple[Listing | None, Exception | None]  # an OSError, or a bug the walk raises as it would
+STAT_CHUNK = 8  # entries of a folder stat'ed by one thread in one go
 
 
 class ReadAhead:
@@ -44,6 +48,10 @@ class ReadAhead:
         self._stat_files = stat_files
         self._cond = threading.Condition()
         self._todo: list[str] = []  # heap of known folders nobody has started
+        # Heap of (path of the first entry, n, entries): stats to make, a few entries at a time,
+        # so that a big folder is stat'ed by every thread while the walk goes through it.
+        self._stats: list[tuple[str, int, list[os.DirEntry]]] = []
+        self._seq = itertools.count()
         self._busy: set[str] = set()  # being listed by a thread
         self._done: dict[str, Result] = {}
         self._held = 0  # entries in _done
@@ -65,13 +73,15 @@ class ReadAhead:
                 self._cond.wait()
             result = self._pop(prefix)
             self._cond.notify_all()  # room may have freed
-        if result is None:
-            result = self._read(prefix)  # nobody started it: no waiting for a free thread
-        listing, error = result
+        if result is not None:  # listed by a thread, which also learns from it
+            listing, error = result
+        else:  # nobody started it: no waiting for a free thread
+            listing, error = self._read(prefix)
+            if listing is not None:
+                self.learn(prefix, listing)
         if error is not None:
             raise error
         assert listing is not None
-        self.learn(prefix, listing)
         return listing
 
     def close(self) -> None:
@@ -79,28 +89,34 @@ class ReadAhead:
         with self._cond:
             self._closed = True
             self._todo.clear()
+            self._stats.clear()
             self._done.clear()
+            self._held = 0
             self._cond.notify_all()
 
     def learn(self, prefix: str, listing: Listing) -> None:
-        """The listing's sub-folders are known now: the threads may list those the walk has not
-        passed yet."""
+        """The listing is known now: the threads may list its sub-folders the walk has not
+        passed yet, and stat its entries (the walk stats those it reaches first itself)."""
         subs = [prefix + entry.name + "/" for entry, media in listing
                 if (media is None or media is UNTYPED) and not _is_link(entry)]
         subs = [sub for sub in subs if not self._skip(sub)]
-        if not subs:
-            return
+        to_stat = [entry for entry, media in listing if media is None or media is UNTYPED or self._stat_files]
         with self._cond:
             for sub in subs:
                 if sub > self._position and sub not in self._busy and sub not in self._done:
                     heapq.heappush(self._todo, sub)
+            for start in range(0, len(to_stat), STAT_CHUNK):
+                chunk = to_stat[start:start + STAT_CHUNK]
+                heapq.heappush(self._stats, (prefix + chunk[0].name, next(self._seq), chunk))
             self._cond.notify_all()
 
     def _drop_passed(self) -> None:
-        """Forget what lies at or before the walk's position: it will not be asked for."""
+        """Forget what lies before the walk's position: it will not be asked for."""
         position = self._position
         while self._todo and self._todo[0] <= position:
             heapq.heappop(self._todo)
+        while self._stats and self._stats[0][0] < position:
+            heapq.heappop(self._stats)
         while self._done_order and self._done_order[0] < position:
             self._pop(heapq.heappop(self._done_order))
 
@@ -110,24 +126,39 @@ class ReadAhead:
             self._held -= len(result[0])
         return result
 
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                while not self._closed and (not self._todo or self._held >= self.ahead):
-                    self._cond.wait()
-                if self._closed:
-                    return
+    def _next(self) -> tuple[str | None, list[os.DirEntry]] | None:
+        """Under the lock: the folder to list or the entries to stat that the walk will reach
+        first (a folder only while fewer than `ahead` entries are held); None once closed."""
+        while not self._closed:
+            listing_allowed = bool(self._todo) and self._held < self.ahead
+            if self._stats and not (listing_allowed and self._todo[0] < self._stats[0][0]):
+                return None, heapq.heappop(self._stats)[2]
+            if listing_allowed:
                 prefix = heapq.heappop(self._todo)
                 if prefix <= self._position or prefix in self._done or prefix in self._busy:
                     continue
                 self._busy.add(prefix)
+                return prefix, []
+            self._cond.wait()
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                task = self._next()
+            if task is None:
+                return
+            prefix, entries = task
+            if prefix is None:
+                _warm(entries)
+                continue
             try:
                 result = self._read(prefix)
             except Exception as exc:  # a bug: the walk raises it when it gets there, as it would have
                 result = (None, exc)
             with self._cond:
                 self._busy.discard(prefix)
-                if not self._closed and prefix > self._position:
+                if not self._closed and prefix >= self._position:  # equal: the walk is waiting for it
                     self._done[prefix] = result
                     self._held += len(result[0] or ())
                     heapq.heappush(self._done_order, prefix)
@@ -137,16 +168,17 @@ class ReadAhead:
 
     def _read(self, prefix: str) -> Result:
         try:
-            listing = self._list_folder(os.path.join(self.root, prefix) if prefix else self.root)
+            return self._list_folder(os.path.join(self.root, prefix) if prefix else self.root), None
         except OSError as exc:
             return None, exc
-        for entry, media in listing:
-            if media is None or media is UNTYPED or self._stat_files:
-                try:
-                    entry.stat()  # cached by the entry for the walk
-                except OSError:
-                    pass  # the walk's own call meets the error again
-        return listing, None
+
+
+def _warm(entries: list[os.DirEntry]) -> None:
+    for entry in entries:
+        try:
+            entry.stat()  # cached by the entry for the walk
+        except OSError:
+            pass  # the walk's own call meets the error again
 
 
 def _is_link(entry: os.DirEntry) -> bool:

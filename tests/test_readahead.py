@@ -6,9 +6,11 @@ thread count and read-ahead depth, the same entries in the same order, the same 
 and from any checkpoint exactly the remainder.
 """
 
+import collections
 import contextlib
 import itertools
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,7 @@ def trees(draw):
         "eio_readdir": st.lists(st.sampled_from(dirs), max_size=2) if dirs else st.just([]),
         "eio_getattr": st.lists(st.sampled_from(dirs + files), max_size=2) if dirs + files else st.just([]),
         "enoent_getattr": st.lists(st.sampled_from(files), max_size=2) if files else st.just([]),
+        "no_dtype": st.booleans(),  # a share that gives no types: every entry is stat'ed
     }))
     # Thread count, entries held ahead, and when read-ahead starts: from the first folder, or
     # after that many folders were walked serially (the walk measured a slow share).
@@ -139,7 +142,8 @@ def test_read_ahead_walks_a_faulty_share_exactly_like_the_serial_walk(tmp_path, 
         dirs, files, links, faults, walks, checkpoint = tree
         name = f"t{next(counter)}"
         build(source / name, outside, dirs, files, links)
-        mount.set(**{key: [f"{name}/{rel}" for rel in rels] for key, rels in faults.items()})
+        mount.set(no_dtype=faults["no_dtype"], **{key: [f"{name}/{rel}" for rel in rels]
+                                                  for key, rels in faults.items() if key != "no_dtype"})
         check_same_as_serial(mount.path / name, walks, checkpoint)
 
     check()
@@ -207,3 +211,52 @@ def test_readers_on_a_slow_share_read_several_files_at_once_and_still_give_up_a_
     errors = [error for _, error in results]
     assert titles[:7] == names[:7] and titles[8:20] == names[8:] and titles[7] is None
     assert errors[7].startswith("timed out") and errors[20] and not any(errors[:7] + errors[8:20])
+
+
+def test_each_folder_is_listed_once_even_when_the_walk_waits_for_it(tmp_path, monkeypatch):
+    for n in range(18):
+        path = tmp_path / f"d{n // 3}" / f"s{n % 3}" / f"{n}.mp3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    listed: collections.Counter = collections.Counter()
+    real = walk_module.list_folder
+
+    def round_trip(path, **options):
+        listed[path] += 1
+        time.sleep(0.02)  # the walk catches up with the threads and waits for them
+        return real(path, **options)
+
+    monkeypatch.setattr(walk_module, "list_folder", round_trip)
+    assert len(list(Walker(str(tmp_path), threads=2, slow_share=True))) == 18
+    assert len(listed) == 25 and set(listed.values()) == {1}
+
+
+def test_the_walk_goes_through_a_big_folder_while_its_entries_are_still_being_stated():
+    """The listing is handed over at once: a folder's stats never hold the walk back (and with
+    it the stop checks and commits), whatever their number."""
+    from scanner.readahead import ReadAhead
+
+    release = threading.Event()
+
+    class Entry:
+        def __init__(self, n):
+            self.name = f"{n:04}.mp3"
+
+        def stat(self):
+            release.wait(30)  # a share that takes its time
+
+        def is_symlink(self):
+            return False
+
+    listing = [(Entry(n), ("audio", "mp3")) for n in range(400)]
+    reader = ReadAhead(root="/share", threads=4, ahead=10_000, list_folder=lambda path: listing,
+                       skip=lambda folder: False, stat_files=True)
+    try:
+        taken = []
+        taker = threading.Thread(target=lambda: taken.append(reader.take("")))
+        taker.start()
+        taker.join(10)
+        assert taken == [listing], "the listing waited for the stats of its entries"
+    finally:
+        release.set()
+        reader.close()
