@@ -3,7 +3,9 @@
 Random trees, with names that sort around '/', symlink loops, links out of the root and inside
 it, and on a FUSE share folders that cannot be listed and names that cannot be looked up: for any
 thread count and read-ahead depth, the same entries in the same order, the same folder errors,
-and from any checkpoint exactly the remainder.
+and from any checkpoint exactly the remainder. Then the rest of a slow share's path: each folder
+listed once, a big folder never holding the walk back, a scan of a slow share, and tag readers
+that read several files at once and still give up a hung one.
 """
 
 import collections
@@ -31,7 +33,8 @@ folders = st.lists(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3).map(
 
 @st.composite
 def trees(draw):
-    """Folders, files in them, symlinks, and the faults a share may have (by index into them)."""
+    """Folders, files in them, symlinks, the faults a share may have (on some of those paths),
+    the walks to compare with the serial one, and where to resume."""
     dirs = sorted({prefix for folder in draw(folders) for prefix in _prefixes(folder)})
     places = ["", *dirs]
     files = sorted({f"{place}/{name}".lstrip("/") for place, name in draw(
