@@ -25,7 +25,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from bench import trees  # noqa: E402
-from bench.measure import library_for, reset, scan  # noqa: E402
+from bench.measure import library_for, reset, scan, serial_walk  # noqa: E402
 from scanner import extraction, lifecycle, procinfo, services  # noqa: E402
 from scanner.engine import ScanEngine  # noqa: E402
 from scanner.models import ScanJob, Worker  # noqa: E402
@@ -33,19 +33,6 @@ from tests.fusefs import mounted  # noqa: E402
 
 LATENCY = 0.001  # seconds added to every getattr, readdir, open and read
 PARALLEL_WALK_THREADS = 16
-
-
-def serial_walk(root: Path) -> float:
-    started = time.perf_counter()
-    stack = [str(root)]
-    while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                else:
-                    entry.stat()
-    return time.perf_counter() - started
 
 
 def parallel_walk(root: Path) -> float:

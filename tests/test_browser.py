@@ -88,6 +88,13 @@ def field(element, name: str) -> str:
     return element.find_element(By.CSS_SELECTOR, f'[data-field="{name}"]').text
 
 
+def log_in(driver, server, username: str, password: str = "a-long-pass-123") -> None:
+    driver.get(server.url + "/accounts/login/")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+
 def add_library(driver, name: str, path: str) -> None:
     form = driver.find_element(By.ID, "add-library")
     for input_name, value in (("name", name), ("path", path)):
@@ -166,10 +173,7 @@ def test_log_in_add_a_library_scan_pause_and_resume(browser, server, django_user
 def test_a_failed_poll_keeps_the_page_and_says_it_is_retrying(browser, server, django_user_model, make_library):
     make_library(name="Films")
     django_user_model.objects.create_user("viewer", password="a-long-pass-123")
-    browser.get(server.url + "/accounts/login/")
-    browser.find_element(By.NAME, "username").send_keys("viewer")
-    browser.find_element(By.NAME, "password").send_keys("a-long-pass-123")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    log_in(browser, server, "viewer")
     wait_until(settled(lambda: card(browser, "Films")), timeout=10, what="the dashboard")
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-action]"), "no controls for non-staff users"
     server.kill()
@@ -185,10 +189,7 @@ def test_no_page_breaks_the_content_security_policy(browser, server, django_user
     job = ScanJob.objects.create(library=library, status="completed", progress=40, files_found=10,
                                  files_processed=4)
     django_user_model.objects.create_superuser("root", password="a-long-pass-123")
-    browser.get(server.url + "/accounts/login/")
-    browser.find_element(By.NAME, "username").send_keys("root")
-    browser.find_element(By.NAME, "password").send_keys("a-long-pass-123")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    log_in(browser, server, "root")
     wait_until(settled(lambda: card(browser, "Films")), timeout=10, what="the dashboard")
     violations = []
     for path in ["/", f"/libraries/{library.pk}/", f"/jobs/{job.pk}/", "/accounts/password_change/", "/admin/",
