@@ -37,7 +37,10 @@ def run(script: str, *args: str, env: dict) -> dict:
 
 
 def database_env(vendor: str) -> dict | None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCANNER_", "DJANGO_"))}
+    # Without PYTHONDONTWRITEBYTECODE (set on some machines, this one included): an installed
+    # server keeps its compiled modules, so a `manage.py scan` must not compile them each time.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SCANNER_", "DJANGO_")) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(MEDIASERVER_VAR_DIR=str(DATA / "var"), DJANGO_LOG_LEVEL="WARNING")
     if vendor == "sqlite":
         path = DATA / "bench.sqlite3"
@@ -110,10 +113,10 @@ def command_figures(env: dict, engine: dict) -> dict:
     """`manage.py scan` of the 100k tree as a whole process, less Django's start-up (what
     `manage.py version` takes), against the engine alone (bench/measure.py)."""
     root = str(DATA / "stat-100000")
-    startup = min(timed("version", env=env) for _ in range(3))
-    forget = f"from libraries.models import MediaFile; MediaFile.objects.filter(library__path={root!r}).delete()"
-    first = min((timed("shell", "-c", forget, env=env), timed("scan", root, env=env))[1] for _ in range(3))
-    rescan = min(timed("scan", root, env=env) for _ in range(3))
+    startup = min(timed("version", env=env) for _ in range(5))
+    forget = f"from bench.measure import forget; forget({root!r})"
+    first = min((timed("shell", "-c", forget, env=env), timed("scan", root, env=env))[1] for _ in range(5))
+    rescan = min(timed("scan", root, env=env) for _ in range(5))
     return {"startup_s": startup, "first_s": first - startup, "rescan_s": rescan - startup,
             "first_over_engine_s": first - startup - engine["first_scan_s"],
             "rescan_over_engine_s": rescan - startup - engine["rescan_s"], "walk_s": engine["bare_walk_s"]}
@@ -206,7 +209,8 @@ def report(sections: list[str], command: str) -> str:
         f"Produced by `{command}` on {datetime.date.today().isoformat()}.",
         f"Machine: {machine()}.",
         "Every ratio compares with a bare walk of the same tree measured in the same run; every",
-        "time is the best of 3 runs (the machine's other work can only slow a run down).",
+        "time is the best of 3 runs (5 for `manage.py scan`; the machine's other work can only slow a",
+        "run down), the tagged share scans excepted (one cold run each).",
         "Stat-only trees are empty files with video and image names in Artist/Album folders;",
         "the tagged tree is real MP3, FLAC, M4A and WAV files made by tests/media.py.",
         "",

@@ -15,21 +15,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaserver.settings")
+# The tag readers are spawned processes, which import this file again as "__mp_main__": they
+# must not set Django up (0.5 s each), as a server's readers do not (gunicorn and manage.py
+# import nothing at the top of their main module).
+if __name__ != "__mp_main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaserver.settings")
 
-import django  # noqa: E402
+    import django
 
-django.setup()
+    django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
+    from django.conf import settings
+    from django.core.management import call_command
 
-from bench import trees  # noqa: E402
-from bench.measure import library_for, reset, scan, serial_walk  # noqa: E402
-from scanner import extraction, lifecycle, procinfo, services  # noqa: E402
-from scanner.engine import ScanEngine  # noqa: E402
-from scanner.models import ScanJob, Worker  # noqa: E402
-from tests.fusefs import mounted  # noqa: E402
+    from bench import trees
+    from bench.measure import library_for, reset, scan, serial_walk
+    from scanner import extraction, lifecycle, procinfo, services
+    from scanner.engine import ScanEngine
+    from scanner.models import ScanJob, Worker
+    from tests.fusefs import mounted
+
+    DEFAULTS = settings.SCANNER
 
 LATENCY = 0.001  # seconds added to every getattr, readdir, open and read
 PARALLEL_WALK_THREADS = 16
@@ -120,9 +126,6 @@ def tagged_figures(mount: Path, count: int, *, before: dict) -> dict:
         configure(**{name: getattr(DEFAULTS, name) for name in changes})
     extraction.shutdown_pool()
     return figures
-
-
-DEFAULTS = settings.SCANNER
 
 
 def main() -> None:

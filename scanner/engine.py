@@ -26,12 +26,13 @@ from django.db import DatabaseError, connection
 from libraries.models import MediaFile
 from libraries.paths import is_within
 from mediaserver.dberrors import is_outage
-from scanner import lifecycle
+from scanner import catalogue, lifecycle
 from scanner.batching import Batcher, Stopped
 from scanner.commit import Committer, LeaseLost, LostDurability
 from scanner.conf import ScannerConfig
 from scanner.events import record_event
 from scanner.lifecycle import Lease
+from scanner.metadata import TAGGED_EXTENSIONS
 from scanner.models import ScanJob
 from scanner.planner import Batch, Planner
 from scanner.progress import COUNTERS, Progress
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 LOOKAHEAD = 2  # batches planned (tags being read) ahead of the one being committed
 FOUND_UPDATE_INTERVAL = 1.0  # seconds between discovery-count updates of the job row
 COMMIT_INTERVAL = 0.5  # seconds: batches with little to write are committed together at most this often
+ANALYZE_AFTER = 20_000  # rows a scan inserts before the catalogue's statistics are refreshed, then at each doubling
 
 
 class ScanEngine:
@@ -55,6 +57,8 @@ class ScanEngine:
         self.worker_label = worker_label
         self._carried: Batch | None = None  # planned batches waiting to commit with the next one
         self._last_commit = time.monotonic()
+        self._inserted = 0  # rows this run inserted
+        self._analyze_at = ANALYZE_AFTER
 
     def run(self) -> str:
         """'completed', 'failed', 'interrupted' or 'stopped' (paused, cancelled or taken over)."""
@@ -116,7 +120,21 @@ class ScanEngine:
                 self.committer.write_job(files_found=self.progress.discovered(count))
                 last_write = time.monotonic()
 
-        count = walker.count(should_stop=self.stop.is_set, on_progress=progress)
+        # A first or full scan reads the tags of every tagged file. On a slow share, where the
+        # first batch is long to walk, the readers start as soon as the count sees such a file.
+        # Elsewhere, and in a quick rescan (which reads only changed files), they start when a
+        # batch needs them.
+        reads_all = self.planner.full or not MediaFile.objects.filter(library_id=self.lease.library_id).exists()
+
+        def start_readers() -> bool:
+            if walker.slow_share is None:
+                return False  # not timed yet: ask again at the next file
+            if walker.slow_share:
+                self.planner.expect_reads()
+            return True
+
+        count = walker.count(should_stop=self.stop.is_set, on_progress=progress,
+                             notice=TAGGED_EXTENSIONS if reads_all else frozenset(), on_notice=start_readers)
         if count is None:
             raise Stopped
         found = self.progress.discovered(count, final=True)
@@ -157,6 +175,10 @@ class ScanEngine:
             self.committer.retrying(lambda: self._check_root_before_finishing(walker))
         self.committer.commit(batch, self.progress.step(batch.counts, batch.upper))
         self._last_commit = time.monotonic()
+        self._inserted += len(batch.inserts)
+        if self._inserted >= self._analyze_at:  # at each doubling: a few ANALYZEs, even for a million files
+            self._analyze_at *= 2
+            self.committer.retrying(catalogue.refresh_statistics)
 
     def _check_root_before_finishing(self, walker: Walker) -> None:
         walker.check_root()

@@ -208,6 +208,24 @@ def _read_chunk(chunk_id: int, paths: list[str], threads: int) -> list[tuple[Met
     return [result for part in results for result in part]
 
 
+def start_readers(workers: int) -> None:
+    """Start the reader processes now, in the background, for reads known to come: a reader's
+    start (a spawned interpreter importing mutagen) then overlaps the walk instead of the first
+    batch's wait. A no-op task per reader makes the pool spawn each of them."""
+    if workers <= 0:
+        return
+    readers = _get_pool(workers)
+    try:
+        for _ in range(workers):
+            readers.executor.submit(_ready)
+    except (BrokenProcessPool, RuntimeError):  # the first batch's submit replaces the pool
+        _discard_pool(readers)
+
+
+def _ready() -> None:
+    """Nothing: unpickling it in a reader has imported this module and mutagen."""
+
+
 def _get_pool(workers: int) -> _Readers:
     global _pool
     _reap()

@@ -23,7 +23,7 @@ from django.utils import timezone
 from scanner.batching import Run
 from scanner.catalogue import ID, META_FIELDS, MISSING, MTIME_NS, PATH, SIZE, db_datetime, rows_in_range
 from scanner.events import log_decision
-from scanner.extraction import SHARE_READ_THREADS, PendingReads
+from scanner.extraction import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.metadata import TAGGED_EXTENSIONS
 from scanner.walk import VANISHED, FileEntry
 
@@ -99,6 +99,10 @@ class Planner:
         self.read_timeout = read_timeout
         self.slow_share: Callable[[], bool] = lambda: False  # the walk's finding (walk.py): overlap the reads
         self.log_ids = log_ids
+
+    def expect_reads(self) -> None:
+        """Files to read are coming (a first or full scan saw their names): start the readers."""
+        start_readers(self.metadata_workers)
 
     def plan(self, run: Run) -> Batch:
         """Compare the run with its catalogue range; start reading the tags it needs."""

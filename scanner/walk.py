@@ -129,13 +129,17 @@ class Walker:
         return self._media(sort=True, after=self.after, report=True, entries=True)
 
     def count(self, *, should_stop: Callable[[], bool], every: int = 1000,
-              on_progress: Callable[[int], None] = lambda n: None) -> int | None:
+              on_progress: Callable[[int], None] = lambda n: None,
+              notice: frozenset[str] = frozenset(), on_notice: Callable[[], bool] = lambda: True) -> int | None:
         """How many media files the walk will see (all of them, not only after the
         checkpoint); None if `should_stop` said so. No stat of files: it is cheap. Serially
-        unsorted; with read-ahead sorted, as the read-ahead follows the walk's order."""
+        unsorted; with read-ahead sorted, as the read-ahead follows the walk's order.
+        `on_notice` is called at files with an extension in `notice` until it returns True."""
         count = 0
-        for _ in self._media(sort=bool(self.threads), after="", report=False, entries=False):
+        for extension in self._media(sort=bool(self.threads), after="", report=False, entries=False):
             count += 1
+            if extension in notice and on_notice():
+                notice = frozenset()
             if count % every == 0:
                 if should_stop():
                     return None
@@ -144,7 +148,7 @@ class Walker:
 
     def _media(self, *, sort: bool, after: str, report: bool, entries: bool) -> Iterator:
         """Each media file, depth first: a FileEntry (with its stat) when `entries`, else its
-        relative path. Folders that cannot be read go to on_dir_error when `report`.
+        extension. Folders that cannot be read go to on_dir_error when `report`.
 
         With `threads`, the first folder stats are timed: on a slow share (network round trips)
         the rest of the walk, and every later pass, reads ahead in parallel (readahead.py)."""
@@ -167,7 +171,7 @@ class Walker:
                     rel = prefix + entry.name
                     if media is not None and media is not UNTYPED:
                         if not after or rel > after:
-                            yield self._file_entry(entry, rel, *media) if entries else rel
+                            yield self._file_entry(entry, rel, *media) if entries else media[1]
                         continue
                     folder = media
                     sub = rel + "/"

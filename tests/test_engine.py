@@ -418,3 +418,37 @@ def test_a_tag_read_that_hangs_is_given_up_and_the_scan_completes(make_library, 
     job = scan_now(library, metadata_workers=2, read_timeout=1)
     assert (job.status, job.files_added, job.files_failed) == ("completed", 3, 1)
     assert {rel: f.title for rel, f in catalogue(library).items()} == {"a.mp3": "A", "b.mp3": "", "c.mp3": "C"}
+
+
+def test_tag_readers_start_while_a_first_scan_counts_a_slow_share_and_not_for_an_unchanged_rescan(
+    make_library, monkeypatch
+):
+    """On a slow share a reader's start (a new interpreter) overlaps the count of a first scan;
+    an unchanged quick rescan reads no tags, so it starts no process at all."""
+    import multiprocessing
+
+    from scanner import extraction, walk
+    from scanner.planner import Planner
+
+    extraction.shutdown_pool()
+    library = make_library()
+    build_tree(Path(library.path))
+    monkeypatch.setitem(walk._slow_roots, library.path, True)  # as if the walk had timed a share
+    readers_at_first_plan = []
+    plan = Planner.plan
+
+    def first_plan(self, run):
+        if not readers_at_first_plan:
+            readers_at_first_plan.append(len(multiprocessing.active_children()))
+        return plan(self, run)
+
+    monkeypatch.setattr(Planner, "plan", first_plan)
+    first = scan_now(library, metadata_workers=2, walk_threads=4)
+    assert (first.status, first.files_failed) == ("completed", 0)
+    assert readers_at_first_plan[0] >= 1  # spawned during the count, before any batch was planned
+
+    extraction.shutdown_pool()
+    readers_at_first_plan.clear()
+    rescan = scan_now(library, metadata_workers=2, walk_threads=4)
+    assert rescan.files_unchanged == rescan.files_processed > 0
+    assert readers_at_first_plan == [0] and extraction._pool is None
