@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 LOOKAHEAD = 2  # batches planned (tags being read) ahead of the one being committed
 FOUND_UPDATE_INTERVAL = 1.0  # seconds between discovery-count updates of the job row
 COMMIT_INTERVAL = 0.5  # seconds: batches with little to write are committed together at most this often
-ANALYZE_AFTER = 20_000  # rows a scan inserts before the catalogue's statistics are refreshed, then at each doubling
+ANALYZE_AFTER = 50_000  # rows a scan inserts before the catalogue's statistics are refreshed, then at each doubling
 
 
 class ScanEngine:
