@@ -112,8 +112,9 @@ def stat_only_figures(count: int) -> dict:
     }
 
 
-def tag_figures(count: int) -> dict:
-    root = trees.tagged_tree(count)
+def reader_figures(root: Path) -> dict:
+    """A first scan of real files against their readers alone (mutagen, PyAV or Pillow, through
+    scanner.metadata.read_many) over the same files on all cores."""
     paths = sorted(str(p) for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     workers = scanner_config().metadata_workers
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
@@ -131,7 +132,7 @@ def tag_figures(count: int) -> dict:
     pipeline, job = best_of(lambda: (reset(library), scan(library))[1])
     assert job.files_added == len(paths) and job.files_failed == 0
     extraction.shutdown_pool()
-    return {"files": len(paths), "workers": workers, "mutagen_alone_s": alone, "scan_s": pipeline,
+    return {"files": len(paths), "workers": workers, "alone_s": alone, "scan_s": pipeline,
             "throughput_ratio": alone / pipeline}
 
 
@@ -140,7 +141,9 @@ def main() -> None:
     figures = {"vendor": connection.vendor, "database_version": _database_version()}
     for count in json.loads(os.environ.get("BENCH_SIZES", "[10000, 100000]")):
         figures[f"stat_{count}"] = stat_only_figures(count)
-    figures["tags"] = tag_figures(int(os.environ.get("BENCH_TAGGED", "2000")))
+    figures["tags"] = reader_figures(trees.tagged_tree(int(os.environ.get("BENCH_TAGGED", "2000"))))
+    figures["videos"] = reader_figures(trees.video_tree(int(os.environ.get("BENCH_VIDEOS", "1000"))))
+    figures["photos"] = reader_figures(trees.photo_tree(int(os.environ.get("BENCH_PHOTOS", "1000"))))
     print(json.dumps(figures))
 
 

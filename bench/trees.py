@@ -16,7 +16,9 @@ ALBUMS_PER_ARTIST = 8
 def stat_only_tree(count: int) -> Path:
     """`count` media-named files in Artist/Album folders; empty files, so scans only stat them."""
     root = DATA / f"stat-{count}"
-    return _ensure(root, {"kind": "stat-only", "count": count}, lambda: _write_stat_only(root, count))
+    # "empty": trees made before the scanner read videos and photos had 1% one-byte files left by
+    # change_one_percent, which a first scan would now try to read.
+    return _ensure(root, {"kind": "stat-only", "count": count, "empty": True}, lambda: _write_stat_only(root, count))
 
 
 def tagged_tree(count: int) -> Path:
@@ -38,17 +40,55 @@ def share_tree(count: int) -> Path:
     return _ensure(root, {"kind": "share", "count": count}, write)
 
 
+def video_tree(count: int) -> Path:
+    """`count` real small videos (MKV, MP4, WebM in turn; 10 frames, an audio track, a subtitle
+    track in the MKVs), a few KB each, in Show/Season folders."""
+    root = DATA / f"videos-{count}"
+    return _ensure(root, {"kind": "videos", "count": count}, lambda: _write_videos(root, count))
+
+
+def photo_tree(count: int) -> Path:
+    """`count` photos in Year/Event folders: three in four 1600×1200 JPEGs with the EXIF a camera
+    writes (60 KB each), one in four an 800×600 PNG without EXIF (a screenshot, a scan)."""
+    root = DATA / f"photos-{count}"
+    return _ensure(root, {"kind": "photos", "count": count, "camera": True}, lambda: _write_photos(root, count))
+
+
+def _write_videos(root: Path, count: int) -> None:
+    for i in range(count):
+        show, episode = divmod(i, 20)
+        folder = root / f"Show {show // 5:03d}/Season {show % 5 + 1:02d}"
+        kind = i % 3
+        if kind == 0:
+            media.write_video(folder / f"Episode {episode + 1:02d}.mkv", audio=("eng", "fre"), subtitles=("eng",))
+        elif kind == 1:
+            media.write_video(folder / f"Episode {episode + 1:02d}.mp4", video_codec="libx264", audio=("eng",))
+        else:
+            media.write_video(folder / f"Episode {episode + 1:02d}.webm", video_codec="libvpx", audio=("spa",),
+                              audio_codec="libopus")
+
+
+def _write_photos(root: Path, count: int) -> None:
+    for i in range(count):
+        event, shot = divmod(i, 50)
+        folder = root / f"{2000 + event % 20}/Event {event:03d}"
+        if i % 4 == 3:
+            media.write_photo(folder / f"IMG_{shot:04d}.png", width=800, height=600)
+        else:
+            media.write_photo(folder / f"IMG_{shot:04d}.jpg", width=1600, height=1200, camera=True,
+                              taken=f"{2000 + event % 20}:06:05 14:{shot % 60:02d}:00", offset="+02:00")
+
+
 def relative_paths(count: int) -> list[str]:
     return [_stat_only_path(i) for i in range(count)]
 
 
 def change_one_percent(root: Path, count: int) -> int:
-    """Rewrite every hundredth file (one byte, a new mtime); returns how many."""
+    """Touch every hundredth file (a new mtime; still empty, so still not read); returns how many."""
     changed = 0
     for i in range(0, count, 100):
         path = root / _stat_only_path(i)
         before = path.stat().st_mtime_ns
-        path.write_bytes(b"x")
         os.utime(path, ns=(before + 1_000_000_000, before + 1_000_000_000))
         changed += 1
     return changed

@@ -43,16 +43,25 @@ class RecentJobInline(admin.TabularInline):
         return False
 
 
-@admin.action(description="Scan now (quick)", permissions=["scan"])
-def scan_now(modeladmin, request, queryset):
+def _start_scans(modeladmin, request, queryset, mode: str) -> None:
     for library in queryset:
         try:
-            action = services.start_scan(library_id=library.pk)
+            action = services.start_scan(library_id=library.pk, mode=mode)
             verb = "Queued" if action.created else "Resumed"
             modeladmin.message_user(request, f"{verb} a scan of {library.name} (job {action.job.pk}).",
                                     messages.SUCCESS)
         except services.ScanControlError as exc:
             modeladmin.message_user(request, f"{library.name}: {exc}", messages.WARNING)
+
+
+@admin.action(description="Scan now (quick)", permissions=["scan"])
+def scan_now(modeladmin, request, queryset):
+    _start_scans(modeladmin, request, queryset, ScanJob.Mode.QUICK)
+
+
+@admin.action(description="Full scan (re-read every file, fills fields added by an upgrade)", permissions=["scan"])
+def full_scan(modeladmin, request, queryset):
+    _start_scans(modeladmin, request, queryset, ScanJob.Mode.FULL)
 
 
 @admin.register(Library)
@@ -61,7 +70,7 @@ class LibraryAdmin(admin.ModelAdmin):
     list_display = ["name", "path", "kind", "scan_interval", "next_scan", "updated_at"]
     list_filter = ["kind"]
     search_fields = ["name", "path"]
-    actions = [scan_now]
+    actions = [scan_now, full_scan]
     readonly_fields = ["next_scan"]
 
     def has_scan_permission(self, request) -> bool:
@@ -94,7 +103,8 @@ class LibraryAdmin(admin.ModelAdmin):
 
 @admin.register(MediaFile)
 class MediaFileAdmin(admin.ModelAdmin):
-    list_display = ["path", "library", "kind", "size", "duration", "artist", "title", "missing", "last_seen"]
+    list_display = ["path", "library", "kind", "size", "duration", "artist", "title", "genre", "width", "height",
+                    "taken_at", "missing", "last_seen"]
     list_filter = ["kind", "missing", "library"]
-    search_fields = ["path", "title", "artist"]
+    search_fields = ["path", "title", "artist", "album_artist", "genre"]
     list_select_related = ["library"]

@@ -11,10 +11,22 @@ class MediaFileFilter(django_filters.FilterSet):
         choices=[("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")], method="filter_missing"
     )
     search = django_filters.CharFilter(method="filter_search", label="Search in path, title, artist and album")
+    genre = django_filters.CharFilter(lookup_expr="iexact", label="Genre, exactly (any case)")
+    album_artist = django_filters.CharFilter(lookup_expr="iexact", label="Album artist, exactly (any case)")
+    language = django_filters.CharFilter(method="filter_language",
+                                         label="A stream language (ISO 639 code: eng, fre, ...)")
+    min_width = django_filters.NumberFilter(field_name="width", lookup_expr="gte", min_value=0, max_value=2**31 - 1)
+    min_height = django_filters.NumberFilter(field_name="height", lookup_expr="gte", min_value=0, max_value=2**31 - 1)
 
     class Meta:
         model = MediaFile
         fields = ["kind", "missing"]
+
+    def filter_language(self, queryset, name, value):
+        code = value.strip().lower()
+        if not code:
+            return queryset
+        return queryset.filter(languages__contains=f" {code} ")
 
     def filter_missing(self, queryset, name, value):
         return queryset.filter(missing=value in ("true", "1"))

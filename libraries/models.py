@@ -58,11 +58,22 @@ class MediaFile(models.Model):
     title = models.CharField(max_length=500, blank=True, default="")
     artist = models.CharField(max_length=500, blank=True, default="")
     album = models.CharField(max_length=500, blank=True, default="")
+    album_artist = models.CharField(max_length=500, blank=True, default="")
     track = models.PositiveIntegerField(null=True, blank=True)
+    disc = models.PositiveIntegerField(null=True, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
-    codec = models.CharField(max_length=64, blank=True, default="")
+    genre = models.CharField(max_length=500, blank=True, default="")
+    codec = models.CharField(max_length=64, blank=True, default="", help_text="The main stream's codec")
     bitrate = models.PositiveIntegerField(null=True, blank=True, help_text="Bits per second")
     sample_rate = models.PositiveIntegerField(null=True, blank=True, help_text="Hz")
+    width = models.PositiveIntegerField(null=True, blank=True, help_text="Pixels (videos and images)")
+    height = models.PositiveIntegerField(null=True, blank=True, help_text="Pixels (videos and images)")
+    taken_at = models.DateTimeField(null=True, blank=True, help_text="Photos: when taken (EXIF), camera time as UTC")
+    # Videos: [{"type": "video"|"audio"|"subtitle", "codec", "language", ...}], else [].
+    streams = models.JSONField(default=list, blank=True)
+    # The streams' languages, " eng fre ", so that ?language= is one portable LIKE (SQLite's
+    # JSON fields have no containment lookup).
+    languages = models.CharField(max_length=200, blank=True, default="", editable=False)
     missing = models.BooleanField(default=False)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField(help_text="When a scan last recorded this file as new or changed")

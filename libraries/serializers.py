@@ -36,13 +36,29 @@ class LibrarySerializer(serializers.ModelSerializer):
         return real
 
 
+class StreamSerializer(serializers.Serializer):
+    """One track of a video file, as FFmpeg reports it (scanner/video_probe.py)."""
+
+    type = serializers.ChoiceField(choices=["video", "audio", "subtitle"])
+    codec = serializers.CharField(help_text="FFmpeg's codec name: h264, hevc, aac, subrip, ...")
+    language = serializers.CharField(allow_null=True, help_text="ISO 639 code (eng, fre, ...); null when unknown")
+    title = serializers.CharField(required=False, help_text="The track's own name, when it has one")
+    width = serializers.IntegerField(required=False, help_text="Video tracks: pixels")
+    height = serializers.IntegerField(required=False, help_text="Video tracks: pixels")
+    channels = serializers.IntegerField(required=False, help_text="Audio tracks")
+    sample_rate = serializers.IntegerField(required=False, help_text="Audio tracks: Hz")
+    bitrate = serializers.IntegerField(required=False, help_text="Bits per second, when the container says")
+
+
 class MediaFileSerializer(serializers.ModelSerializer):
     mtime = serializers.DateTimeField(read_only=True)
+    streams = StreamSerializer(many=True, read_only=True, help_text="Videos: their tracks; otherwise empty")
 
     class Meta:
         model = MediaFile
         fields = [
             "id", "path", "kind", "extension", "size", "mtime", "missing", "duration", "title", "artist", "album",
-            "track", "year", "codec", "bitrate", "sample_rate", "first_seen", "last_seen",
+            "album_artist", "track", "disc", "year", "genre", "codec", "bitrate", "sample_rate", "width", "height",
+            "taken_at", "streams", "first_seen", "last_seen",
         ]
         read_only_fields = fields

@@ -4,8 +4,9 @@ A run is the files of the walk after one checkpoint up to and including its last
 the folders that could not be read on the way (their catalogue rows are not known to be gone).
 A run ends after SCANNER_BATCH_SIZE files, or after MAX_RUN_SECONDS of walking (a slow share,
 a rate limit), so that progress is committed, and a pause from another process noticed, every
-few seconds whatever the pace. On a slow share (walk.py) runs are short, so that reading the
-tags of one overlaps walking the next.
+few seconds whatever the pace. Runs are short where files are read (READ_RUN files to read,
+when the engine knows every readable file will be, as in a first scan) and on a slow share
+(walk.py), so that reading one run overlaps walking the next and committing the one before.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 MAX_RUN_SECONDS = 2.0  # a run is cut after this long even if it has fewer files
 SLOW_SHARE_RUN = 256  # files per run on a slow share: its tags are read while the walk goes on
+READ_RUN = 256  # files to read per run, when each is read: their reads overlap the other runs' work
 CLOCK_CHECK_EVERY = 64  # files between clock checks when there is no rate limit (a hot loop)
 
 
@@ -52,13 +54,14 @@ class Batcher:
         self.stop = stop
         self.log_ids = log_ids
         self._unreadable: list[tuple[str, str]] = []
+        self.reads: frozenset[str] = frozenset()  # extensions the engine knows will be read (non-empty files)
 
     def on_dir_error(self, prefix: str, error: OSError) -> None:
         """A folder the walk could not read: its catalogue rows are kept (not known to be gone)."""
         self._unreadable.append((prefix, f"{error.strerror or error}"))
 
     def runs(self, walker: Walker) -> Iterator[Run]:
-        lower, entries = self.checkpoint, []
+        lower, entries, to_read = self.checkpoint, [], 0
         limit = self.files_per_second
         check_every = 1 if limit else CLOCK_CHECK_EVERY
         walked = 0
@@ -67,14 +70,16 @@ class Batcher:
             self.check_stop()
             entries.append(entry)
             walked += 1
+            if entry.size and entry.extension in self.reads:
+                to_read += 1
             if limit:
                 self._throttle(walked / limit - (time.monotonic() - started))
             full = len(entries) >= (min(SLOW_SHARE_RUN, self.batch_size) if walker.slow_share else self.batch_size) or (
-                walked % check_every == 0 and time.monotonic() - run_started >= MAX_RUN_SECONDS
+                to_read >= READ_RUN or walked % check_every == 0 and time.monotonic() - run_started >= MAX_RUN_SECONDS
             )
             if full and entry.can_end_a_run:
                 yield Run(lower, entry.path, entries, self._take_unreadable())
-                lower, entries, run_started = entry.path, [], time.monotonic()
+                lower, entries, to_read, run_started = entry.path, [], 0, time.monotonic()
         yield Run(lower, None, entries, self._take_unreadable())
 
     def check_stop(self) -> None:

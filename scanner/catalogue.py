@@ -15,7 +15,10 @@ from django.db import connection, transaction
 
 from libraries.models import MediaFile
 
-META_FIELDS = ("duration", "title", "artist", "album", "track", "year", "codec", "bitrate", "sample_rate")
+META_FIELDS = (
+    "duration", "title", "artist", "album", "album_artist", "track", "disc", "year", "genre", "codec", "bitrate",
+    "sample_rate", "width", "height", "taken_at", "streams", "languages",
+)
 # An inserted row: these values, in this order.
 INSERT_FIELDS = ("library_id", "path", "size", "mtime_ns", "kind", "extension", *META_FIELDS, "missing",
                  "first_seen", "last_seen", "last_job_id", "unseen_by_job_id")

@@ -32,7 +32,7 @@ from scanner.commit import Committer, LeaseLost, LostDurability
 from scanner.conf import ScannerConfig
 from scanner.events import record_event
 from scanner.lifecycle import Lease
-from scanner.metadata import TAGGED_EXTENSIONS
+from scanner.metadata import READ_EXTENSIONS
 from scanner.models import ScanJob
 from scanner.planner import Batch, Planner
 from scanner.progress import COUNTERS, Progress
@@ -67,7 +67,12 @@ class ScanEngine:
             walker = Walker(self.root, after=self.progress.checkpoint, on_dir_error=self.batcher.on_dir_error,
                             threads=self.config.walk_threads)
             self.planner.slow_share = lambda: bool(walker.slow_share)
-            self._discover(walker)
+            # A first or full scan reads every file it has a reader for (from the checkpoint on:
+            # a resumed first scan has rows only before it); a quick rescan, only changed files.
+            reads_all = self.planner.full or not MediaFile.objects.filter(
+                library_id=self.lease.library_id, path__gt=self.progress.checkpoint).exists()
+            self.batcher.reads = READ_EXTENSIONS if reads_all else frozenset()
+            self._discover(walker, reads_all=reads_all)
             self._scan(walker)
             return "completed"
         except (LeaseLost, Stopped):
@@ -103,7 +108,7 @@ class ScanEngine:
         else:
             self._event("started", f"Starting {job.mode} scan of {self.root}")
 
-    def _discover(self, walker: Walker) -> None:
+    def _discover(self, walker: Walker, *, reads_all: bool) -> None:
         if self.progress.checkpoint and self.progress.found:
             # Resuming: the count made when the scan started stands, so a resume on a slow share
             # does not list it all again first. It stays honest: the percentage never goes back
@@ -120,12 +125,9 @@ class ScanEngine:
                 self.committer.write_job(files_found=self.progress.discovered(count))
                 last_write = time.monotonic()
 
-        # A first or full scan reads the tags of every tagged file. On a slow share, where the
-        # first batch is long to walk, the readers start as soon as the count sees such a file.
-        # Elsewhere, and in a quick rescan (which reads only changed files), they start when a
+        # When every file will be read, on a slow share (where the first batch is long to walk)
+        # the readers start as soon as the count sees one to read. Elsewhere they start when a
         # batch needs them.
-        reads_all = self.planner.full or not MediaFile.objects.filter(library_id=self.lease.library_id).exists()
-
         def start_readers() -> bool:
             if walker.slow_share is None:
                 return False  # not timed yet: ask again at the next file
@@ -134,7 +136,7 @@ class ScanEngine:
             return True
 
         count = walker.count(should_stop=self.stop.is_set, on_progress=progress,
-                             notice=TAGGED_EXTENSIONS if reads_all else frozenset(), on_notice=start_readers)
+                             notice=READ_EXTENSIONS if reads_all else frozenset(), on_notice=start_readers)
         if count is None:
             raise Stopped
         found = self.progress.discovered(count, final=True)

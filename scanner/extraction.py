@@ -1,4 +1,5 @@
-"""Tag reading off the committing thread, on the cores the scan thread does not use.
+"""Reading media files (tags, streams, photo facts: metadata.py) off the committing thread, on
+the cores the scan thread does not use.
 
 mutagen is pure Python, so threads would share one core; a process pool (spawned, never
 forked from a threaded server) reads chunks of files while the scan thread walks and commits.
@@ -14,6 +15,10 @@ A read can hang (a stuck NFS or FUSE read), and nothing inside the reader can in
 So each reader thread notes in shared memory which file it is reading since when; whoever
 waits for results and sees a file taking longer than SCANNER_READ_TIMEOUT kills the pool. That
 file is counted failed ("timed out"); every chunk the dead pool held is read again by a new one.
+
+A hostile file (a header claiming gigabytes of EXIF, say) must not take the host's memory: each
+reader's heap is capped at READER_MEMORY (RLIMIT_DATA), so such a read fails with MemoryError
+and costs that one file.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import threading
 import time
@@ -39,6 +45,7 @@ POLL = 0.25  # seconds between looks for a hung read while waiting for a chunk
 SUBMIT_ATTEMPTS = 3  # pools a chunk is given to before it is read in the scan thread
 SLOT = 3  # shared floats per reader thread: since when (monotonic), chunk id, index in the chunk
 SHARE_READ_THREADS = 8  # threads per reader process on a slow share (bench/RESULTS.md, "slow share")
+READER_MEMORY = 1 << 30  # bytes of heap per reader process; a reader at rest holds about 60 MB
 
 _lock = threading.Lock()
 _pool: _Readers | None = None
@@ -60,7 +67,7 @@ class _Readers:
         # One writer per slot (a reader's thread): no lock.
         self.slots = context.Array("d", workers * SHARE_READ_THREADS * SLOT, lock=False)
         self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_reader,
-                                            initargs=(self.slots, context.Value("i", 0)))
+                                            initargs=(self.slots, context.Value("i", 0), READER_MEMORY))
 
     def hung(self, timeout: float) -> tuple[int, int] | None:
         """(chunk id, index) of a file read for longer than `timeout`, if any."""
@@ -179,10 +186,12 @@ def _kill_hung(readers: _Readers, stuck: tuple[int, int], timeout: float) -> Non
     readers.kill()
 
 
-def _start_reader(slots, counter) -> None:
+def _start_reader(slots, counter, memory: int) -> None:
     global _slots, _base
     # Ctrl-C reaches the whole foreground process group; the scan (not its helpers) decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    resource.setrlimit(resource.RLIMIT_DATA, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
     with counter.get_lock():
         _base, counter.value = counter.value * SHARE_READ_THREADS * SLOT, counter.value + 1
     _slots = slots

@@ -6,17 +6,20 @@ however many rows the range has. Each file of the run is new, changed, unchanged
 and mtime_ns: not reopened), restored (its row was marked missing) or failed. Catalogue rows
 the walk passed without finding are unseen, unless they lie in a folder that could not be
 read; consecutive unseen rows are kept as one path range, so a vanished folder of 300,000
-files costs one range, not 300,000 ids. Tags of new and changed audio/MP4 files (all of them
-in full mode) are read in the process pool while the engine commits earlier batches; `finish`
-waits for them and stages the rows.
+files costs one range, not 300,000 ids. What new and changed files say inside (tags, video
+streams, photo facts: metadata.py; every file in full mode) is read in the process pool while
+the engine commits earlier batches; `finish` waits for it and stages the rows. An empty file has
+nothing to read: it is catalogued by its stats and counted failed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
@@ -24,12 +27,15 @@ from scanner.batching import Run
 from scanner.catalogue import ID, META_FIELDS, MISSING, MTIME_NS, PATH, SIZE, db_datetime, rows_in_range
 from scanner.events import log_decision
 from scanner.extraction import SHARE_READ_THREADS, PendingReads, start_readers
-from scanner.metadata import TAGGED_EXTENSIONS
+from scanner.metadata import EMPTY_FILE, READ_EXTENSIONS
 from scanner.walk import VANISHED, FileEntry
 
-EMPTY_META = {"duration": None, "title": "", "artist": "", "album": "", "track": None, "year": None,
-              "codec": "", "bitrate": None, "sample_rate": None}
+EMPTY_META: dict = {"duration": None, "title": "", "artist": "", "album": "", "album_artist": "", "track": None,
+              "disc": None, "year": None, "genre": "", "codec": "", "bitrate": None, "sample_rate": None,
+              "width": None, "height": None, "taken_at": None, "streams": [], "languages": ""}
 META_START = 5  # where META_FIELDS begin in a full-mode row (after catalogue.KEY_FIELDS)
+LANGUAGES_LIMIT = 196  # characters of MediaFile.languages between its two spaces
+_STREAMS, _TAKEN_AT = META_FIELDS.index("streams"), META_FIELDS.index("taken_at")
 
 
 @dataclass
@@ -113,6 +119,7 @@ class Planner:
         now = db_datetime(timezone.now())
         batch.count("files_processed", len(run.entries))
         unchanged = size = 0
+        empty: list[str] = []
         row = next(rows, None)
         for entry in run.entries:  # a hot loop: thousands of files a batch
             while row is not None and row[PATH] < entry.path:
@@ -130,8 +137,12 @@ class Planner:
                 continue  # else there but unreadable: its row stays as it is
             size += entry.size
             same_stat = match is not None and match[SIZE] == entry.size and match[MTIME_NS] == entry.mtime_ns
-            if entry.extension in TAGGED_EXTENSIONS and (self.full or not same_stat):
-                batch.to_read.append((entry, match))
+            if entry.extension in READ_EXTENSIONS and (self.full or not same_stat):
+                if entry.size:
+                    batch.to_read.append((entry, match))
+                    continue
+                empty.append(entry.path)  # nothing to read: catalogued by its stats, counted failed
+                self._stage(batch, entry, match, EMPTY_META, now)
             elif not same_stat:
                 self._stage(batch, entry, match, EMPTY_META, now)
             elif match is not None and match[MISSING]:  # (same_stat holds, so match is set: this is for mypy)
@@ -143,6 +154,10 @@ class Planner:
             self._passed(row, unseen, unreadable)
             row = next(rows, None)
         unseen.end()
+        if empty:  # one line a batch: a library of placeholders must not flood the log
+            batch.count("files_failed", len(empty))
+            log_decision(f"{len(empty)} files failed: {EMPTY_FILE} (first {empty[0]!r})", action="file_failed",
+                         level=logging.WARNING, **self.log_ids)
         batch.count("files_unchanged", unchanged)
         batch.count("bytes_processed", size)
         if batch.to_read:
@@ -152,14 +167,14 @@ class Planner:
         return batch
 
     def finish(self, batch: Batch) -> None:
-        """Wait for the batch's tags and stage its new and changed rows."""
+        """Wait for what the batch's files say inside, and stage its new and changed rows."""
         if not batch.reads:
             return
         now = db_datetime(timezone.now())
         for (entry, row), (meta, error) in zip(batch.to_read, batch.reads.results(), strict=True):
             same_stat = row is not None and (row[SIZE], row[MTIME_NS]) == (entry.size, entry.mtime_ns)
             if error:
-                self._failed(batch, entry.path, f"tags unreadable: {error}")
+                self._failed(batch, entry.path, f"unreadable: {error}")
                 if same_stat and row is not None:  # a full rescan that cannot read the tags keeps the old ones
                     if row[MISSING]:
                         batch.restored_ids.append(row[ID])
@@ -167,7 +182,7 @@ class Planner:
                     else:
                         batch.count("files_unchanged")
                     continue
-            meta = {**EMPTY_META, **meta}
+            meta = _complete(meta)
             if self.full and same_stat and row is not None and not row[MISSING] and _same_meta(row, meta):
                 batch.count("files_unchanged")
                 continue
@@ -182,7 +197,7 @@ class Planner:
 
     def _stage(self, batch: Batch, entry: FileEntry, row: tuple | None, meta: dict, now) -> None:
         """Queue the row of a new or changed file (`now` as the database wants it)."""
-        values = (entry.size, entry.mtime_ns, entry.kind, entry.extension, *(meta[f] for f in META_FIELDS), False)
+        values = (entry.size, entry.mtime_ns, entry.kind, entry.extension, *_db_values(meta), False)
         if row is None:
             batch.inserts.append((self.library_id, entry.path, *values, now, now, self.job_id, None))
             batch.count("files_added")
@@ -195,5 +210,44 @@ class Planner:
         log_decision(f"file failed: {path!r}: {reason}", action="file_failed", level=logging.WARNING, **self.log_ids)
 
 
+def _complete(meta: dict) -> dict:
+    """A reader's fields as the catalogue keeps them: every field, `taken_at` as an aware
+    datetime (an EXIF time without offset is the camera's clock, kept as UTC), `languages`
+    from the streams."""
+    meta = {**EMPTY_META, **meta}
+    if isinstance(meta["taken_at"], str):
+        taken = datetime.fromisoformat(meta["taken_at"])
+        meta["taken_at"] = taken.replace(tzinfo=UTC) if taken.tzinfo is None else taken.astimezone(UTC)
+    if meta["streams"]:
+        languages = sorted({stream["language"] for stream in meta["streams"] if stream.get("language")})
+        while len(" ".join(languages)) > LANGUAGES_LIMIT:
+            languages.pop()
+        meta["languages"] = f" {' '.join(languages)} " if languages else ""
+    return meta
+
+
+def empty_meta_values() -> tuple:
+    """META_FIELDS of a file with nothing read, as a raw statement wants them."""
+    return _db_values(_complete({}))
+
+
+def _db_values(meta: dict) -> tuple:
+    """META_FIELDS as a raw statement wants them (catalogue.py)."""
+    values = [meta[name] for name in META_FIELDS]  # a hot loop: thousands of files a batch
+    if meta["streams"]:
+        values[_STREAMS] = json.dumps(meta["streams"])
+    else:
+        values[_STREAMS] = "[]"
+    if meta["taken_at"] is not None:
+        values[_TAKEN_AT] = db_datetime(meta["taken_at"])
+    return tuple(values)
+
+
 def _same_meta(row: tuple, meta: dict) -> bool:
-    return row[META_START:] == tuple(meta[name] for name in META_FIELDS)
+    """Whether a catalogued row (as rows_in_range reads it) holds these fields already."""
+    stored = dict(zip(META_FIELDS, row[META_START:], strict=True))
+    if isinstance(stored["streams"], str):  # SQLite hands JSON back as text
+        stored["streams"] = json.loads(stored["streams"])
+    if isinstance(stored["taken_at"], datetime) and stored["taken_at"].tzinfo is None:  # SQLite: naive UTC
+        stored["taken_at"] = stored["taken_at"].replace(tzinfo=UTC)
+    return all(stored[name] == meta[name] for name in META_FIELDS)

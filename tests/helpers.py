@@ -20,6 +20,9 @@ from scanner.models import ScanJob, Worker
 from tests import media
 
 NOBODY = 65534
+# Photos no reader opens (Pillow has no HEIC decoder, scanner/metadata.py): files a scan only
+# stats, for tests about the walk and the lifecycle rather than what files hold.
+STAT_ONLY = "heic"
 
 
 def build_tree(root: Path, *, albums: int = 3, tracks: int = 4) -> dict[str, dict]:
@@ -35,12 +38,11 @@ def build_tree(root: Path, *, albums: int = 3, tracks: int = 4) -> dict[str, dic
                     "year": 2000 + a}
             writer(root / rel, tags=tags)
             truth[rel] = {"kind": "audio", **tags}
-    media.write_mp4(root / "Films/Big Film (2001)/Big Film.mp4", seconds=5)
+    media.write_video(root / "Films/Big Film (2001)/Big Film.mp4", frames=50)
     truth["Films/Big Film (2001)/Big Film.mp4"] = {"kind": "video"}
-    (root / "Films/Other.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + bytes(500))
+    media.write_video(root / "Films/Other.mkv", audio=("eng",))
     truth["Films/Other.mkv"] = {"kind": "video"}
-    (root / "Photos").mkdir(parents=True, exist_ok=True)
-    (root / "Photos/beach.jpg").write_bytes(b"\xff\xd8\xff" + bytes(300))
+    media.write_photo(root / "Photos/beach.jpg")
     truth["Photos/beach.jpg"] = {"kind": "image"}
     (root / "notes.txt").write_text("not media")
     (root / ".hidden").mkdir(exist_ok=True)
@@ -51,10 +53,10 @@ def build_tree(root: Path, *, albums: int = 3, tracks: int = 4) -> dict[str, dic
 
 
 def many_files(root: Path, count: int, *, per_folder: int = 50) -> list[str]:
-    """`count` stat-only media files (not parsed: .mkv) in folders of `per_folder`."""
+    """`count` stat-only media files (STAT_ONLY: never opened) in folders of `per_folder`."""
     paths = []
     for i in range(count):
-        rel = f"Show {i // per_folder:03d}/Episode {i % per_folder:03d}.mkv"
+        rel = f"Show {i // per_folder:03d}/Episode {i % per_folder:03d}.{STAT_ONLY}"
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x" * (i % 7))

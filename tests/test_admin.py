@@ -61,3 +61,11 @@ def test_the_admin_offers_scan_actions_only_with_the_api_s_permission(client, dj
     client.post("/admin/scanner/scanjob/", {"action": "pause_scans", "_selected_action": [job.pk]})
     job.refresh_from_db()
     assert job.status == "paused"
+
+
+def test_the_admin_queues_a_full_scan(admin_client, make_library):
+    library = make_library()
+    response = admin_client.post("/admin/libraries/library/", {"action": "full_scan", "_selected_action": [library.pk]})
+    assert response.status_code == 302
+    job = ScanJob.objects.get(library=library)
+    assert (job.mode, job.status) == ("full", "pending")

@@ -54,7 +54,7 @@ from scanner.progress import COUNTERS, Progress
 from scanner.recovery import Recovery
 from scanner.runtime import ScanRuntime
 from scanner.walk import Walker
-from tests.helpers import config
+from tests.helpers import STAT_ONLY, config
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(1200)]
 
@@ -398,7 +398,7 @@ def test_the_lifecycle_holds_its_invariants_under_interleavings(tmp_path_factory
         folder = root / f"library{n}"
         for i in range(FILES):
             (folder / f"Show {i % 3}").mkdir(parents=True, exist_ok=True)
-            (folder / f"Show {i % 3}/Episode {i}.mkv").write_bytes(b"x" * i)
+            (folder / f"Show {i % 3}/Episode {i}.{STAT_ONLY}").write_bytes(b"x" * i)
         libraries.append(Library.objects.create(name=f"Library {n}", path=str(folder)))
     LifecycleMachine.libraries = libraries
     run_state_machine_as_test(LifecycleMachine, settings=settings(

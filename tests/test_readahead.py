@@ -171,10 +171,10 @@ def test_a_walk_stopped_mid_folder_and_resumed_yields_the_remainder_exactly(tmp_
 @pytest.mark.django_db(transaction=True)
 def test_a_scan_of_a_slow_share_reads_ahead_and_catalogues_everything(make_library, tmp_path, share):
     from tests import media
-    from tests.helpers import present_paths, scan_now
+    from tests.helpers import STAT_ONLY, present_paths, scan_now
 
     source = tmp_path / "source"
-    stat_only = [f"Films/{n // 6:02}/{n:03}.mkv" for n in range(48)]
+    stat_only = [f"Films/{n // 6:02}/{n:03}.{STAT_ONLY}" for n in range(48)]
     for rel in stat_only:
         (source / rel).parent.mkdir(parents=True, exist_ok=True)
         (source / rel).write_bytes(b"x" * 10)

@@ -1,0 +1,60 @@
+"""Photos: dimensions and the date taken, read with Pillow from headers only. No Django here
+(runs in reader processes).
+
+Image.open reads the header, never the pixels. Pillow refuses an image of more than twice
+MAX_IMAGE_PIXELS (a decompression bomb) at open; the EXIF block a header carries is bounded by
+the reader's memory limit (scanner/extraction.py).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import datetime
+
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+from scanner.fact_values import describe, positive, text
+
+MAX_PIXELS = 200_000_000  # 200 megapixels: above any camera's frame, below a bomb's
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2  # Pillow raises DecompressionBombError past twice this
+_EXIF_DATE = re.compile(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+_OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
+
+
+def read_photo(path: str) -> tuple[dict, str]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return {
+                    "width": positive(image.width),
+                    "height": positive(image.height),
+                    "codec": text((image.format or "").lower(), 64),
+                    "taken_at": _taken_at(image),
+                }, ""
+    except Image.DecompressionBombError as exc:
+        return {}, f"image too large to be safe: {exc}"[:300]
+    except UnidentifiedImageError:
+        return {}, "not an image Pillow can read"
+    except Exception as exc:  # truncated headers, broken EXIF, MemoryError: all mean "unreadable"
+        return {}, describe(exc)
+
+
+def _taken_at(image: Image.Image) -> str | None:
+    """EXIF DateTimeOriginal as ISO 8601, with its offset when the camera recorded one
+    (OffsetTimeOriginal); without one it is the camera's clock, stored as if UTC."""
+    exif = image.getexif()
+    if not exif:
+        return None
+    details = exif.get_ifd(ExifTags.IFD.Exif)
+    match = _EXIF_DATE.match(text(details.get(ExifTags.Base.DateTimeOriginal), 40))
+    if not match:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        taken = datetime(year, month, day, hour, minute, second)
+    except ValueError:  # "0000:00:00 00:00:00", as cameras write when their clock was never set
+        return None
+    offset = text(details.get(ExifTags.Base.OffsetTimeOriginal), 10)
+    return taken.isoformat() + (offset if _OFFSET.fullmatch(offset) else "")
