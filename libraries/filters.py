@@ -1,7 +1,14 @@
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from libraries.models import MediaFile
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number: "1.5" is a 400, not truncated to 1 by the column's int()."""
+
+    field_class = forms.IntegerField
 
 
 class MediaFileFilter(django_filters.FilterSet):
@@ -15,8 +22,8 @@ class MediaFileFilter(django_filters.FilterSet):
     album_artist = django_filters.CharFilter(lookup_expr="iexact", label="Album artist, exactly (any case)")
     language = django_filters.CharFilter(method="filter_language",
                                          label="A stream language (ISO 639 code: eng, fre, ...)")
-    min_width = django_filters.NumberFilter(field_name="width", lookup_expr="gte", min_value=0, max_value=2**31 - 1)
-    min_height = django_filters.NumberFilter(field_name="height", lookup_expr="gte", min_value=0, max_value=2**31 - 1)
+    min_width = IntegerFilter(field_name="width", lookup_expr="gte", min_value=0, max_value=2**31 - 1)
+    min_height = IntegerFilter(field_name="height", lookup_expr="gte", min_value=0, max_value=2**31 - 1)
 
     class Meta:
         model = MediaFile

@@ -18,7 +18,9 @@ file is counted failed ("timed out"); every chunk the dead pool held is read aga
 
 A hostile file (a header claiming gigabytes of EXIF, say) must not take the host's memory: each
 reader's heap is capped at READER_MEMORY (RLIMIT_DATA), so such a read fails with MemoryError
-and costs that one file.
+and costs that one file. A file that kills its reader outright (FFmpeg is C: a crash there is a
+crash of the process) is found the same way as a hung one, by the slots: the files a reader was
+reading when it died are counted failed and never read again, the rest of its chunk is.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ _pool: _Readers | None = None
 _chunk_ids = itertools.count(1)
 _inflight: dict[int, list[str]] = {}  # chunk id -> its files, while a pool holds the chunk
 _timed_out: set[str] = set()  # files whose read hung, until this process has no scan left
+_crashed: set[str] = set()  # files being read when their reader died, as long as _timed_out
 _killed: list = []  # reader processes killed and not reaped yet
 # In a reader process only, set by _start_reader: the pool's shared slots and where this reader's begin.
 _slots: MutableSequence[float]
@@ -64,6 +67,7 @@ class _Readers:
     def __init__(self, workers: int):
         context = multiprocessing.get_context("spawn")
         self.workers = workers
+        self.killed = False  # by us (a hung read, shutdown): its readers' deaths blame no file
         # One writer per slot (a reader's thread): no lock.
         self.slots = context.Array("d", workers * SHARE_READ_THREADS * SLOT, lock=False)
         self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_reader,
@@ -78,9 +82,15 @@ class _Readers:
                 return int(self.slots[base + 1]), int(self.slots[base + 2])
         return None
 
+    def reading(self) -> list[tuple[int, int]]:
+        """(chunk id, index) of each file a reader thread is in the middle of."""
+        return [(int(self.slots[base + 1]), int(self.slots[base + 2]))
+                for base in range(0, len(self.slots), SLOT) if self.slots[base]]
+
     def kill(self) -> None:
         """Kill the readers. One stuck in a FUSE call that its file system never answers stays
         (state D) until it is answered; it is reaped later, by _reap."""
+        self.killed = True
         processes = list((self.executor._processes or {}).values())  # no public API kills a reader
         for process in processes:
             assert process.pid is not None  # the pool keeps only started processes (keyed by their pid)
@@ -147,9 +157,9 @@ class PendingReads:
                 # The pool was killed (a hung read, in this scan or another) or a reader died
                 # (the OOM killer): read the chunk again in a new pool, but not a file that hung.
                 logger.warning("tag reader pool replaced; reading a chunk again", extra={"action": "pool_broken"})
-                hung = _timed_out.intersection(chunk.paths)
-                if hung:
-                    return self._without(chunk.paths, hung)
+                failed = (_timed_out | _crashed).intersection(chunk.paths)
+                if failed:
+                    return self._without(chunk.paths, failed)
                 chunk = self._submit(chunk.paths)
         return [read_metadata(path) for path in chunk.paths]  # no pool works: read here
 
@@ -165,14 +175,20 @@ class PendingReads:
                         # The stuck reader may outlive its kill, and its pool's futures with it.
                         _kill_hung(chunk.readers, stuck, self.timeout)
                         raise BrokenProcessPool("a tag read hung") from None
+        except BrokenProcessPool:
+            if not chunk.readers.killed:  # a reader died by itself (a crash, the OOM killer)
+                _blame_crash(chunk.readers)
+            raise
         finally:
             _inflight.pop(chunk.id, None)
 
-    def _without(self, paths: list[str], hung: set[str]) -> list[tuple[Metadata, str]]:
-        """Results for `paths`: the hung ones failed, the others read again."""
-        rest = [path for path in paths if path not in hung]
+    def _without(self, paths: list[str], failed: set[str]) -> list[tuple[Metadata, str]]:
+        """Results for `paths`: the ones that hung or killed their reader failed, the others read again."""
+        rest = [path for path in paths if path not in failed]
         read = iter(self._wait(self._submit(rest)) if rest else [])
-        return [({}, f"timed out after {self.timeout:g}s") if path in hung else next(read) for path in paths]
+        return [(({}, f"timed out after {self.timeout:g}s") if path in _timed_out
+                 else ({}, "its reader process died reading it")) if path in failed else next(read)
+                for path in paths]
 
 
 def _kill_hung(readers: _Readers, stuck: tuple[int, int], timeout: float) -> None:
@@ -184,6 +200,16 @@ def _kill_hung(readers: _Readers, stuck: tuple[int, int], timeout: float) -> Non
                        extra={"action": "read_timeout"})
     _discard_pool(readers)
     readers.kill()
+
+
+def _blame_crash(readers: _Readers) -> None:
+    """The files its readers were reading when the pool broke by itself."""
+    for chunk_id, index in readers.reading():
+        paths = _inflight.get(chunk_id)
+        if paths is not None and index < len(paths) and paths[index] not in _crashed:
+            _crashed.add(paths[index])
+            logger.warning("a tag reader died reading %r; it will not be read again in this scan", paths[index],
+                           extra={"action": "reader_died"})
 
 
 def _start_reader(slots, counter, memory: int) -> None:
@@ -272,5 +298,6 @@ def shutdown_pool() -> None:
     with _lock:
         readers, _pool = _pool, None
         _timed_out.clear()
+        _crashed.clear()
     if readers is not None:
         readers.kill()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
@@ -19,7 +19,8 @@ from scanner.fact_values import describe, positive, text
 MAX_PIXELS = 200_000_000  # 200 megapixels: above any camera's frame, below a bomb's
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2  # Pillow raises DecompressionBombError past twice this
 _EXIF_DATE = re.compile(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-_OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
+_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
+FIRST_YEAR, LAST_YEAR = 1826, 2200  # the first photograph; and a margin for clocks set ahead
 
 
 def read_photo(path: str) -> tuple[dict, str]:
@@ -42,8 +43,10 @@ def read_photo(path: str) -> tuple[dict, str]:
 
 
 def _taken_at(image: Image.Image) -> str | None:
-    """EXIF DateTimeOriginal as ISO 8601, with its offset when the camera recorded one
-    (OffsetTimeOriginal); without one it is the camera's clock, stored as if UTC."""
+    """EXIF DateTimeOriginal in UTC, as ISO 8601: converted with OffsetTimeOriginal when the
+    camera recorded one; without one it is the camera's clock, stored as if UTC. A date no
+    photo can have (a clock never set, a year before photography or far ahead, an offset of a
+    day) is no date."""
     exif = image.getexif()
     if not exif:
         return None
@@ -51,10 +54,15 @@ def _taken_at(image: Image.Image) -> str | None:
     match = _EXIF_DATE.match(text(details.get(ExifTags.Base.DateTimeOriginal), 40))
     if not match:
         return None
-    try:
-        year, month, day, hour, minute, second = (int(part) for part in match.groups())
-        taken = datetime(year, month, day, hour, minute, second)
-    except ValueError:  # "0000:00:00 00:00:00", as cameras write when their clock was never set
+    year, month, day, hour, minute, second = (int(part) for part in match.groups())
+    offset = _OFFSET.fullmatch(text(details.get(ExifTags.Base.OffsetTimeOriginal), 10))
+    if not FIRST_YEAR <= year <= LAST_YEAR:
         return None
-    offset = text(details.get(ExifTags.Base.OffsetTimeOriginal), 10)
-    return taken.isoformat() + (offset if _OFFSET.fullmatch(offset) else "")
+    try:
+        zone = UTC
+        if offset:
+            sign, hours, minutes = offset.groups()
+            zone = timezone((-1 if sign == "-" else 1) * timedelta(hours=int(hours), minutes=int(minutes)))
+        return datetime(year, month, day, hour, minute, second, tzinfo=zone).astimezone(UTC).isoformat()
+    except ValueError:  # "0000:00:00 00:00:00" (a clock never set), day 31 of June, an offset of +24:00
+        return None

@@ -141,9 +141,8 @@ class Planner:
                 if entry.size:
                     batch.to_read.append((entry, match))
                     continue
-                empty.append(entry.path)  # nothing to read: catalogued by its stats, counted failed
-                self._stage(batch, entry, match, EMPTY_META, now)
-            elif not same_stat:
+                empty.append(entry.path)  # nothing to read: counted failed, catalogued by its stats
+            if not same_stat:
                 self._stage(batch, entry, match, EMPTY_META, now)
             elif match is not None and match[MISSING]:  # (same_stat holds, so match is set: this is for mypy)
                 batch.restored_ids.append(match[ID])  # back where it was: no longer missing
@@ -215,9 +214,11 @@ def _complete(meta: dict) -> dict:
     datetime (an EXIF time without offset is the camera's clock, kept as UTC), `languages`
     from the streams."""
     meta = {**EMPTY_META, **meta}
-    if isinstance(meta["taken_at"], str):
-        taken = datetime.fromisoformat(meta["taken_at"])
-        meta["taken_at"] = taken.replace(tzinfo=UTC) if taken.tzinfo is None else taken.astimezone(UTC)
+    if isinstance(meta["taken_at"], str):  # photo_facts gives UTC, checked; a bad one costs its date only
+        try:
+            meta["taken_at"] = datetime.fromisoformat(meta["taken_at"]).astimezone(UTC)
+        except (ValueError, OverflowError):
+            meta["taken_at"] = None
     if meta["streams"]:
         languages = sorted({stream["language"] for stream in meta["streams"] if stream.get("language")})
         while len(" ".join(languages)) > LANGUAGES_LIMIT:

@@ -28,6 +28,7 @@ from tests.helpers import (
     scan_now,
     unprivileged_filesystem_access,
 )
+from tests.procs import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -418,6 +419,43 @@ def test_a_tag_read_that_hangs_is_given_up_and_the_scan_completes(make_library, 
     job = scan_now(library, metadata_workers=2, read_timeout=1)
     assert (job.status, job.files_added, job.files_failed) == ("completed", 3, 1)
     assert {rel: f.title for rel, f in catalogue(library).items()} == {"a.mp3": "A", "b.mp3": "", "c.mp3": "C"}
+
+
+def test_a_file_that_kills_its_reader_fails_alone_and_is_not_read_again(make_library, tmp_path, share):
+    """FFmpeg is C: a hostile file can crash the process reading it. The file being read when a
+    reader died is counted failed and not read again (not in another reader, not in the scan
+    thread); the other files of its chunk are read."""
+    import signal as signals
+
+    from scanner import extraction
+
+    source = tmp_path / "share"
+    for name in ("a", "b", "c"):
+        media.write_mp3(source / f"{name}.mp3", tags={"title": name.upper()})
+    mount = share(source, hang_read=["b.mp3"])  # holds the reader inside b.mp3
+    library = make_library(path=mount.path)
+    extraction.shutdown_pool()
+
+    def crash_the_reader_of_b() -> None:
+        def reading_b() -> bool:
+            stuck = extraction._pool.hung(0.3) if extraction._pool is not None else None
+            return stuck is not None and extraction._inflight[stuck[0]][stuck[1]].endswith("b.mp3")
+
+        wait_until(reading_b, timeout=20, what="a reader inside b.mp3")
+        for process in list(extraction._pool.executor._processes.values()):
+            os.kill(process.pid, signals.SIGSEGV)  # as a crash in FFmpeg would end it
+        mount.set(hang_read=[])  # a second read of b would now succeed: it must not happen
+
+    errors = []
+    killer = threading.Thread(target=lambda: errors.append(None) or crash_the_reader_of_b() or errors.pop())
+    killer.start()
+    job = scan_now(library, metadata_workers=1, read_timeout=60)
+    killer.join()
+    assert not errors, "the reader of b.mp3 was never seen, so never killed"
+
+    assert (job.status, job.files_added, job.files_failed) == ("completed", 3, 1), job.status_message
+    assert {rel: f.title for rel, f in catalogue(library).items()} == {"a.mp3": "A", "b.mp3": "", "c.mp3": "C"}
+    extraction.shutdown_pool()
 
 
 def test_tag_readers_start_while_a_first_scan_counts_a_slow_share_and_not_for_an_unchanged_rescan(

@@ -221,3 +221,51 @@ def test_the_library_page_shows_what_files_hold(make_library, client, django_use
     assert re.search(r"64×48 · mpeg4 · \d+ kb/s · audio eng, fre · subtitles ger", page)
     assert "400×300 · jpeg · taken 2021-06-05 12:30" in page
     assert re.search(r"disc 2 · Jazz · flac · \d+ kb/s · album artist The Band", page)
+
+
+# ----------------------------------------------------------------- found in review
+
+
+@pytest.mark.parametrize("taken, offset", [
+    ("2021:06:05 14:30:00", "+24:00"),  # a day of offset
+    ("2021:06:05 14:30:00", "+23:99"),
+    ("0001:01:01 00:00:00", "+02:00"),  # UTC would be year 0
+    ("9999:12:31 23:59:59", "-01:00"),  # UTC would be year 10000
+    ("1650:01:01 10:00:00", ""),  # before photography
+    ("2021:06:31 10:00:00", ""),  # no such day
+])
+def test_an_impossible_photo_date_costs_the_date_not_the_scan(make_library, user_client, settings, taken, offset):
+    settings.TIME_ZONE = "America/New_York"  # where a year-1 UTC date cannot even be shown
+    library = make_library(kind="photos")
+    root = Path(library.path)
+    media.write_photo(root / "odd.jpg", taken=taken, offset=offset)
+    media.write_photo(root / "fine.jpg", taken="2021:06:05 14:30:00", offset="-07:30")
+
+    first, second = scan_now(library), scan_now(library)
+
+    assert (first.status, first.files_added, first.files_failed) == ("completed", 2, 0), first.error_message
+    assert second.status == "completed"
+    files = files_by_path(user_client, library)
+    assert (files["odd.jpg"]["width"], files["odd.jpg"]["taken_at"]) == (40, None)
+    assert files["fine.jpg"]["taken_at"] == "2021-06-05T18:00:00-04:00"  # 22:00 UTC, shown in New York
+
+
+def test_a_full_rescan_does_not_rewrite_an_unchanged_empty_file(make_library):
+    library = make_library()
+    (Path(library.path) / "empty.mkv").touch()
+    scan_now(library)
+    before = MediaFile.objects.get(library=library, path="empty.mkv")
+
+    full = scan_now(library, mode="full")
+
+    after = MediaFile.objects.get(library=library, path="empty.mkv")
+    assert (full.files_updated, full.files_unchanged, full.files_failed) == (0, 1, 1)
+    assert (after.last_seen, after.last_job_id) == (before.last_seen, before.last_job_id)
+
+
+def test_a_fractional_minimum_is_refused_not_truncated(make_library, user_client):
+    library = make_library(kind="photos")
+    media.write_photo(Path(library.path) / "one.png", width=1, height=1)
+    scan_now(library)
+    assert user_client.get(f"/api/libraries/{library.pk}/files/?min_height=1.5").status_code == 400
+    assert set(files_by_path(user_client, library, "&min_height=1")) == {"one.png"}
