@@ -19,8 +19,10 @@ file is counted failed ("timed out"); every chunk the dead pool held is read aga
 A hostile file (a header claiming gigabytes of EXIF, say) must not take the host's memory: each
 reader's heap is capped at READER_MEMORY (RLIMIT_DATA), so such a read fails with MemoryError
 and costs that one file. A file that kills its reader outright (FFmpeg is C: a crash there is a
-crash of the process) is found the same way as a hung one, by the slots: the files a reader was
-reading when it died are counted failed and never read again, the rest of its chunk is.
+crash of the process) is found the same way as a hung one, by the slots: the files being read
+when a reader died are counted failed and not read again in this scan, the rest of their chunks
+are. Which reader died cannot be told from here (the pool then ends the others too), so files
+its fellow readers were in the middle of fail with it: a full scan reads them again.
 """
 
 from __future__ import annotations

@@ -30,9 +30,11 @@ from scanner.extraction import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.metadata import EMPTY_FILE, READ_EXTENSIONS
 from scanner.walk import VANISHED, FileEntry
 
-EMPTY_META: dict = {"duration": None, "title": "", "artist": "", "album": "", "album_artist": "", "track": None,
-              "disc": None, "year": None, "genre": "", "codec": "", "bitrate": None, "sample_rate": None,
-              "width": None, "height": None, "taken_at": None, "streams": [], "languages": ""}
+EMPTY_META: dict = {
+    "duration": None, "title": "", "artist": "", "album": "", "album_artist": "", "track": None, "disc": None,
+    "year": None, "genre": "", "codec": "", "bitrate": None, "sample_rate": None, "width": None, "height": None,
+    "taken_at": None, "streams": [], "languages": "",
+}
 META_START = 5  # where META_FIELDS begin in a full-mode row (after catalogue.KEY_FIELDS)
 LANGUAGES_LIMIT = 196  # characters of MediaFile.languages between its two spaces
 _STREAMS, _TAKEN_AT = META_FIELDS.index("streams"), META_FIELDS.index("taken_at")
@@ -111,7 +113,7 @@ class Planner:
         start_readers(self.metadata_workers)
 
     def plan(self, run: Run) -> Batch:
-        """Compare the run with its catalogue range; start reading the tags it needs."""
+        """Compare the run with its catalogue range; start reading the files it needs read."""
         batch = Batch(run.lower, run.upper, run.entries, run.unreadable)
         rows = rows_in_range(self.library_id, run.lower, run.upper, with_meta=self.full)
         unseen = _UnseenRanges(batch)

@@ -2,8 +2,9 @@
 codecs, bitrate, and the audio and subtitle tracks with their languages. No Django here (runs
 in reader processes).
 
-Headers only: the demuxer reads at most PROBE_BYTES (FFmpeg's `probesize`) to learn the streams,
-and no frame is decoded here. A container that claims more than MAX_STREAMS streams is refused
+Headers only: nothing here decodes a frame, and FFmpeg's probe of the streams reads at most
+PROBE_BYTES (its `probesize`); like ffprobe, it may decode the first packets of a stream whose
+headers lack its parameters, within that budget. A container that claims more than MAX_STREAMS streams is refused
 by FFmpeg itself (`max_streams`), so a hostile file cannot make it allocate a million of them.
 """
 
@@ -45,7 +46,7 @@ def _facts(container) -> dict:
         "bitrate": positive(container.bit_rate) or positive(sum(int(s.get("bitrate") or 0) for s in streams)),
         "width": positive(videos[0].codec_context.width) if videos else None,
         "height": positive(videos[0].codec_context.height) if videos else None,
-        "streams": streams,
+        "streams": streams if videos else [],  # the File object lists tracks for videos only
         "title": text(tags.get("title")),
         "year": number(tags.get("date") or tags.get("year") or tags.get("creation_time"), limit=32767),
     }
