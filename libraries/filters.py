@@ -8,7 +8,7 @@ from libraries.models import MediaFile
 class IntegerFilter(django_filters.NumberFilter):
     """A whole number: "1.5" is a 400, not truncated to 1 by the column's int()."""
 
-    field_class = forms.IntegerField
+    field_class = forms.IntegerField  # type: ignore[assignment]
 
 
 class MediaFileFilter(django_filters.FilterSet):

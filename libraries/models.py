@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Value
 
 MIN_SCAN_INTERVAL = timedelta(minutes=5)  # a shorter schedule would rescan without pause
 MAX_SCAN_INTERVAL = timedelta(days=365)  # beyond this, date arithmetic overflows
@@ -58,11 +59,13 @@ class MediaFile(models.Model):
     title = models.CharField(max_length=500, blank=True, default="")
     artist = models.CharField(max_length=500, blank=True, default="")
     album = models.CharField(max_length=500, blank=True, default="")
-    album_artist = models.CharField(max_length=500, blank=True, default="")
+    # Database defaults too: the scanner's bulk insert leaves the columns of what files hold
+    # out when a batch read nothing (scanner/catalogue.py, BASIC_FIELDS).
+    album_artist = models.CharField(max_length=500, blank=True, default="", db_default="")
     track = models.PositiveIntegerField(null=True, blank=True)
     disc = models.PositiveIntegerField(null=True, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
-    genre = models.CharField(max_length=500, blank=True, default="")
+    genre = models.CharField(max_length=500, blank=True, default="", db_default="")
     codec = models.CharField(max_length=64, blank=True, default="", help_text="The main stream's codec")
     bitrate = models.PositiveIntegerField(null=True, blank=True, help_text="Bits per second")
     sample_rate = models.PositiveIntegerField(null=True, blank=True, help_text="Hz")
@@ -70,10 +73,10 @@ class MediaFile(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True, help_text="Pixels (videos and images)")
     taken_at = models.DateTimeField(null=True, blank=True, help_text="Photos: when taken (EXIF), camera time as UTC")
     # Videos: [{"type": "video"|"audio"|"subtitle", "codec", "language", ...}], else [].
-    streams = models.JSONField(default=list, blank=True)
+    streams = models.JSONField(default=list, blank=True, db_default=Value([], output_field=models.JSONField()))
     # The streams' languages, " eng fre ", so that ?language= is one portable LIKE (SQLite's
     # JSON fields have no containment lookup).
-    languages = models.CharField(max_length=200, blank=True, default="", editable=False)
+    languages = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
     missing = models.BooleanField(default=False)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField(help_text="When a scan last recorded this file as new or changed")

@@ -81,7 +81,7 @@ class Committer:
         """The batch's one transaction: the job row (guarded by the lease), then catalogue rows."""
         job_id, library_id = self.lease.job_id, self.lease.library_id
         with transaction.atomic():
-            if batch.inserts or batch.updates:
+            if batch.inserts or batch.basic_inserts or batch.updates:
                 _commit_asynchronously()
             done: ScanJob | int | None  # the completed job, or how many rows the update changed
             if step.final:
@@ -92,6 +92,7 @@ class Committer:
             if not done:
                 raise LeaseLost
             catalogue.insert_files(batch.inserts)
+            catalogue.insert_files(batch.basic_inserts, catalogue.BASIC_FIELDS)
             catalogue.update_files(batch.updates)
             for start in range(0, len(batch.restored_ids), IDS_PER_STATEMENT):
                 MediaFile.objects.filter(pk__in=batch.restored_ids[start:start + IDS_PER_STATEMENT]).update(

@@ -177,7 +177,7 @@ class ScanEngine:
             self.committer.retrying(lambda: self._check_root_before_finishing(walker))
         self.committer.commit(batch, self.progress.step(batch.counts, batch.upper))
         self._last_commit = time.monotonic()
-        self._inserted += len(batch.inserts)
+        self._inserted += len(batch.inserts) + len(batch.basic_inserts)
         if self._inserted >= self._analyze_at:  # at each doubling: a few ANALYZEs, even for a million files
             self._analyze_at *= 2
             self.committer.retrying(catalogue.refresh_statistics)

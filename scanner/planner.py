@@ -24,7 +24,17 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from scanner.batching import Run
-from scanner.catalogue import ID, META_FIELDS, MISSING, MTIME_NS, PATH, SIZE, db_datetime, rows_in_range
+from scanner.catalogue import (
+    FACT_FIELDS,
+    ID,
+    META_FIELDS,
+    MISSING,
+    MTIME_NS,
+    PATH,
+    SIZE,
+    db_datetime,
+    rows_in_range,
+)
 from scanner.events import log_decision
 from scanner.extraction import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.metadata import EMPTY_FILE, READ_EXTENSIONS
@@ -43,6 +53,7 @@ _STREAMS, _TAKEN_AT = META_FIELDS.index("streams"), META_FIELDS.index("taken_at"
 @dataclass
 class Batch(Run):
     inserts: list[tuple] = field(default_factory=list)  # rows in catalogue.INSERT_FIELDS order
+    basic_inserts: list[tuple] = field(default_factory=list)  # rows of files with nothing read: BASIC_FIELDS
     updates: list[tuple] = field(default_factory=list)  # rows in catalogue.UPDATE_FIELDS order, then id
     restored_ids: list[int] = field(default_factory=list)
     unseen_ranges: list[tuple[str, str]] = field(default_factory=list)  # (first, last) paths, inclusive
@@ -53,13 +64,15 @@ class Batch(Run):
 
     @property
     def writes(self) -> int:
-        return len(self.inserts) + len(self.updates) + len(self.restored_ids) + self.unseen_rows
+        inserts = len(self.inserts) + len(self.basic_inserts)
+        return inserts + len(self.updates) + len(self.restored_ids) + self.unseen_rows
 
     def followed_by(self, later: Batch) -> Batch:
         """This planned batch and the next one as one commit."""
         return Batch(
             lower=self.lower, upper=later.upper, entries=[], unreadable=self.unreadable + later.unreadable,
-            inserts=self.inserts + later.inserts, updates=self.updates + later.updates,
+            inserts=self.inserts + later.inserts, basic_inserts=self.basic_inserts + later.basic_inserts,
+            updates=self.updates + later.updates,
             restored_ids=self.restored_ids + later.restored_ids,
             unseen_ranges=self.unseen_ranges + later.unseen_ranges, unseen_rows=self.unseen_rows + later.unseen_rows,
             counts={name: self.counts.get(name, 0) + later.counts.get(name, 0)
@@ -145,7 +158,7 @@ class Planner:
                     continue
                 empty.append(entry.path)  # nothing to read: counted failed, catalogued by its stats
             if not same_stat:
-                self._stage(batch, entry, match, EMPTY_META, now)
+                self._stage(batch, entry, match, EMPTY_VALUES, now)
             elif match is not None and match[MISSING]:  # (same_stat holds, so match is set: this is for mypy)
                 batch.restored_ids.append(match[ID])  # back where it was: no longer missing
                 batch.count("files_updated")
@@ -187,7 +200,7 @@ class Planner:
             if self.full and same_stat and row is not None and not row[MISSING] and _same_meta(row, meta):
                 batch.count("files_unchanged")
                 continue
-            self._stage(batch, entry, row, meta, now)
+            self._stage(batch, entry, row, _db_values(meta), now)
 
     def _passed(self, row: tuple, unseen: _UnseenRanges, unreadable: tuple[str, ...]) -> None:
         """A catalogued row the walk went past without finding its file."""
@@ -196,9 +209,14 @@ class Planner:
         else:
             unseen.add(row)
 
-    def _stage(self, batch: Batch, entry: FileEntry, row: tuple | None, meta: dict, now) -> None:
-        """Queue the row of a new or changed file (`now` as the database wants it)."""
-        values = (entry.size, entry.mtime_ns, entry.kind, entry.extension, *_db_values(meta), False)
+    def _stage(self, batch: Batch, entry: FileEntry, row: tuple | None, meta: tuple, now) -> None:
+        """Queue the row of a new or changed file (`meta`: _db_values; `now` as the database wants it)."""
+        if row is None and meta is EMPTY_VALUES:
+            batch.basic_inserts.append((self.library_id, entry.path, entry.size, entry.mtime_ns, entry.kind,
+                                        entry.extension, *BASIC_EMPTY_VALUES, False, now, now, self.job_id, None))
+            batch.count("files_added")
+            return
+        values = (entry.size, entry.mtime_ns, entry.kind, entry.extension, *meta, False)
         if row is None:
             batch.inserts.append((self.library_id, entry.path, *values, now, now, self.job_id, None))
             batch.count("files_added")
@@ -229,11 +247,6 @@ def _complete(meta: dict) -> dict:
     return meta
 
 
-def empty_meta_values() -> tuple:
-    """META_FIELDS of a file with nothing read, as a raw statement wants them."""
-    return _db_values(_complete({}))
-
-
 def _db_values(meta: dict) -> tuple:
     """META_FIELDS as a raw statement wants them (catalogue.py)."""
     values = [meta[name] for name in META_FIELDS]  # a hot loop: thousands of files a batch
@@ -254,3 +267,8 @@ def _same_meta(row: tuple, meta: dict) -> bool:
     if isinstance(stored["taken_at"], datetime) and stored["taken_at"].tzinfo is None:  # SQLite: naive UTC
         stored["taken_at"] = stored["taken_at"].replace(tzinfo=UTC)
     return all(stored[name] == meta[name] for name in META_FIELDS)
+
+
+EMPTY_VALUES = _db_values(_complete({}))  # META_FIELDS of a file with nothing read, as a raw statement wants them
+BASIC_EMPTY_VALUES = tuple(value for name, value in zip(META_FIELDS, EMPTY_VALUES, strict=True)
+                           if name not in FACT_FIELDS)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from libraries.models import MediaFile
 from scanner import catalogue, engine
-from scanner.planner import empty_meta_values
+from scanner.planner import EMPTY_VALUES
 from tests.helpers import many_files, scan_now
 
 pytestmark = [
@@ -38,7 +38,7 @@ def test_a_first_scan_leaves_statistics_that_read_a_range_by_its_paths(make_libr
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE libraries_mediafile SET (autovacuum_enabled = false)")  # as on some servers
     now = catalogue.db_datetime(timezone.now())
-    meta = empty_meta_values()
+    meta = EMPTY_VALUES
     catalogue.insert_files([(older.pk, f"f{i:05d}.mkv", 1, 1, "video", "mkv", *meta, False, now, now, None, None)
                             for i in range(20_000)])
     catalogue.refresh_statistics()  # they know the older library, not the new one

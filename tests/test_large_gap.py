@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from libraries.models import Library, MediaFile
 from scanner import catalogue
-from scanner.planner import empty_meta_values
+from scanner.planner import EMPTY_VALUES
 from tests.helpers import many_files, scan_now
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ CHUNK = 20_000
 def catalogue_vanished_folder(library: Library, folder: str, count: int) -> None:
     """Catalogue rows of `count` files under `folder`, which is not on disk (deleted since)."""
     now = catalogue.db_datetime(timezone.now())
-    meta = empty_meta_values()
+    meta = EMPTY_VALUES
     for start in range(0, count, CHUNK):
         rows = [(library.pk, f"{folder}/{i // 1000:04d}/{i % 1000:04d}.mkv", 7, 1, "video", "mkv", *meta, False,
                  now, now, None, None) for i in range(start, min(count, start + CHUNK))]
