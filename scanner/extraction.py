@@ -55,8 +55,9 @@ _lock = threading.Lock()
 _pool: _Readers | None = None
 _chunk_ids = itertools.count(1)
 _inflight: dict[int, list[str]] = {}  # chunk id -> its files, while a pool holds the chunk
-_timed_out: set[str] = set()  # files whose read hung, until this process has no scan left
-_crashed: set[str] = set()  # files being read when their reader died, as long as _timed_out
+# Files no reader is given again (their read hung, or their reader died on them), with the
+# reason they fail, until this process has no scan left.
+_given_up: dict[str, str] = {}
 _killed: list = []  # reader processes killed and not reaped yet
 # In a reader process only, set by _start_reader: the pool's shared slots and where this reader's begin.
 _slots: MutableSequence[float]
@@ -159,9 +160,8 @@ class PendingReads:
                 # The pool was killed (a hung read, in this scan or another) or a reader died
                 # (the OOM killer): read the chunk again in a new pool, but not a file that hung.
                 logger.warning("tag reader pool replaced; reading a chunk again", extra={"action": "pool_broken"})
-                failed = (_timed_out | _crashed).intersection(chunk.paths)
-                if failed:
-                    return self._without(chunk.paths, failed)
+                if any(path in _given_up for path in chunk.paths):
+                    return self._without(chunk.paths)
                 chunk = self._submit(chunk.paths)
         return [read_metadata(path) for path in chunk.paths]  # no pool works: read here
 
@@ -184,20 +184,19 @@ class PendingReads:
         finally:
             _inflight.pop(chunk.id, None)
 
-    def _without(self, paths: list[str], failed: set[str]) -> list[tuple[Metadata, str]]:
-        """Results for `paths`: the ones that hung or killed their reader failed, the others read again."""
-        rest = [path for path in paths if path not in failed]
+    def _without(self, paths: list[str]) -> list[tuple[Metadata, str]]:
+        """Results for `paths`: those given up failed with their reason, the others read again."""
+        given_up = {path: _given_up[path] for path in paths if path in _given_up}
+        rest = [path for path in paths if path not in given_up]
         read = iter(self._wait(self._submit(rest)) if rest else [])
-        return [(({}, f"timed out after {self.timeout:g}s") if path in _timed_out
-                 else ({}, "its reader process died reading it")) if path in failed else next(read)
-                for path in paths]
+        return [({}, given_up[path]) if path in given_up else next(read) for path in paths]
 
 
 def _kill_hung(readers: _Readers, stuck: tuple[int, int], timeout: float) -> None:
     """Replace the pool whose reader is stuck, remembering the file so nobody reads it again."""
     paths = _inflight.get(stuck[0])
-    if paths is not None and stuck[1] < len(paths) and paths[stuck[1]] not in _timed_out:
-        _timed_out.add(paths[stuck[1]])
+    if paths is not None and stuck[1] < len(paths) and paths[stuck[1]] not in _given_up:
+        _given_up[paths[stuck[1]]] = f"timed out after {timeout:g}s"
         logger.warning("tag read of %r timed out after %gs; replacing the readers", paths[stuck[1]], timeout,
                        extra={"action": "read_timeout"})
     _discard_pool(readers)
@@ -208,9 +207,9 @@ def _blame_crash(readers: _Readers) -> None:
     """The files its readers were reading when the pool broke by itself."""
     for chunk_id, index in readers.reading():
         paths = _inflight.get(chunk_id)
-        if paths is not None and index < len(paths) and paths[index] not in _crashed:
-            _crashed.add(paths[index])
-            logger.warning("a tag reader died reading %r; it will not be read again in this scan", paths[index],
+        if paths is not None and index < len(paths) and paths[index] not in _given_up:
+            _given_up[paths[index]] = "its reader process died reading it"
+            logger.warning("a reader died reading %r; it will not be read again in this scan", paths[index],
                            extra={"action": "reader_died"})
 
 
@@ -299,7 +298,6 @@ def shutdown_pool() -> None:
     _reap()
     with _lock:
         readers, _pool = _pool, None
-        _timed_out.clear()
-        _crashed.clear()
+        _given_up.clear()
     if readers is not None:
         readers.kill()

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
+from libraries.models import MediaFile
 from scanner.batching import Run
 from scanner.catalogue import (
     FACT_FIELDS,
@@ -46,7 +47,8 @@ EMPTY_META: dict = {
     "taken_at": None, "streams": [], "languages": "",
 }
 META_START = 5  # where META_FIELDS begin in a full-mode row (after catalogue.KEY_FIELDS)
-LANGUAGES_LIMIT = 196  # characters of MediaFile.languages between its two spaces
+# Characters of MediaFile.languages (" eng fre ") left between the spaces around, with room to spare.
+LANGUAGES_LIMIT = (MediaFile._meta.get_field("languages").max_length or 0) - 4
 _STREAMS, _TAKEN_AT = META_FIELDS.index("streams"), META_FIELDS.index("taken_at")
 
 

@@ -4,8 +4,9 @@ in reader processes).
 
 Headers only: nothing here decodes a frame, and FFmpeg's probe of the streams reads at most
 PROBE_BYTES (its `probesize`); like ffprobe, it may decode the first packets of a stream whose
-headers lack its parameters, within that budget. A container that claims more than MAX_STREAMS streams is refused
-by FFmpeg itself (`max_streams`), so a hostile file cannot make it allocate a million of them.
+headers lack its parameters, within that budget. A container that claims more than
+MAX_STREAMS streams is refused by FFmpeg itself (`max_streams`), so a hostile file cannot make
+it allocate a million of them.
 """
 
 from __future__ import annotations
