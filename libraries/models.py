@@ -25,6 +25,8 @@ class Library(models.Model):
         null=True, blank=True, help_text="Queue a quick rescan this long after the last one. Empty: never.",
         validators=[MinValueValidator(MIN_SCAN_INTERVAL), MaxValueValidator(MAX_SCAN_INTERVAL)],
     )
+    watch = models.BooleanField(
+        default=True, help_text="Watch the folder and scan what changes (inotify; one server process at a time)")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

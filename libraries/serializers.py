@@ -7,21 +7,27 @@ from rest_framework import serializers
 from libraries.models import Library, MediaFile
 from libraries.services import clean_library_path
 from scanner.housekeeping import next_scan_at
+from scanner.selectors import is_watched
 from scanner.models import ScanJob
 
 
 class LibrarySerializer(serializers.ModelSerializer):
     next_scan_at = serializers.SerializerMethodField(help_text="When the schedule queues the next quick scan")
+    watching = serializers.SerializerMethodField(help_text="A live server process is watching the folder now")
 
     class Meta:
         model = Library
-        fields = ["id", "name", "path", "kind", "scan_interval", "next_scan_at", "created_at", "updated_at"]
+        fields = ["id", "name", "path", "kind", "scan_interval", "next_scan_at", "watch", "watching", "created_at",
+                  "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         # The path rules below also cover uniqueness.
         extra_kwargs: dict[str, dict[str, Any]] = {"path": {"validators": []}}
 
     def get_next_scan_at(self, library: Library) -> datetime | None:
         return next_scan_at(library)
+
+    def get_watching(self, library: Library) -> bool:
+        return is_watched(library)
 
     def validate_path(self, value: str) -> str:
         library_id = self.instance.pk if self.instance else None

@@ -16,7 +16,7 @@ ID_PATTERN = "[0-9]{1,18}"  # anything else (letters, huge numbers) is a 404, ne
 class LibraryViewSet(viewsets.ModelViewSet):
     """Libraries: list, create, read, change, delete; and each library's catalogue."""
 
-    queryset = with_next_scan(Library.objects.all())
+    queryset = with_next_scan(Library.objects.select_related("watcher"))
     serializer_class = LibrarySerializer
     lookup_value_regex = ID_PATTERN
     filter_backends = []

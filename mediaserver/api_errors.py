@@ -31,6 +31,7 @@ CONTROL_ERROR_STATUS = {
     services.LibraryNotFound: status.HTTP_404_NOT_FOUND,
     services.NoOpenScan: status.HTTP_409_CONFLICT,
     services.ScanAlreadyRunning: status.HTTP_409_CONFLICT,
+    services.InvalidScope: status.HTTP_400_BAD_REQUEST,
 }
 DATABASE_DOWN = "The database is unavailable; try again shortly."
 

@@ -10,7 +10,7 @@ from rest_framework.routers import SimpleRouter
 from libraries.views import LibraryViewSet
 from mediaserver import pages
 from mediaserver.login_guard import GuardedPasswordChangeView
-from scanner.views import HealthView, MetricsView, ScanJobViewSet, ScannerControlViewSet
+from scanner.views import ChangesView, HealthView, MetricsView, ScanJobViewSet, ScannerControlViewSet
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -66,6 +66,7 @@ urlpatterns = [
     path("admin/password_change/", RedirectView.as_view(pattern_name="password_change")),
     path("admin/", admin.site.urls),
     path("api/", include(scanner_control + router.urls)),
+    re_path(r"^api/scanner/changes/?$", ChangesView.as_view(), name="scanner-changes"),
     re_path(r"^api/health/?$", HealthView.as_view(), name="health"),
     re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),

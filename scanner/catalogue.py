@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from libraries.models import MediaFile
+from scanner.scope import Scope
 
 META_FIELDS = (
     "duration", "title", "artist", "album", "album_artist", "track", "disc", "year", "genre", "codec", "bitrate",
@@ -87,19 +88,36 @@ KEY_FIELDS = ("id", "path", "size", "mtime_ns", "missing")
 PAGE_ROWS = 5000  # rows per query of a range: memory is bounded by this, not by the range
 
 
-def rows_in_range(library_id: int, lower: str, upper: str | None, *, with_meta: bool) -> Iterator[tuple]:
+def rows_in_range(library_id: int, lower: str, upper: str | None, *, with_meta: bool,
+                  scope: Scope | None = None) -> Iterator[tuple]:
     """The library's rows with `lower < path <= upper` (no upper bound when None), in path
-    order, read a page at a time."""
+    order, read a page at a time; in a targeted scan, only those its scope covers."""
+    if not scope:
+        yield from _pages(library_id, [(">", lower)] + ([("<=", upper)] if upper is not None else []), with_meta)
+        return
+    for start, end in scope.segments():
+        if upper is not None and start > upper:
+            return
+        if end is None:  # exactly one path
+            if start > lower:
+                yield from _pages(library_id, [("=", start)], with_meta)
+        elif end > lower:  # start <= path < end, within the run's range
+            bounds = [(">", lower) if lower >= start else (">=", start)]
+            bounds.append(("<=", upper) if upper is not None and upper < end else ("<", end))
+            yield from _pages(library_id, bounds, with_meta)
+
+
+def _pages(library_id: int, bounds: list[tuple[str, str]], with_meta: bool) -> Iterator[tuple]:
+    """Rows whose path meets each (operator, value) of `bounds`, in path order, a page at a time."""
     table = connection.ops.quote_name(MediaFile._meta.db_table)
     columns = ", ".join(KEY_FIELDS + (META_FIELDS if with_meta else ()))
-    sql = f"SELECT {columns} FROM {table} WHERE library_id = %s AND path > %s"
-    if upper is not None:
-        sql += " AND path <= %s"
-    sql += " ORDER BY path LIMIT %s"
-    after = lower
+    # Each later page starts after the last path of the one before.
+    sql = (f"SELECT {columns} FROM {table} WHERE library_id = %s AND path > %s "
+           f"{''.join(f' AND path {op} %s' for op, _ in bounds)} ORDER BY path LIMIT %s")
+    after = ""  # every path is longer than this
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(sql, [library_id, after, *([upper] if upper is not None else []), PAGE_ROWS])
+            cursor.execute(sql, [library_id, after, *(value for _, value in bounds), PAGE_ROWS])
             page = cursor.fetchall()
         paths = [row[PATH] for row in page]
         if paths != sorted(paths):  # the merge with the walk relies on this order (the "C" collation)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar, overload
 
 from django.db import DatabaseError, connection, transaction
@@ -29,8 +30,9 @@ from scanner.batching import Stopped
 from scanner.events import log_decision
 from scanner.lifecycle import Lease
 from scanner.models import ScanEvent, ScanJob
+from scanner.moves import apply_moves
 from scanner.planner import Batch
-from scanner.progress import Progress, Step
+from scanner.progress import COUNTERS, Progress, Step
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,18 +80,15 @@ class Committer:
         self.progress.advance(step)
 
     def _write(self, batch: Batch, step: Step, fields: dict) -> None:
-        """The batch's one transaction: the job row (guarded by the lease), then catalogue rows."""
+        """The batch's one transaction: the job row (guarded by the lease), then catalogue rows;
+        for the final batch, moved files and missing ones, then the job's completion."""
         job_id, library_id = self.lease.job_id, self.lease.library_id
         with transaction.atomic():
             if batch.inserts or batch.basic_inserts or batch.updates:
                 _commit_asynchronously()
-            done: ScanJob | int | None  # the completed job, or how many rows the update changed
-            if step.final:
-                done = lifecycle.complete_held(self.lease, message=self.progress.summary(step),
-                                               files_found=step.processed, **fields)
-            else:
-                done = lifecycle.held(self.lease).update(**fields)
-            if not done:
+            # The job row first, final batch too: the lease is checked and the row locked
+            # before any catalogue row (the order a library's deletion takes them in as well).
+            if not lifecycle.held(self.lease).update(**(fields if not step.final else {"heartbeat_at": Now()})):
                 raise LeaseLost
             catalogue.insert_files(batch.inserts)
             catalogue.insert_files(batch.basic_inserts, catalogue.BASIC_FIELDS)
@@ -99,9 +98,25 @@ class Committer:
                     missing=False, last_seen=Now(), last_job_id=job_id, unseen_by_job_id=None)
             catalogue.mark_unseen(library_id, job_id, batch.unseen_ranges)
             self._record_unreadable(batch)
-            if step.final and self.progress.totals["files_missing"] + step.counts.get("files_missing", 0):
-                MediaFile.objects.filter(library_id=library_id, unseen_by_job_id=job_id).update(
-                    missing=True, unseen_by_job_id=None)
+            if step.final:
+                self._complete(step, fields)
+
+    def _complete(self, step: Step, fields: dict) -> None:
+        """Inside the final batch's transaction: moves, missing files, the job completed."""
+        job_id, library_id = self.lease.job_id, self.lease.library_id
+        total = {name: self.progress.totals[name] + step.counts.get(name, 0) for name in COUNTERS}
+        moved = apply_moves(library_id, job_id) if total["files_missing"] and total["files_added"] else 0
+        if moved:
+            counts = {**step.counts, "files_moved": moved, "files_added": step.counts.get("files_added", 0) - moved,
+                      "files_missing": step.counts.get("files_missing", 0) - moved}
+            step = replace(step, counts=counts)
+            fields.update({name: F(name) + n for name, n in counts.items()})
+        if total["files_missing"] > moved:
+            MediaFile.objects.filter(library_id=library_id, unseen_by_job_id=job_id).update(
+                missing=True, unseen_by_job_id=None)
+        if not lifecycle.complete_held(self.lease, message=self.progress.summary(step), files_found=step.processed,
+                                       **fields):
+            raise LeaseLost
 
     def _committed(self, step: Step) -> bool:
         """Whether a commit whose acknowledgement was lost (connection dropped) landed."""

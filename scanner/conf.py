@@ -19,6 +19,9 @@ def _default_metadata_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+MIN_WATCH_DELAY = 1.0  # seconds (see SCANNER_WATCH_DELAY below)
+
+
 @dataclass(frozen=True)
 class ScannerConfig:
     enabled: bool = True  # False: this process serves the web only and runs no scans
@@ -38,6 +41,8 @@ class ScannerConfig:
     walk_threads: int = 16  # threads listing and stat'ing ahead of the walk on a slow share; 0: never
     retention_days: int = 90  # finished scans and their events are pruned after this; 0 keeps them
     prune_interval: float = 3600  # seconds between prunes of old scan history
+    watch: bool = True  # watch libraries (those with `watch` on) for changes; False: this process never does
+    watch_delay: float = 2  # seconds of quiet in a library before its changes are scanned (at most 30 s after)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScannerConfig:
@@ -64,6 +69,10 @@ class ScannerConfig:
             walk_threads=env_int(environ, "SCANNER_WALK_THREADS", d.walk_threads),
             retention_days=env_int(environ, "SCANNER_RETENTION_DAYS", d.retention_days),
             prune_interval=env_float(environ, "SCANNER_PRUNE_INTERVAL", d.prune_interval, minimum=1),
+            watch=env_bool(environ, "SCANNER_WATCH", d.watch),
+            # At least a second: the two halves of a rename reach the watcher up to half a second
+            # apart (watchdog pairs them that long), and must land in one scan to keep the file's row.
+            watch_delay=env_float(environ, "SCANNER_WATCH_DELAY", d.watch_delay, minimum=MIN_WATCH_DELAY),
         )
         if config.worker_timeout <= config.heartbeat_interval:
             raise ImproperlyConfigured(

@@ -37,6 +37,7 @@ from scanner.models import ScanJob
 from scanner.planner import Batch, Planner
 from scanner.progress import COUNTERS, Progress
 from scanner.resume_policy import after_interruption
+from scanner.scope import Scope, describe_scope
 from scanner.walk import RootUnavailable, Walker
 
 logger = logging.getLogger(__name__)
@@ -65,12 +66,12 @@ class ScanEngine:
         try:
             self._load()
             walker = Walker(self.root, after=self.progress.checkpoint, on_dir_error=self.batcher.on_dir_error,
-                            threads=self.config.walk_threads)
+                            threads=self.config.walk_threads, scope=self.scope)
             self.planner.slow_share = lambda: bool(walker.slow_share)
             # A first or full scan reads every file it has a reader for (from the checkpoint on:
             # a resumed first scan has rows only before it); a quick rescan, only changed files.
-            reads_all = self.planner.full or not MediaFile.objects.filter(
-                library_id=self.lease.library_id, path__gt=self.progress.checkpoint).exists()
+            reads_all = self.planner.full or next(catalogue.rows_in_range(
+                self.lease.library_id, self.progress.checkpoint, None, with_meta=False, scope=self.scope), None) is None
             self.batcher.reads = READ_EXTENSIONS if reads_all else frozenset()
             self._discover(walker, reads_all=reads_all)
             self._scan(walker)
@@ -91,6 +92,7 @@ class ScanEngine:
         if job.library is None:
             raise RootUnavailable("The library was deleted")
         self.root = job.library.path
+        self.scope = Scope(job.scope)
         roots = settings.MEDIA_ROOTS
         if roots and not any(is_within(self.root, root) for root in roots):
             raise RootUnavailable(f"The library folder {self.root} is outside MEDIA_ROOTS ({', '.join(roots)})")
@@ -102,11 +104,12 @@ class ScanEngine:
                                    stop=self.stop, worker_label=self.worker_label, log_ids=self._ids())
         self.planner = Planner(library_id=self.lease.library_id, job_id=self.lease.job_id, root=self.root,
                                full=job.mode == ScanJob.Mode.FULL, metadata_workers=self.config.metadata_workers,
-                               read_timeout=self.config.read_timeout, log_ids=self._ids())
+                               read_timeout=self.config.read_timeout, log_ids=self._ids(), scope=self.scope)
+        what = f"{self.root}" if not job.scope else f"{describe_scope(job.scope)} in {self.root}"
         if job.checkpoint:
-            self._event("resumed", f"Resuming {job.mode} scan of {self.root} after {job.files_processed:,} files")
+            self._event("resumed", f"Resuming {job.mode} scan of {what} after {job.files_processed:,} files")
         else:
-            self._event("started", f"Starting {job.mode} scan of {self.root}")
+            self._event("started", f"Starting {job.mode} scan of {what}")
 
     def _discover(self, walker: Walker, *, reads_all: bool) -> None:
         if self.progress.checkpoint and self.progress.found:

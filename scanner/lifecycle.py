@@ -55,11 +55,13 @@ def held(lease: Lease) -> QuerySet[ScanJob]:
 
 
 # ---------------------------------------------------------------- queue and claim
-def queue(*, library_id: int, mode: str, trigger: str, message: str) -> ScanJob | None:
-    """A new pending job; None if the library has an open job already or no longer exists."""
+def queue(*, library_id: int, mode: str, trigger: str, message: str, scope: list[str] | None = None) -> ScanJob | None:
+    """A new pending job (of `scope` only, when given); None if the library has an open job
+    already or no longer exists."""
     try:
         with transaction.atomic():
-            job = ScanJob.objects.create(library_id=library_id, mode=mode, trigger=trigger, status_message="Queued")
+            job = ScanJob.objects.create(library_id=library_id, mode=mode, trigger=trigger, scope=scope or [],
+                                         status_message="Queued")
             _announce(job, "queued", message, frm="", worker=procinfo.process_label())
     except IntegrityError:  # the one-open-job constraint, or the library's foreign key
         return None

@@ -66,6 +66,8 @@ class ScanJob(models.Model):
         AUTO_RESUME = "auto_resume"
         SCHEDULE = "schedule"
         COMMAND = "command"
+        WATCH = "watch"
+        NOTIFY = "notify"
 
     class Phase(models.TextChoices):
         QUEUED = "queued"
@@ -80,6 +82,8 @@ class ScanJob(models.Model):
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.QUICK)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.QUEUED)
+    scope = models.JSONField(default=list, blank=True,
+                             help_text="Relative paths a targeted scan covers, sorted; empty: the whole library")
 
     files_found = models.PositiveBigIntegerField(default=0)
     files_processed = models.PositiveBigIntegerField(default=0)
@@ -87,6 +91,7 @@ class ScanJob(models.Model):
     files_added = models.PositiveBigIntegerField(default=0)
     files_updated = models.PositiveBigIntegerField(default=0)
     files_missing = models.PositiveBigIntegerField(default=0)
+    files_moved = models.PositiveBigIntegerField(default=0, help_text="Files found at a new path, same row")
     files_failed = models.PositiveBigIntegerField(default=0)
     bytes_processed = models.PositiveBigIntegerField(default=0)
     dirs_failed = models.PositiveIntegerField(default=0, help_text="Folders that could not be read")
@@ -161,3 +166,40 @@ class ScanEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
+
+
+class PendingChange(models.Model):
+    """A path of a library that changed (a notification, or the watcher) and awaits a targeted
+    scan. Written before the change is acknowledged; deleted in the transaction that queues the
+    scan covering it (scanner/changes.py), so a crash in between loses nothing."""
+
+    class Trigger(models.TextChoices):
+        WATCH = "watch"
+        NOTIFY = "notify"
+
+    library = models.ForeignKey(Library, on_delete=models.CASCADE, related_name="pending_changes")
+    path = models.TextField(help_text="Relative to the library root; empty: the whole library")
+    trigger = models.CharField(max_length=8, choices=Trigger.choices)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["library", "id"], name="pendingchange_library")]
+
+    def __str__(self) -> str:
+        return f"{self.path or '(whole library)'} ({self.trigger})"
+
+
+class LibraryWatch(models.Model):
+    """The lease on watching one library: held by one live scanning process at a time. Claimed
+    by inserting the row; it goes with its worker's row (a clean exit, or recovery finding the
+    process dead), so another process takes the watch over (scanner/watching.py)."""
+
+    library = models.OneToOneField(Library, on_delete=models.CASCADE, primary_key=True, related_name="watcher")
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="watches")
+    started_at = models.DateTimeField(db_default=Now())
+    partial = models.BooleanField(default=False, help_text="Only part of the library is watched (a kernel limit)")
+    note = models.TextField(blank=True, default="", help_text="Why the watch is partial, and what covers the rest")
+
+    def __str__(self) -> str:
+        return f"{self.library} watched by {self.worker}"

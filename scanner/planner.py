@@ -39,6 +39,7 @@ from scanner.catalogue import (
 from scanner.events import log_decision
 from scanner.extraction import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.metadata import EMPTY_FILE, READ_EXTENSIONS
+from scanner.scope import Scope
 from scanner.walk import VANISHED, FileEntry
 
 EMPTY_META: dict = {
@@ -90,15 +91,19 @@ class Batch(Run):
 
 
 class _UnseenRanges:
-    """Collects runs of consecutive unseen rows; any row or file kept in between ends a run."""
+    """Collects runs of consecutive unseen rows; any row or file kept in between ends a run, and
+    so does the end of a targeted scan's segment (what lies between two is not in its scope)."""
 
-    def __init__(self, batch: Batch):
+    def __init__(self, batch: Batch, scope: Scope):
         self.batch = batch
+        self.scope = scope
         self.first = self.last = ""
         self.present = 0  # rows of the current run not yet marked missing
 
     def add(self, row: tuple) -> None:
         self.batch.count("files_missing")
+        if self.first and self.scope and self.scope.segment_of(self.first) != self.scope.segment_of(row[PATH]):
+            self.end()
         self.first = self.first or row[PATH]
         self.last = row[PATH]
         self.present += not row[MISSING]
@@ -113,8 +118,9 @@ class _UnseenRanges:
 
 class Planner:
     def __init__(self, *, library_id: int, job_id: int, root: str, full: bool, metadata_workers: int,
-                 read_timeout: float, log_ids: dict):
+                 read_timeout: float, log_ids: dict, scope: Scope | None = None):
         self.library_id = library_id
+        self.scope = scope or Scope([])
         self.job_id = job_id
         self.root = root
         self.full = full
@@ -130,8 +136,8 @@ class Planner:
     def plan(self, run: Run) -> Batch:
         """Compare the run with its catalogue range; start reading the files it needs read."""
         batch = Batch(run.lower, run.upper, run.entries, run.unreadable)
-        rows = rows_in_range(self.library_id, run.lower, run.upper, with_meta=self.full)
-        unseen = _UnseenRanges(batch)
+        rows = rows_in_range(self.library_id, run.lower, run.upper, with_meta=self.full, scope=self.scope)
+        unseen = _UnseenRanges(batch, self.scope)
         unreadable = tuple(prefix for prefix, _ in run.unreadable)
         now = db_datetime(timezone.now())
         batch.count("files_processed", len(run.entries))

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 COUNTERS = ("files_processed", "files_unchanged", "files_added", "files_updated", "files_missing",
-            "files_failed", "bytes_processed", "dirs_failed")
+            "files_moved", "files_failed", "bytes_processed", "dirs_failed")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ class Progress:
             f"{total['files_unchanged']:,} unchanged, {total['files_missing']:,} missing, "
             f"{total['files_failed']:,} failed"
         )
+        if total["files_moved"]:
+            message += f", {total['files_moved']:,} moved"
         if total["dirs_failed"]:
             message += f"; {total['dirs_failed']:,} folders could not be read"
         return message

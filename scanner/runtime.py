@@ -9,7 +9,9 @@ It ties together this process's worker identity (scanner/identity.py), its scan 
 - reconciliation every SCANNER_RECONCILE_INTERVAL seconds, both directions: threads whose job
   is no longer theirs are stopped; jobs the database shows running with no live owner (this
   process included) are recovered;
-- housekeeping at the same pace: scheduled rescans that are due, pruning old scan history.
+- housekeeping at the same pace: scheduled rescans that are due, pruning old scan history;
+- watching libraries for changes, a few times a second (scanner/watching.py), unless
+  SCANNER_WATCH is off.
 A duty that fails (database down, migrations pending) logs why and runs again next time.
 
 Only server entry points start it (scanner/entrypoints.py); importing this module starts nothing.
@@ -31,6 +33,7 @@ from django.db import DatabaseError, connection
 from django_apscheduler.util import close_old_connections
 
 from scanner import lifecycle
+from scanner.changes import queue_scans_for_changes
 from scanner.conf import ScannerConfig, scanner_config
 from scanner.engine import ScanEngine, interrupt
 from scanner.extraction import shutdown_pool
@@ -41,8 +44,11 @@ from scanner.models import ScanJob, Worker
 from scanner.recovery import recover_scans
 from scanner.registry import ScanThread, ThreadRegistry
 from scanner.signals import job_changed
+from scanner.watching import Watcher
 
 logger = logging.getLogger(__name__)
+
+WATCH_TICK = 0.25  # seconds between looks at the watched libraries' changes
 
 
 def duty(func):
@@ -79,6 +85,8 @@ class ScanRuntime:
         self._claim_lock = threading.Lock()
         self._stopping = False
         self._last_prune = float("-inf")
+        self.watcher = Watcher(delay=self.config.watch_delay, label=self.identity.label) \
+            if claim_jobs and self.config.watch else None
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -103,6 +111,8 @@ class ScanRuntime:
             add(self.housekeeping, "interval", seconds=self.config.reconcile_interval, id="housekeeping",
                 next_run_time=now, jitter=jitter)
         add(self.heartbeat, "interval", seconds=self.config.heartbeat_interval, id="heartbeat", next_run_time=now)
+        if self.watcher is not None:
+            add(self.watch, "interval", seconds=WATCH_TICK, id="watch", next_run_time=now)
         job_changed.connect(self._job_changed)
         self._scheduler.start()
         return self
@@ -115,6 +125,8 @@ class ScanRuntime:
             self._scheduler.shutdown(wait=False)
         with self._claim_lock:  # a claim in progress finishes starting its thread before we look
             self.registry.pause_all_for_shutdown(timeout=timeout)
+        if self.watcher is not None:
+            self.watcher.stop()  # its leases go with the worker row
         try:
             self.identity.unregister()
         except DatabaseError:
@@ -163,6 +175,7 @@ class ScanRuntime:
     @duty
     def claim_pending(self) -> None:
         worker = self.identity.register()
+        queue_scans_for_changes()  # changes noted elsewhere, or left when their library's job ended
         with self._claim_lock:
             while not self._stopping:
                 busy = self.registry.busy_library_ids()
@@ -175,6 +188,11 @@ class ScanRuntime:
                     return
                 if lease is None or self.adopt(lease) is None:
                     return
+
+    @duty
+    def watch(self) -> None:
+        assert self.watcher is not None
+        self.watcher.tick(self.identity.register())
 
     @duty
     def heartbeat(self) -> None:

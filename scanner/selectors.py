@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 
-from scanner.models import ScanJob
+from libraries.models import Library
+from scanner.models import LibraryWatch, ScanJob
 
 
 def jobs_of_library(library_id: int) -> QuerySet[ScanJob]:
@@ -18,3 +20,15 @@ def open_job_of_library(library_id: int) -> ScanJob | None:
 def library_scan_status(library_id: int) -> ScanJob | None:
     """The library's open job, else its latest one, else None."""
     return open_job_of_library(library_id) or jobs_of_library(library_id).first()
+
+
+def watch_of(library: Library) -> LibraryWatch | None:
+    """The library's watch lease (its holder's row goes when the holder is found dead or exits)."""
+    try:
+        return library.watcher
+    except ObjectDoesNotExist:
+        return None
+
+
+def is_watched(library: Library) -> bool:
+    return watch_of(library) is not None

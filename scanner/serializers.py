@@ -1,6 +1,9 @@
 from rest_framework import serializers
 
 from scanner.models import ScanEvent, ScanJob
+from scanner.scope import MAX_PATHS
+
+MAX_CHANGED_PATHS = 10_000  # paths in one notification
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -12,9 +15,10 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScanJob
         fields = [
-            "id", "library", "status", "pause_reason", "mode", "trigger", "phase", "files_found", "files_processed",
-            "files_unchanged", "files_added", "files_updated", "files_missing", "files_failed", "bytes_processed",
-            "dirs_failed", "progress", "files_per_second", "eta_seconds", "status_message", "error_message", "worker",
+            "id", "library", "status", "pause_reason", "mode", "trigger", "scope", "phase", "files_found",
+            "files_processed", "files_unchanged", "files_added", "files_updated", "files_missing", "files_moved",
+            "files_failed", "bytes_processed", "dirs_failed", "progress", "files_per_second", "eta_seconds",
+            "status_message", "error_message", "worker",
             "resume_count", "heartbeat_at", "created_at", "started_at", "resumed_at", "paused_at", "completed_at",
             "updated_at",
         ]
@@ -31,6 +35,10 @@ class LibraryStatusSerializer(serializers.Serializer):
 
 class StartScanSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=ScanJob.Mode.choices, default=ScanJob.Mode.QUICK)
+    paths = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False), required=False, allow_empty=False, max_length=MAX_PATHS,
+        help_text="Scan only these files and folders (relative to the library, or absolute inside it)",
+    )
 
 
 class ScanEventSerializer(serializers.ModelSerializer):
@@ -47,3 +55,26 @@ class HealthSerializer(serializers.Serializer):
     worker = serializers.CharField(allow_null=True)
     scheduler_running = serializers.BooleanField()
     running_scans = serializers.IntegerField()
+
+
+class ChangesSerializer(serializers.Serializer):
+    paths = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True), allow_empty=False,
+        max_length=MAX_CHANGED_PATHS,
+        help_text="Absolute paths of files or folders that changed (new, changed or deleted)",
+    )
+
+
+class QueuedChangeSerializer(serializers.Serializer):
+    library = serializers.IntegerField()
+    path = serializers.CharField(help_text="Relative to the library root")
+
+
+class IgnoredChangeSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ChangesAnswerSerializer(serializers.Serializer):
+    queued = QueuedChangeSerializer(many=True)
+    ignored = IgnoredChangeSerializer(many=True)

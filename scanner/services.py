@@ -17,6 +17,7 @@ from django.db import transaction
 from libraries.models import Library
 from scanner import lifecycle, selectors
 from scanner.models import ScanJob
+from scanner.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
 
 Status = ScanJob.Status
 CAS_ATTEMPTS = 8  # reads when the job keeps changing between our read and our write
@@ -42,19 +43,27 @@ class ScanAlreadyRunning(ScanControlError):
     pass
 
 
+class InvalidScope(ScanControlError):
+    """A targeted scan's paths that cannot be scanned; the message names the first problem."""
+
+
 @dataclass(frozen=True)
 class ScanAction:
     job: ScanJob
     created: bool  # a new job (HTTP 201) rather than an existing one (200)
 
 
-def start_scan(*, library_id: int, mode: str = ScanJob.Mode.QUICK, trigger: str = ScanJob.Trigger.MANUAL) -> ScanAction:
-    """Queue a new scan; a paused one is resumed instead; a queued or running one is a conflict."""
+def start_scan(*, library_id: int, mode: str = ScanJob.Mode.QUICK, trigger: str = ScanJob.Trigger.MANUAL,
+               paths: list[str] | None = None) -> ScanAction:
+    """Queue a new scan (of `paths` only, relative to the library or absolute inside it, when
+    given: a targeted scan); a paused one is resumed instead; a queued or running one is a conflict."""
+    scope = targeted_scope(_library(library_id), paths) if paths is not None else []
+    what = f"{mode.capitalize()} scan" + (f" of {describe_scope(scope)}" if scope else "")
     for _ in range(CAS_ATTEMPTS):
         job = _open_job(library_id)
         if job is None:
-            queued = lifecycle.queue(library_id=library_id, mode=mode, trigger=trigger,
-                                     message=f"{mode.capitalize()} scan queued ({trigger})")
+            queued = lifecycle.queue(library_id=library_id, mode=mode, trigger=trigger, scope=scope,
+                                     message=f"{what} queued ({trigger})")
             if queued is not None:
                 return ScanAction(queued, created=True)
             continue  # somebody queued one first, or the library was deleted: look again
@@ -117,6 +126,18 @@ def end_scans_of_deleted_library(*, library: Library) -> None:
         if job is None or lifecycle.fail_library_gone(job, message=f"The library '{library.name}' was deleted"):
             return
     raise _still_changing(library.pk)
+
+
+def targeted_scope(library: Library, paths: list[str]) -> list[str]:
+    """The scope of a targeted scan of these paths (DESIGN.md 8); [] if one is the root."""
+    if not paths:
+        raise InvalidScope("Give at least one path, or no `paths` to scan the whole library.")
+    if len(paths) > MAX_PATHS:
+        raise InvalidScope(f"At most {MAX_PATHS:,} paths per scan ({len(paths):,} given); scan a common folder.")
+    try:
+        return collapse([relative(path, library.path) for path in paths])
+    except ScopeError as exc:
+        raise InvalidScope(str(exc)) from None
 
 
 def _change_open_job(library_id: int, action: str, change: Callable[[ScanJob], ScanJob | None], *,

@@ -10,11 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mediaserver.api_policy import CanControlScans
-from scanner import metrics, services
+from scanner import changes, metrics, services
 from scanner.conf import scanner_config
 from scanner.entrypoints import current_runtime
 from scanner.models import ScanJob
 from scanner.serializers import (
+    ChangesAnswerSerializer,
+    ChangesSerializer,
     HealthSerializer,
     JobSerializer,
     LibraryStatusSerializer,
@@ -37,7 +39,8 @@ class ScannerControlViewSet(viewsets.ViewSet):
     def start(self, request, library_id: str):
         body = StartScanSerializer(data=request.data if request.data else {})
         body.is_valid(raise_exception=True)
-        result = services.start_scan(library_id=int(library_id), mode=body.validated_data["mode"])
+        result = services.start_scan(library_id=int(library_id), mode=body.validated_data["mode"],
+                                     paths=body.validated_data.get("paths"))
         return _job_response(result.job, created=result.created)
 
     @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT, 404: NOT_FOUND})
@@ -57,6 +60,20 @@ class ScannerControlViewSet(viewsets.ViewSet):
     def status(self, request, library_id: str):
         job = services.get_library_scan_status(library_id=int(library_id))
         return Response({"library_id": int(library_id), "job": JobSerializer(job).data if job else None})
+
+
+class ChangesView(APIView):
+    """Tell the server that paths changed (Sonarr, Radarr, Lidarr, autoscan-style tools): each is
+    stored as a pending change of its library before the answer, then scanned by a targeted scan."""
+
+    permission_classes = [CanControlScans]
+
+    @extend_schema(request=ChangesSerializer, responses={202: ChangesAnswerSerializer})
+    def post(self, request):
+        body = ChangesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        noted = changes.note_changes(body.validated_data["paths"])
+        return Response({"queued": noted.queued, "ignored": noted.ignored}, status=status.HTTP_202_ACCEPTED)
 
 
 def _job_response(job: ScanJob, *, created: bool = False) -> Response:

@@ -29,6 +29,7 @@ from functools import partial
 
 from scanner.listing import UNTYPED, Listing, list_folder
 from scanner.readahead import ReadAhead
+from scanner.scope import Scope
 
 PROBE_FOLDERS = 3  # folder stats timed before deciding whether the walk reads ahead
 SLOW_STAT = 100e-6  # seconds: a median folder stat slower than this is a network round trip, not a cache hit
@@ -90,6 +91,7 @@ class Walker:
         threads: int = 0,
         ahead: int = 10_000,
         slow_share: bool | None = None,
+        scope: Scope | None = None,
     ):
         self.root = os.path.realpath(root)
         if self.root != os.path.abspath(root):
@@ -97,6 +99,7 @@ class Walker:
             # the scan somewhere else.
             raise RootUnavailable(f"The library folder {root} is now a link to {self.root}; scans never follow it")
         self.after = after
+        self.scope = scope or Scope([])  # a targeted scan walks only these paths (scanner/scope.py)
         self.on_dir_error = on_dir_error or (lambda path, error: None)
         self.threads = threads  # read-ahead threads on a slow share (readahead.py); 0 walks serially
         self.ahead = ahead  # entries the read-ahead may hold
@@ -162,21 +165,26 @@ class Walker:
                 self.check_root()
                 raise RootUnavailable(f"The library folder {self.root} cannot be read")
             self.root_was_empty = not root_entries
-            # The current folder and its ancestors: (relative prefix, children left, (dev, ino), listing).
-            stack = [("", iter(root_entries), self._root_id, root_entries)]
+            scope = self.scope
+            # The current folder and its ancestors: (relative prefix, children left, (dev, ino),
+            # listing, whether it lies in the scope).
+            stack = [("", iter(root_entries), self._root_id, root_entries, not scope)]
             on_path = {self._root_id}
             while stack:
-                prefix, children, folder_id, _ = stack[-1]
+                prefix, children, folder_id, _, in_scope = stack[-1]
                 for entry, media in children:
                     rel = prefix + entry.name
                     if media is not None and media is not UNTYPED:
-                        if not after or rel > after:
+                        if (not after or rel > after) and (in_scope or scope.holds(rel)):
                             yield self._file_entry(entry, rel, *media) if entries else media[1]
                         continue
                     folder = media
                     sub = rel + "/"
                     if _before(after, sub):
                         continue  # the whole folder lies before the checkpoint
+                    sub_in_scope = in_scope or scope.holds(rel)
+                    if not sub_in_scope and not scope.leads_to(sub):
+                        continue  # a targeted scan's walk: nothing of its scope in there
                     try:
                         st = self._timed_stat(entry) if probing else entry.stat()
                     except OSError as exc:  # vanished since the listing, or cannot be entered
@@ -191,11 +199,11 @@ class Walker:
                         probing = False
                         if self.slow_share:  # from here on, read ahead of the walk
                             reader = self._read_ahead(after, entries, position=sub)
-                            for frame_prefix, _, _, listing in stack:
+                            for frame_prefix, _, _, listing, _ in stack:
                                 reader.learn(frame_prefix, listing)
                     grandchildren = self._list(sub, sort, report, reader)
                     if grandchildren is not None:
-                        stack.append((sub, iter(grandchildren), sub_id, grandchildren))
+                        stack.append((sub, iter(grandchildren), sub_id, grandchildren, sub_in_scope))
                         on_path.add(sub_id)
                         break  # descend; this folder's iterator resumes afterwards
                 else:
@@ -218,7 +226,14 @@ class Walker:
     def _read_ahead(self, after: str, entries: bool, *, position: str) -> ReadAhead:
         return ReadAhead(root=self.root, threads=self.threads, ahead=self.ahead, position=position,
                          list_folder=partial(list_folder, sort=True, inside_root=self._inside_root),
-                         skip=partial(_before, after), stat_files=entries)
+                         skip=partial(self._skips, after), stat_files=entries)
+
+    def _skips(self, after: str, folder: str) -> bool:
+        """Whether the walk will not enter the folder ('a/b/'): the read-ahead leaves it alone."""
+        if _before(after, folder):
+            return True
+        scope = self.scope
+        return bool(scope) and not scope.leads_to(folder) and not scope.holds(folder[:-1])
 
     def _list(self, prefix: str, sort: bool, report: bool, reader: ReadAhead | None) -> Listing | None:
         """The folder's listing (scanner/listing.py); None if it cannot be listed."""

@@ -20,6 +20,15 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_watching(settings):
+    """No folder is watched unless a test is about watching (tests/test_watching.py): a watcher
+    must not race the scans a test starts."""
+    import dataclasses
+
+    settings.SCANNER = dataclasses.replace(settings.SCANNER, watch=False)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttles(settings, request):
     """Each test starts with no throttle counts (they live in the cache): its own memory cache."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",

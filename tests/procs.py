@@ -71,7 +71,10 @@ def free_port() -> int:
 
 def server_env(var_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCANNER_", "DJANGO_", "GUNICORN_"))}
-    env.update(MEDIASERVER_VAR_DIR=str(var_dir), DATABASE_URL=database_url(), PYTHONUNBUFFERED="1")
+    # Servers watch no folder unless a test is about watching: a watcher must not race the
+    # scans a test starts (tests/test_watching.py turns it on).
+    env.update(MEDIASERVER_VAR_DIR=str(var_dir), DATABASE_URL=database_url(), PYTHONUNBUFFERED="1",
+               SCANNER_WATCH="false")
     env.update(extra)
     return env
 

@@ -9,7 +9,7 @@ import pytest
 
 from scanner import services
 from scanner.models import ScanJob, Worker
-from tests.helpers import build_tree, many_files, present_paths
+from tests.helpers import STAT_ONLY, build_tree, many_files, present_paths
 from tests.procs import ROOT, manage, server_env, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
@@ -23,6 +23,22 @@ def test_scan_command_catalogues_a_library_and_shows_progress(make_library, tmp_
     assert "files/s" in result.stdout and "completed: Scanned" in result.stdout
     assert present_paths(library) == set(truth)
     assert not Worker.objects.exists(), "the command unregisters its worker"
+
+
+def test_scan_command_with_paths_scans_only_them_and_names_a_bad_one(make_library, tmp_path):
+    library = make_library()
+    root = Path(library.path)
+    many_files(root, 100)
+    episode = f"{root}/Show 000/Episode 003.{STAT_ONLY}"
+    result = manage("scan", str(library.pk), "--path", "Show 001", "--path", episode, env=server_env(tmp_path / "var"))
+    assert result.returncode == 0, result.stderr
+    job = ScanJob.objects.get(library=library)
+    assert (job.status, job.trigger, job.scope) == ("completed", "command", [f"Show 000/Episode 003.{STAT_ONLY}",
+                                                                               "Show 001"])
+    assert len(present_paths(library)) == 51
+
+    result = manage("scan", str(library.pk), "--path", "../x", env=server_env(tmp_path / "var"))
+    assert result.returncode != 0 and "contains '..'" in result.stderr
 
 
 def test_scan_command_names_an_unknown_library(tmp_path):

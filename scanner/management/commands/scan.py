@@ -25,12 +25,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("library", help="library id, name or folder path")
         parser.add_argument("--full", action="store_true", help="re-read every file, not only new and changed ones")
+        parser.add_argument("--path", action="append", dest="paths", metavar="PATH",
+                            help="scan only this file or folder (relative to the library, or absolute inside "
+                                 "it); repeat for several")
 
-    def handle(self, *args, library: str, full: bool, **options):
+    def handle(self, *args, library: str, full: bool, paths: list[str] | None, **options):
         lib = _find_library(library)
         mode = ScanJob.Mode.FULL if full else ScanJob.Mode.QUICK
         try:
-            action = services.start_scan(library_id=lib.pk, mode=mode, trigger=ScanJob.Trigger.COMMAND)
+            action = services.start_scan(library_id=lib.pk, mode=mode, trigger=ScanJob.Trigger.COMMAND, paths=paths)
+        except services.InvalidScope as exc:
+            raise CommandError(str(exc)) from None
         except services.ScanAlreadyRunning as exc:
             raise CommandError(f"{exc} (job {exc.job.pk if exc.job else '?'}); pause it first or wait") from None
         job = action.job

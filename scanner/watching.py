@@ -1,0 +1,225 @@
+"""Live watching: each library with `watch` on is watched by one live scanning process (DESIGN.md 8).
+
+The watch is a lease, a LibraryWatch row: claimed by inserting it (the primary key is the
+library, so one process wins), gone with its worker's row (a clean exit deletes that row;
+recovery deletes a dead process's), and then free for any process to take. The holder keeps
+an inotify watch (watchdog) on the folder. Events are reduced to the places they touch (a
+file's folder; a folder itself; a file in the library root itself) and, after
+SCANNER_WATCH_DELAY seconds of quiet in that library (at most MAX_WAIT after the first event),
+written as pending changes, which become a targeted scan (scanner/changes.py). Whatever was
+seen but not written when a process dies is covered by the quick scan of the whole library
+that the next holder queues on taking the watch up.
+
+If the kernel's watch limit (fs.inotify.max_user_watches) is reached, the library's root is
+watched alone: the lease says so, and scheduled scans cover the rest.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+
+from django.db import IntegrityError, transaction
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
+
+from libraries.models import Library
+from libraries.paths import is_within
+from scanner import changes, lifecycle, selectors
+from scanner.events import log_decision, record_event
+from scanner.listing import KIND_BY_EXTENSION, SYSTEM_FOLDERS
+from scanner.models import LibraryWatch, PendingChange, ScanJob, Worker
+from scanner.scope import collapse
+from scanner.walk import is_catalogable
+
+logger = logging.getLogger(__name__)
+
+MAX_WAIT = 30.0  # seconds after a library's first unwritten change: written even if changes go on
+SYNC_INTERVAL = 2.0  # seconds between looks at which libraries this process should watch
+EVENTS = [FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, DirCreatedEvent,
+          DirDeletedEvent, DirMovedEvent]
+LIMIT_ERRORS = (errno.ENOSPC, errno.EMFILE)  # inotify's watch and instance limits
+
+
+class _Changes(FileSystemEventHandler):
+    """One library's changed places, from the observer's thread, until they are written."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self._lock = threading.Lock()
+        self._places: set[str] = set()
+        self._first = self._last = 0.0
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        places = {self._place(os.fsdecode(path), event.is_directory)
+                  for path in (event.src_path, getattr(event, "dest_path", "")) if path}
+        places.discard(None)
+        if places:
+            with self._lock:
+                now = time.monotonic()
+                if not self._places:
+                    self._first = now
+                self._last = now
+                self._places.update(places)  # type: ignore[arg-type]  # None was discarded
+
+    def _place(self, path: str, is_dir: bool) -> str | None:
+        """What a scan should look at for a change at `path`; None for what no scan catalogues."""
+        if not is_within(path, self.root) or path == self.root:
+            return None
+        rel = path[len(self.root.rstrip("/")) + 1:]
+        if any(part.startswith(".") or part in SYSTEM_FOLDERS for part in rel.split("/")):
+            return None  # hidden and system folders are never walked
+        if not is_dir:
+            name = rel.rpartition("/")[2]
+            dot = name.rfind(".")
+            if dot <= 0 or name[dot + 1:].lower() not in KIND_BY_EXTENSION:
+                return None  # not a media file (a download's .part, a .nfo, ...)
+            rel = rel.rpartition("/")[0] or rel  # its folder; a file in the root, itself
+        while rel and is_catalogable(rel):  # a name that is not UTF-8: its folder, which the walk reports
+            rel = rel.rpartition("/")[0]
+        return rel or None
+
+    def take_due(self, *, delay: float) -> list[str]:
+        """The places, once the library has been quiet for `delay` seconds (or MAX_WAIT passed)."""
+        with self._lock:
+            now = time.monotonic()
+            if not self._places or (now - self._last < delay and now - self._first < MAX_WAIT):
+                return []
+            places, self._places = sorted(self._places), set()
+            return places
+
+    def put_back(self, places: list[str]) -> None:
+        with self._lock:
+            if not self._places:
+                self._first = self._last = time.monotonic()
+            self._places.update(places)
+
+
+class Watcher:
+    """This process's watches: which libraries it holds, and their observers."""
+
+    def __init__(self, *, delay: float, label: str):
+        self.delay = delay
+        self.label = label
+        self._observer = Observer()
+        self._watches: dict[int, tuple[str, ObservedWatch, _Changes]] = {}  # library id -> (root, watch, changes)
+        self._last_sync = float("-inf")
+        self._refused: set[tuple[int, str]] = set()  # (library, why) already logged: said once, not every sync
+
+    def watching(self) -> list[int]:
+        return sorted(self._watches)
+
+    def tick(self, worker: Worker) -> None:
+        """A duty, every fraction of a second: write what is due; now and then, take up or drop leases."""
+        for library_id, (_, _, found) in list(self._watches.items()):
+            places = found.take_due(delay=self.delay)
+            if places:
+                try:
+                    changes.note_library_changes(library_id, collapse(places), trigger=PendingChange.Trigger.WATCH)
+                except Exception:
+                    found.put_back(places)  # the database is away: kept for the next tick
+                    raise
+        if time.monotonic() - self._last_sync >= SYNC_INTERVAL:
+            self._last_sync = time.monotonic()
+            self._sync(worker)
+
+    def stop(self) -> None:
+        """Stop watching (the leases go with the worker row, which the caller deletes)."""
+        if self._observer.is_alive():
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        self._watches.clear()
+
+    # ----------------------------------------------------------------- leases
+    def _sync(self, worker: Worker) -> None:
+        wanted = dict(Library.objects.filter(watch=True).values_list("pk", "path"))
+        held = set(LibraryWatch.objects.filter(worker=worker).values_list("library_id", flat=True))
+        for library_id in list(self._watches):
+            if library_id not in held or wanted.get(library_id) != self._watches[library_id][0]:
+                self._drop(library_id, worker)  # taken from us, turned off, moved or deleted
+        for library_id in held - set(self._watches):
+            LibraryWatch.objects.filter(library_id=library_id, worker=worker).delete()  # a lease with no watch here
+        taken = set(LibraryWatch.objects.values_list("library_id", flat=True))
+        for library_id, root in wanted.items():
+            if library_id not in taken:
+                self._take(library_id, root, worker)
+
+    def _take(self, library_id: int, root: str, worker: Worker) -> None:
+        if not os.path.isdir(root):
+            self._say_once(library_id, "unavailable", f"Cannot watch {root}: the folder is not available")
+            return
+        try:
+            with transaction.atomic():
+                lease = LibraryWatch.objects.create(library_id=library_id, worker=worker)
+        except IntegrityError:
+            return  # another process took it first, or the library or our worker row is gone
+        found = _Changes(root)
+        try:
+            watch = self._schedule(found, root, recursive=True)
+        except OSError as exc:
+            if exc.errno not in LIMIT_ERRORS:
+                LibraryWatch.objects.filter(pk=lease.pk, worker=worker).delete()
+                self._say_once(library_id, "failed", f"Cannot watch {root}: {exc.strerror or exc}")
+                return
+            watch = self._schedule(found, root, recursive=False)
+            self._partial(lease, root, exc)
+        self._watches[library_id] = (root, watch, found)
+        self._refused = {(lib, why) for lib, why in self._refused if lib != library_id}
+        log_decision(f"Watching {root} for changes", action="watch_started", library_id=library_id, worker=self.label)
+        self._catch_up(library_id, root)
+
+    def _schedule(self, found: _Changes, root: str, *, recursive: bool) -> ObservedWatch:
+        watch = self._observer.schedule(found, root, recursive=recursive, event_filter=EVENTS)
+        if not self._observer.is_alive():
+            self._observer.start()
+        return watch
+
+    def _partial(self, lease: LibraryWatch, root: str, error: OSError) -> None:
+        note = (f"Only the top folder of {root} is watched: the kernel's inotify limit was reached ({error.strerror}). "
+                "Raise fs.inotify.max_user_watches (sysctl); until then scheduled scans cover the rest.")
+        LibraryWatch.objects.filter(pk=lease.pk).update(partial=True, note=note)
+        log_decision(note, action="watch_partial", library_id=lease.library_id, worker=self.label,
+                     level=logging.WARNING)
+        job = selectors.library_scan_status(lease.library_id)
+        if job is not None:
+            record_event(job.pk, "watch_partial", note, worker=self.label, library_id=lease.library_id,
+                         level=logging.WARNING)
+
+    def _catch_up(self, library_id: int, root: str) -> None:
+        """Changes made while nobody watched (the server was down, the share remounted): a quick
+        scan of the whole library, if it has been scanned before and no scan is open."""
+        if not ScanJob.objects.filter(library_id=library_id).exists():
+            return  # never scanned: the first scan is the user's (or the schedule's)
+        lifecycle.queue(library_id=library_id, mode=ScanJob.Mode.QUICK, trigger=ScanJob.Trigger.WATCH,
+                        message=f"Quick scan queued: watching {root} started; it catches changes made while "
+                                "nobody watched")
+
+    def _drop(self, library_id: int, worker: Worker) -> None:
+        root, watch, _ = self._watches.pop(library_id)
+        try:
+            self._observer.unschedule(watch)
+        except KeyError:
+            pass  # its folder went away, and the observer with it
+        LibraryWatch.objects.filter(library_id=library_id, worker=worker).delete()
+        log_decision(f"Stopped watching {root}", action="watch_stopped", library_id=library_id, worker=self.label)
+
+    def _say_once(self, library_id: int, why: str, message: str) -> None:
+        if (library_id, why) not in self._refused:
+            self._refused.add((library_id, why))
+            log_decision(message, action="watch_refused", library_id=library_id, worker=self.label,
+                         level=logging.WARNING)

@@ -1,0 +1,200 @@
+"""Live watching (DESIGN.md 8): inotify through watchdog, one watching process per library,
+taken over when it dies; real gunicorn processes where processes matter."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from libraries.models import MediaFile
+from scanner import services
+from scanner.models import LibraryWatch, ScanJob, Worker
+from tests.helpers import STAT_ONLY, make_operator, many_files, present_paths, run_job
+from tests.procs import Gunicorn, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FAST = {"SCANNER_HEARTBEAT_INTERVAL": "0.3", "SCANNER_WORKER_TIMEOUT": "2", "SCANNER_RECONCILE_INTERVAL": "1",
+        "SCANNER_CLAIM_INTERVAL": "0.2", "SCANNER_METADATA_WORKERS": "0", "SCANNER_WATCH": "true",
+        "SCANNER_WATCH_DELAY": "1"}
+
+
+def scanned(library) -> None:
+    """The library's first scan, by the user (watching never starts one by itself)."""
+    run_job(services.start_scan(library_id=library.pk).job)
+
+
+def row(library, rel: str) -> MediaFile | None:
+    return MediaFile.objects.filter(library=library, path=rel).first()
+
+
+def settled(library) -> bool:
+    return not ScanJob.objects.filter(library=library, status__in=ScanJob.OPEN_STATUSES).exists()
+
+
+def test_a_watched_library_catalogues_new_deleted_and_renamed_files(make_library, runtime):
+    library = make_library()
+    root = Path(library.path)
+    many_files(root, 60)
+    scanned(library)
+    rt = runtime(watch=True, watch_delay=1)
+    lease = wait_until(lambda: LibraryWatch.objects.filter(library=library).first(), timeout=10, what="the watch")
+    assert lease.worker_id == rt.identity.worker.pk and not lease.partial
+    catch_up = ScanJob.objects.filter(library=library, trigger="watch").first()
+    assert catch_up is not None and catch_up.scope == []  # changes made while nobody watched
+    wait_until(lambda: settled(library), timeout=20, what="the catch-up scan")
+
+    (root / f"Show 000/New.{STAT_ONLY}").write_bytes(b"new")
+    wait_until(lambda: row(library, f"Show 000/New.{STAT_ONLY}"), timeout=10, what="the new file")
+    (root / f"Show 001/Episode 004.{STAT_ONLY}").unlink()
+    wait_until(lambda: row(library, f"Show 001/Episode 004.{STAT_ONLY}").missing, timeout=10, what="missing")
+    before = row(library, f"Show 000/Episode 007.{STAT_ONLY}")
+    os.renames(root / before.path, root / f"Show 001/Moved/Episode 007.{STAT_ONLY}")
+    wait_until(lambda: MediaFile.objects.get(pk=before.pk).path == f"Show 001/Moved/Episode 007.{STAT_ONLY}",
+               timeout=10, what="the move")
+
+    jobs = ScanJob.objects.filter(library=library, trigger="watch").exclude(pk=catch_up.pk)
+    assert jobs.exists() and all(job.scope for job in jobs)  # targeted: the folders that changed
+    assert max(job.files_found for job in jobs) <= 60
+    assert MediaFile.objects.filter(library=library, missing=False).count() == 60
+
+
+def test_a_new_library_is_watched_but_not_scanned_and_watch_off_is_not_watched(make_library, runtime):
+    library, unwatched = make_library(), make_library(watch=False)
+    media = Path(library.path) / f"a.{STAT_ONLY}"
+    media.write_bytes(b"x")
+    runtime(watch=True, watch_delay=1)
+    wait_until(lambda: LibraryWatch.objects.filter(library=library).exists(), timeout=10, what="the watch")
+    assert not ScanJob.objects.filter(library=library).exists()  # the first scan is the user's
+    assert not LibraryWatch.objects.filter(library=unwatched).exists()
+
+    (Path(library.path) / f"b.{STAT_ONLY}").write_bytes(b"x")  # a change: a targeted scan, not a whole one
+    job = wait_until(lambda: ScanJob.objects.filter(library=library, status="completed").first(), timeout=10,
+                     what="the scan of the change")
+    assert job.scope == [f"b.{STAT_ONLY}"] and present_paths(library) == {f"b.{STAT_ONLY}"}
+
+    library.watch = False
+    library.save()
+    wait_until(lambda: not LibraryWatch.objects.filter(library=library).exists(), timeout=10, what="the unwatch")
+
+
+def _inotify_watches_in_use() -> int:
+    count = 0
+    for fdinfo in Path("/proc").glob("[0-9]*/fdinfo/*"):
+        try:
+            count += sum(line.startswith("inotify wd:") for line in fdinfo.read_text().splitlines())
+        except OSError:
+            pass
+    return count
+
+
+@pytest.fixture
+def inotify_limit():
+    """Lower the kernel's inotify watch limit (fs.inotify.max_user_watches) for one test."""
+    knob = Path("/proc/sys/fs/inotify/max_user_watches")
+    try:
+        old = knob.read_text()
+        knob.write_text(old)
+    except OSError:
+        pytest.skip("needs root to change fs.inotify.max_user_watches")
+
+    def lower(spare: int) -> None:
+        knob.write_text(str(_inotify_watches_in_use() + spare))
+
+    yield lower
+    knob.write_text(old)
+
+
+def test_the_kernel_watch_limit_leaves_the_library_watched_in_part(make_library, runtime, inotify_limit):
+    library = make_library()
+    root = Path(library.path)
+    many_files(root, 100, per_folder=10)  # ten folders: more watches than the limit leaves
+    scanned(library)
+    inotify_limit(3)
+    runtime(watch=True, watch_delay=1)
+
+    lease = wait_until(lambda: LibraryWatch.objects.filter(library=library, partial=True).first(), timeout=10,
+                       what="a partial watch")
+    assert "inotify limit" in lease.note and "scheduled scans" in lease.note
+    wait_until(lambda: settled(library), timeout=20, what="the catch-up scan")
+    job = ScanJob.objects.filter(library=library).order_by("-id").first()
+    assert job.events.filter(kind="watch_partial").exists() or ScanJob.objects.filter(
+        library=library, events__kind="watch_partial").exists()
+    (root / f"Top.{STAT_ONLY}").write_bytes(b"x")  # the top folder is still watched
+    wait_until(lambda: row(library, f"Top.{STAT_ONLY}"), timeout=10, what="a change in the top folder")
+
+
+# ------------------------------------------------------------------ real servers
+@pytest.fixture
+def token(django_user_model):
+    return Token.objects.create(user=make_operator("ops")).key
+
+
+@pytest.fixture
+def servers(tmp_path):
+    started: list[Gunicorn] = []
+
+    def start(workers: int = 1, env: dict | None = None) -> Gunicorn:
+        server = Gunicorn(tmp_path, workers=workers, env={**FAST, **(env or {})}).start(ready_path="/api/health/")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+def holder(library) -> Worker | None:
+    lease = LibraryWatch.objects.filter(library=library).select_related("worker").first()
+    return lease.worker if lease else None
+
+
+@pytest.mark.processes
+def test_gunicorn_watches_and_a_sigkilled_watcher_hands_the_watch_over_without_losing_changes(
+        servers, make_library):
+    library = make_library()
+    root = Path(library.path)
+    many_files(root, 100)
+    scanned(library)
+    servers(workers=2)
+    first = wait_until(lambda: holder(library), timeout=20, what="a process to watch")
+    wait_until(lambda: settled(library), timeout=20, what="the catch-up scan")
+
+    (root / f"Show 000/New.{STAT_ONLY}").write_bytes(b"new")
+    wait_until(lambda: row(library, f"Show 000/New.{STAT_ONLY}"), timeout=10, what="the new file")
+    (root / f"Show 001/Episode 002.{STAT_ONLY}").unlink()
+    wait_until(lambda: row(library, f"Show 001/Episode 002.{STAT_ONLY}").missing, timeout=10, what="missing")
+    moved = row(library, f"Show 001/Episode 003.{STAT_ONLY}")
+    os.renames(root / moved.path, root / f"Moved/Episode 003.{STAT_ONLY}")
+    wait_until(lambda: MediaFile.objects.get(pk=moved.pk).path == f"Moved/Episode 003.{STAT_ONLY}", timeout=10,
+               what="the moved file to keep its row")
+
+    os.kill(first.pid, signal.SIGKILL)
+    (root / f"Show 000/While Nobody Watched.{STAT_ONLY}").write_bytes(b"x")  # before anyone takes over
+    second = wait_until(lambda: (w := holder(library)) and w.pk != first.pk and w, timeout=30,
+                        what="another process to take the watch")
+    assert second.pid != first.pid
+    wait_until(lambda: row(library, f"Show 000/While Nobody Watched.{STAT_ONLY}"), timeout=20,
+               what="the change made while nobody watched")
+
+
+@pytest.mark.processes
+def test_a_change_made_while_the_server_was_stopped_is_caught_when_it_starts(servers, make_library):
+    library = make_library()
+    root = Path(library.path)
+    many_files(root, 50)
+    scanned(library)
+    server = servers()
+    wait_until(lambda: holder(library), timeout=20, what="the watch")
+    wait_until(lambda: settled(library), timeout=20, what="the catch-up scan")
+    server.kill(signal.SIGTERM)
+    assert not LibraryWatch.objects.exists(), "a clean stop leaves no lease behind"
+
+    (root / f"Show 000/Episode 001.{STAT_ONLY}").unlink()
+    (root / f"Show 000/Added While Down.{STAT_ONLY}").write_bytes(b"x")
+    servers()
+
+    wait_until(lambda: row(library, f"Show 000/Added While Down.{STAT_ONLY}"), timeout=20, what="the new file")
+    wait_until(lambda: row(library, f"Show 000/Episode 001.{STAT_ONLY}").missing, timeout=20, what="missing")
