@@ -1,5 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count
+from django.template.response import TemplateResponse
 
 from libraries.models import Library, MediaFile
 from libraries.services import clean_library_path, library_delete, library_paths_locked
@@ -7,6 +10,7 @@ from mediaserver.api_policy import SCAN_CONTROL
 from scanner import services
 from scanner.housekeeping import next_scan_at, with_next_scan
 from scanner.models import ScanJob
+from scanner.selectors import watch_of
 
 RECENT_JOBS = 10
 
@@ -14,7 +18,7 @@ RECENT_JOBS = 10
 class LibraryForm(forms.ModelForm):
     class Meta:
         model = Library
-        fields = ["name", "path", "kind", "scan_interval"]
+        fields = ["name", "path", "kind", "scan_interval", "watch"]
 
     def clean_path(self) -> str:
         return clean_library_path(self.cleaned_data["path"], library_id=self.instance.pk)
@@ -64,24 +68,69 @@ def full_scan(modeladmin, request, queryset):
     _start_scans(modeladmin, request, queryset, ScanJob.Mode.FULL)
 
 
+class ScanFoldersForm(forms.Form):
+    paths = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+                            help_text="One per line: relative to the library folder, or absolute inside it.")
+
+
+@admin.action(description="Scan these folders (a targeted quick scan)", permissions=["scan"])
+def scan_folders(modeladmin, request, queryset):
+    """An intermediate page asks for the paths; its POST comes back to this action with them."""
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Choose one library: the folders are paths inside it.", messages.WARNING)
+        return None
+    library = queryset.get()
+    form = ScanFoldersForm(request.POST if "paths" in request.POST else None)
+    if form.is_valid():
+        paths = [line.strip() for line in form.cleaned_data["paths"].splitlines() if line.strip()]
+        try:
+            action = services.start_scan(library_id=library.pk, paths=paths)
+        except services.ScanControlError as exc:
+            form.add_error("paths", str(exc))
+        else:
+            what = ", ".join(action.job.scope) or "the whole library"
+            verb = "Queued" if action.created else "Resumed"
+            modeladmin.message_user(request, f"{verb} a scan of {what} in {library.name} (job {action.job.pk}).",
+                                    messages.SUCCESS)
+            return None
+    return TemplateResponse(request, "admin/libraries/scan_folders.html", {
+        **modeladmin.admin_site.each_context(request), "title": f"Scan folders of {library.name}", "form": form,
+        "library": library, "action": "scan_folders", "opts": modeladmin.model._meta,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    })
+
+
 @admin.register(Library)
 class LibraryAdmin(admin.ModelAdmin):
     form = LibraryForm
-    list_display = ["name", "path", "kind", "scan_interval", "next_scan", "updated_at"]
-    list_filter = ["kind"]
+    list_display = ["name", "path", "kind", "scan_interval", "next_scan", "watch", "watched_by", "changes_waiting",
+                    "updated_at"]
+    list_filter = ["kind", "watch"]
     search_fields = ["name", "path"]
-    actions = [scan_now, full_scan]
-    readonly_fields = ["next_scan"]
+    actions = [scan_now, full_scan, scan_folders]
+    readonly_fields = ["next_scan", "watched_by"]
 
     def has_scan_permission(self, request) -> bool:
         return request.user.has_perm(SCAN_CONTROL)  # what the API's scan controls ask for
 
     def get_queryset(self, request):
-        return with_next_scan(super().get_queryset(request))
+        return with_next_scan(super().get_queryset(request)).select_related("watcher__worker").annotate(
+            waiting=Count("pending_changes"))
 
     @admin.display(description="next scan at", ordering="next_scan_at")
     def next_scan(self, library):
         return next_scan_at(library) or "–"
+
+    @admin.display(description="watched by")
+    def watched_by(self, library):
+        lease = watch_of(library)
+        if lease is None:
+            return "–"
+        return f"{lease.worker.label} (in part: {lease.note})" if lease.partial else lease.worker.label
+
+    @admin.display(description="changes waiting", ordering="waiting")
+    def changes_waiting(self, library):
+        return getattr(library, "waiting", 0)
     inlines = [RecentJobInline]
 
     def get_inline_instances(self, request, obj=None):

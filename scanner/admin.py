@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from scanner import services
 from scanner.conf import scanner_config
-from scanner.models import ScanEvent, ScanJob, Worker
+from scanner.models import LibraryWatch, PendingChange, ScanEvent, ScanJob, Worker
 from scanner.recovery import dead_reason, recover_scans
 
 
@@ -127,4 +127,38 @@ class WorkerAdmin(admin.ModelAdmin):
         return format_html('<span style="color:#c8342c" title="{}">dead</span>', reason)
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PendingChange)
+class PendingChangeAdmin(admin.ModelAdmin):
+    """Changed paths waiting for their library's open scan to end; read-only (they are scanned by themselves)."""
+
+    list_display = ["created_at", "library", "path", "trigger"]
+    list_filter = ["trigger", "library"]
+    search_fields = ["path"]
+    list_select_related = ["library"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in PendingChange._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(LibraryWatch)
+class LibraryWatchAdmin(admin.ModelAdmin):
+    """Which process watches which library, and whether in part; leases come and go with their processes."""
+
+    list_display = ["library", "worker", "started_at", "partial", "note"]
+    list_filter = ["partial"]
+    list_select_related = ["library", "worker"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in LibraryWatch._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

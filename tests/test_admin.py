@@ -69,3 +69,37 @@ def test_the_admin_queues_a_full_scan(admin_client, make_library):
     assert response.status_code == 302
     job = ScanJob.objects.get(library=library)
     assert (job.mode, job.status) == ("full", "pending")
+
+
+def test_the_admin_scans_chosen_folders_of_one_library(admin_client, make_library):
+    library, other = make_library(), make_library()
+    url = "/admin/libraries/library/"
+    page = admin_client.post(url, {"action": "scan_folders", "_selected_action": [library.pk]})
+    assert page.status_code == 200 and "Scan these folders" in page.content.decode()
+
+    bad = admin_client.post(url, {"action": "scan_folders", "_selected_action": [library.pk], "paths": "../etc"})
+    assert "contains &#x27;..&#x27;" in bad.content.decode() and not ScanJob.objects.exists()
+
+    done = admin_client.post(url, {"action": "scan_folders", "_selected_action": [library.pk],
+                                   "paths": f"Films\n{library.path}/Music/Album\n\n"}, follow=True)
+    assert "Queued a scan of Films, Music/Album" in done.content.decode()
+    assert ScanJob.objects.get(library=library).scope == ["Films", "Music/Album"]
+
+    both = admin_client.post(url, {"action": "scan_folders", "_selected_action": [library.pk, other.pk]},
+                             follow=True)
+    assert "Choose one library" in both.content.decode()
+
+
+def test_the_admin_lists_watches_and_changes_waiting(admin_client, make_library):
+    from scanner.models import LibraryWatch, PendingChange
+    from tests.helpers import make_worker
+
+    library = make_library(name="Watched")
+    worker = make_worker()
+    LibraryWatch.objects.create(library=library, worker=worker, partial=True, note="limit reached")
+    PendingChange.objects.create(library=library, path="Album", trigger="watch")
+    html = admin_client.get("/admin/libraries/library/").content.decode()
+    assert f"{worker.label} (in part: limit reached)" in html
+    assert admin_client.get("/admin/scanner/pendingchange/").status_code == 200
+    assert "Album" in admin_client.get("/admin/scanner/pendingchange/").content.decode()
+    assert "limit reached" in admin_client.get("/admin/scanner/librarywatch/").content.decode()

@@ -145,6 +145,9 @@ def test_log_in_add_a_library_scan_pause_and_resume(browser, server, django_user
     assert any(0 < value < 100 for value in seen), f"the bar never showed progress: {seen}"
     assert seen == sorted(seen), "progress never goes backwards"
     assert field(films_card, "files") == "450 / 450"
+    # The count of the catalogue follows the scan, with no reload.
+    wait_until(settled(lambda: card(browser, "Films").find_element(By.CSS_SELECTOR, ".count").text
+                       == "450 files catalogued"), timeout=10, what="the catalogued count to follow the scan")
     shot(browser, "3-scan-complete")
 
     # Pause and resume a second library's scan.
@@ -159,6 +162,7 @@ def test_log_in_add_a_library_scan_pause_and_resume(browser, server, django_user
                what="paused on the page")
     job = ScanJob.objects.get(library__name="Music")
     assert (job.status, job.pause_reason) == ("paused", "user") and job.files_processed < 900
+    assert field(card(browser, "Music"), "phase") == "paused"  # not the "scanning" it stopped in
     shot(browser, "4-scan-paused")
     resume = card(browser, "Music").find_element(By.CSS_SELECTOR, '[data-action="resume"]')
     assert resume.is_enabled()

@@ -195,3 +195,19 @@ def test_a_running_job_with_a_dead_owner_is_fixed_at_start_and_logged(servers, m
     event = ScanEvent.objects.get(job=orphan, kind="orphaned")
     assert f"{owner.label} is no longer running" in event.message
     assert f"action=orphaned job={orphan.pk}" in server.log()
+
+
+def test_a_targeted_scan_killed_with_its_server_resumes_with_its_scope(servers, token, make_library):
+    library = make_library()
+    paths = many_files(Path(library.path), 1500)
+    scope = [f"Show {n:03d}" for n in range(0, 30, 2)]  # every other folder: 750 files
+    server = servers(env=SLOW)
+    status, body = server.api("POST", f"/api/scanner/start/{library.pk}", token, {"paths": scope})
+    assert status == 201 and body["scope"] == scope, body
+    wait_until(lambda: job(body["id"]).files_processed >= 100, timeout=20, what="progress")
+    server.kill(signal.SIGKILL)
+
+    servers(env=FAST)
+    in_scope = [p for p in paths if p.split("/")[0] in scope]
+    done = assert_complete_and_exact(body["id"], library, in_scope)
+    assert done.resume_count == 1 and done.scope == scope and done.trigger == "auto_resume"

@@ -6,7 +6,8 @@ its claimed jobs in real scan threads that commit one batch of a real tree when 
 Hypothesis interleaves users (start, pause, resume, cancel), claims, batch commits, process
 crashes and restarts, scan threads that die without a word, time passing for the dead, and
 recovery passes and reconciles by any process, with a user action or another process's claim
-injected between a pass's reads and its writes (the pass's `interleave` seam).
+injected between a pass's reads and its writes (the pass's `interleave` seam). Users also
+notify changed paths (POST /api/scanner/changes), which every claim turns into targeted scans.
 
 After every step the invariants of DESIGN.md 5 must hold, read from the database:
 - at most one open job per library;
@@ -14,7 +15,8 @@ After every step the invariants of DESIGN.md 5 must hold, read from the database
 - a job is orphaned only if its owner is dead (or its thread in a live owner died);
 - each job's committed counters equal the catalogue rows it committed;
 - checkpoints, progress and counts never go backwards;
-- every status change has its event, and the events chain from `queued` to the status now.
+- every status change has its event, and the events chain from `queued` to the status now;
+- every noted change is either still pending or in the scope of a job queued after it.
 
 `make test` runs a fixed seed and a few examples; FULL=1 runs many more.
 """
@@ -44,11 +46,11 @@ from hypothesis.stateful import (
 )
 
 from libraries.models import Library, MediaFile
-from scanner import services
+from scanner import changes, services
 from scanner.batching import Batcher
 from scanner.commit import Committer, LeaseLost
 from scanner.lifecycle import Lease
-from scanner.models import ScanEvent, ScanJob, Worker
+from scanner.models import PendingChange, ScanEvent, ScanJob, Worker
 from scanner.planner import Planner
 from scanner.progress import COUNTERS, Progress
 from scanner.recovery import Recovery
@@ -63,7 +65,8 @@ PROCESSES = 3
 LIBRARIES = 2
 FILES = 7  # per library; batches of BATCH: a scan commits 3 batches, the last one completing it
 BATCH = 3
-USER_ACTIONS = ("start", "pause", "resume", "cancel")
+USER_ACTIONS = ("start", "pause", "resume", "cancel", "notify")
+CHANGED = ("Show 0", "Show 1/Episode 4.heic", "Show 2")  # what users say changed (nothing does: a rescan)
 SETTINGS = config(worker_timeout=3600, heartbeat_interval=10, metadata_workers=0, batch_size=BATCH)
 
 
@@ -202,10 +205,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.user_paused: set[int] = set()
         self.lost_threads: set[tuple[int, int]] = set()  # (job, lease) whose thread died, its process alive
         self.seen: dict[int, tuple] = {}  # job -> (checkpoint, progress, processed) last seen
+        self.noted: list[tuple[int, str, int]] = []  # (library, path, the newest job id before it was noted)
+        self.changes = itertools.cycle(CHANGED)
 
     @initialize()
     def clean_slate_and_processes(self):
-        for model in (ScanEvent, ScanJob, MediaFile, Worker):
+        for model in (ScanEvent, ScanJob, MediaFile, Worker, PendingChange):
             model.objects.all().delete()
         for process in self.processes:
             process.start()
@@ -226,6 +231,13 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def act_as_user(self, action: str, library_id: int) -> None:
         try:
+            if action == "notify":
+                rel = next(self.changes)
+                before = ScanJob.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+                root = Library.objects.get(pk=library_id).path
+                assert changes.note_changes([f"{root}/{rel}"]).queued == [{"library": library_id, "path": rel}]
+                self.noted.append((library_id, rel, before))
+                return
             if action == "start":
                 job = services.start_scan(library_id=library_id).job
             elif action == "resume":
@@ -383,6 +395,15 @@ class LifecycleMachine(RuleBasedStateMachine):
             for (_, to), (frm, _) in itertools.pairwise(moves):
                 assert to == frm, (job.pk, moves)
             assert moves[-1][1] == job.status, (job.pk, moves, job.status)
+
+    @invariant()
+    def no_change_is_lost(self):
+        for library_id, rel, before in self.noted:
+            if PendingChange.objects.filter(library_id=library_id, path=rel).exists():
+                continue
+            scopes = ScanJob.objects.filter(library_id=library_id, pk__gt=before).values_list("scope", flat=True)
+            assert any(not scope or any(rel == p or rel.startswith(p + "/") for p in scope) for scope in scopes), (
+                library_id, rel, list(scopes))
 
     def teardown(self):
         for process in self.processes:

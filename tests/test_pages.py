@@ -40,6 +40,28 @@ def test_the_dashboard_lists_libraries_with_their_scan(admin_client, scanned):
     assert "js/scans.js" in html
 
 
+def test_the_pages_say_who_watches_what_waits_and_what_a_targeted_scan_covers(viewer, make_library):
+    from scanner import services
+    from scanner.models import LibraryWatch, PendingChange
+    from tests.helpers import make_worker
+
+    watched, unwatched = make_library(name="Watched"), make_library(name="Unwatched", watch=False)
+    worker = make_worker()
+    LibraryWatch.objects.create(library=watched, worker=worker, partial=True, note="the inotify limit was reached")
+    services.start_scan(library_id=watched.pk, paths=["Artist/Album", "Films"])
+    services.pause_scan_by_library(library_id=watched.pk)
+    PendingChange.objects.create(library=watched, path="Other", trigger="notify")
+
+    html = viewer.get("/").content.decode()
+    assert f"Watched by {worker.label}" in html and "in part: the inotify limit was reached" in html
+    assert "1 change waiting for a scan" in html
+    assert "Only Artist/Album, Films" in html
+    assert '<dd data-field="phase">paused</dd>' in html
+    assert "Not watched (watching is off for this library)" in html
+    assert f"Watched by {worker.label}" in viewer.get(f"/libraries/{watched.pk}/").content.decode()
+    assert "Not watched" in viewer.get(f"/libraries/{unwatched.pk}/").content.decode()
+
+
 def test_users_see_progress_but_no_controls(viewer, scanned):
     html = viewer.get("/").content.decode()
     assert "Music" in html and 'data-status="completed"' in html

@@ -39,7 +39,9 @@
     set(block, "files", job ? `${job.files_processed} / ${job.files_found}` : "–");
     set(block, "rate", job && job.status === "running" ? `${Math.round(job.files_per_second)} files/s` : "–");
     set(block, "eta", job && job.eta_seconds !== null ? `${Math.round(job.eta_seconds)} s` : "–");
-    set(block, "phase", job ? job.phase : "–");
+    // The phase a paused or queued job stopped in is not what it is doing now.
+    set(block, "phase", !job ? "–" : job.status === "paused" ? "paused" : job.status === "pending" ? "queued" : job.phase);
+    set(block, "scope", job && job.scope.length ? `Only ${job.scope.join(", ")}` : "");
     set(block, "status", job ? job.status : "never scanned");
     set(block, "message", job ? job.status_message || job.error_message : "");
     const link = block.querySelector('[data-field="joblink"]');
@@ -56,7 +58,23 @@
   async function refresh(block) {
     const result = await api("GET", `/api/scanner/status/${block.dataset.libraryId}`);
     if (!result.ok) throw new Error(`status ${result.status}`);
-    render(block, result.data.job);
+    const job = result.data.job;
+    const stamp = job ? `${job.id} ${job.status} ${job.files_processed}` : "none";
+    render(block, job);
+    // The catalogue grows while a scan commits: count it again whenever the job moved.
+    if (stamp !== block.dataset.counted) {
+      await refreshCount(block.dataset.libraryId);
+      block.dataset.counted = stamp;
+    }
+  }
+
+  async function refreshCount(libraryId) {
+    const places = document.querySelectorAll(`[data-files-count="${libraryId}"]`);
+    if (!places.length) return;
+    const result = await api("GET", `/api/libraries/${libraryId}/files/?missing=false&page_size=1`);
+    if (!result.ok) throw new Error(`files ${result.status}`);
+    const n = result.data.count;
+    places.forEach((el) => { el.textContent = `${n} file${n === 1 ? "" : "s"} catalogued`; });
   }
 
   async function poll() {
