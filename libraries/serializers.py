@@ -7,8 +7,8 @@ from rest_framework import serializers
 from libraries.models import Library, MediaFile
 from libraries.services import clean_library_path
 from scanner.housekeeping import next_scan_at
-from scanner.selectors import is_watched
 from scanner.models import ScanJob
+from scanner.selectors import is_watched
 
 
 class LibrarySerializer(serializers.ModelSerializer):
