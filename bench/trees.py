@@ -21,6 +21,12 @@ def stat_only_tree(count: int) -> Path:
     return _ensure(root, {"kind": "stat-only", "count": count, "empty": True}, lambda: _write_stat_only(root, count))
 
 
+def watch_tree(count: int) -> Path:
+    """The stat-only tree again, apart: the watching benchmark changes it (and puts it back)."""
+    root = DATA / f"watch-{count}"
+    return _ensure(root, {"kind": "watch", "count": count}, lambda: _write_stat_only(root, count))
+
+
 def tagged_tree(count: int) -> Path:
     """`count` real tagged audio files (MP3, FLAC, M4A, WAV in turn), a few KB each."""
     root = DATA / f"tagged-{count}"

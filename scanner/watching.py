@@ -24,9 +24,11 @@ import time
 
 from django.db import IntegrityError, transaction
 from watchdog.events import (
+    DirAttribEvent,
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -51,8 +53,10 @@ logger = logging.getLogger(__name__)
 
 MAX_WAIT = 30.0  # seconds after a library's first unwritten change: written even if changes go on
 SYNC_INTERVAL = 2.0  # seconds between looks at which libraries this process should watch
-EVENTS = [FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, DirCreatedEvent,
-          DirDeletedEvent, DirMovedEvent]
+# What a scan may find changed: contents (modified, closed after writing), stats (attributes: a
+# touch, a chmod that makes a file readable), names (created, deleted, moved).
+EVENTS = [FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileClosedEvent, FileAttribEvent, FileMovedEvent,
+          DirCreatedEvent, DirDeletedEvent, DirMovedEvent, DirAttribEvent]
 LIMIT_ERRORS = (errno.ENOSPC, errno.EMFILE)  # inotify's watch and instance limits
 
 

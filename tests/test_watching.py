@@ -50,6 +50,11 @@ def test_a_watched_library_catalogues_new_deleted_and_renamed_files(make_library
     wait_until(lambda: row(library, f"Show 000/New.{STAT_ONLY}"), timeout=10, what="the new file")
     (root / f"Show 001/Episode 004.{STAT_ONLY}").unlink()
     wait_until(lambda: row(library, f"Show 001/Episode 004.{STAT_ONLY}").missing, timeout=10, what="missing")
+    touched = root / f"Show 000/Episode 009.{STAT_ONLY}"
+    mtime = touched.stat().st_mtime_ns + 10**9
+    os.utime(touched, ns=(mtime, mtime))  # a touch: only the stats change
+    wait_until(lambda: row(library, f"Show 000/Episode 009.{STAT_ONLY}").mtime_ns == mtime, timeout=10,
+               what="the new mtime")
     before = row(library, f"Show 000/Episode 007.{STAT_ONLY}")
     os.renames(root / before.path, root / f"Show 001/Moved/Episode 007.{STAT_ONLY}")
     wait_until(lambda: MediaFile.objects.get(pk=before.pk).path == f"Show 001/Moved/Episode 007.{STAT_ONLY}",
