@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models.functions import Now
 
 from libraries.models import Library
 from libraries.paths import is_within
@@ -48,7 +50,7 @@ def note_changes(paths: list[str], *, trigger: str = PendingChange.Trigger.NOTIF
         queued.append({"library": library_id, "path": rel})
         rows.append(PendingChange(library_id=library_id, path=rel, trigger=trigger))
     with transaction.atomic():
-        PendingChange.objects.bulk_create(rows, batch_size=500)
+        PendingChange.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)  # already waiting: noted
     if rows:
         for library_id in sorted({row.library_id for row in rows}):
             count = sum(row.library_id == library_id for row in rows)
@@ -60,7 +62,8 @@ def note_changes(paths: list[str], *, trigger: str = PendingChange.Trigger.NOTIF
 def note_library_changes(library_id: int, rel_paths: list[str], *, trigger: str) -> None:
     """The watcher's way in: relative paths of one library, then its scan queued if it can be."""
     PendingChange.objects.bulk_create(
-        [PendingChange(library_id=library_id, path=rel, trigger=trigger) for rel in rel_paths], batch_size=500)
+        [PendingChange(library_id=library_id, path=rel, trigger=trigger) for rel in rel_paths], batch_size=500,
+        ignore_conflicts=True)
     queue_scans_for_changes(library_ids={library_id})
 
 
@@ -72,6 +75,12 @@ def queue_scans_for_changes(*, library_ids: set[int] | None = None) -> list[Scan
         pending = pending.filter(library_id__in=library_ids)
     busy = set(ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=False)
                .values_list("library_id", flat=True))  # a hint: the queue's constraint decides
+    # A scan of changes that just failed or was cancelled gave them back: not at once again
+    # (a share still away would fail it in a loop; a user's cancel would be undone).
+    busy |= set(ScanJob.objects.filter(
+        trigger__in=[ScanJob.Trigger.WATCH, ScanJob.Trigger.NOTIFY], status__in=[ScanJob.Status.FAILED,
+                                                                                  ScanJob.Status.CANCELLED],
+        completed_at__gt=Now() - timedelta(seconds=lifecycle.CHANGES_RETRY_AFTER)).values_list("library_id", flat=True))
     queued = []
     for library_id in sorted(set(pending.values_list("library_id", flat=True)) - busy):
         job = _queue_one(library_id)

@@ -26,12 +26,13 @@ from django.db.models.functions import Coalesce, Now
 
 from scanner import procinfo
 from scanner.events import record_event
-from scanner.models import ScanJob, Worker
+from scanner.models import PendingChange, ScanJob, Worker
 from scanner.resume_policy import Verdict
 from scanner.signals import job_changed
 
 Status = ScanJob.Status
 Reason = ScanJob.PauseReason
+CHANGES_RETRY_AFTER = 300  # seconds before changes given back by a failed or cancelled scan are scanned again
 # What a guarded UPDATE's WHERE may hold: a Q, or a conditional expression such as ~Exists(...).
 Condition = Q | Combinable
 
@@ -183,14 +184,14 @@ def complete_held(lease: Lease, *, message: str, **fields) -> ScanJob | None:
 
 def fail_held(lease: Lease, *, error: str, message: str) -> ScanJob | None:
     return _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.FAILED, event="failed", message=message,
-                 level=logging.ERROR, error_message=error, **_finished())
+                 level=logging.ERROR, keep_changes=True, error_message=error, **_finished())
 
 
 def cancel_by_user(seen: ScanJob) -> ScanJob | None:
     """End an open job; its catalogue keeps what was committed and nothing is marked missing."""
     return _move(seen.pk, _as_seen(seen), frm=seen.status, to=Status.CANCELLED, event="cancelled",
                  message=f"Cancelled by user after {seen.files_processed:,} of {seen.files_found:,} files",
-                 **_finished())
+                 keep_changes=True, **_finished())
 
 
 def supersede(seen: ScanJob, *, keeper_id: int) -> ScanJob | None:
@@ -231,8 +232,9 @@ def _with_note(message: str, verdict: Verdict) -> str:
 
 
 def _move(job_id: int, where: Condition, *, frm: str, to: str, event: str, message: str, worker: str = "",
-          level: int = logging.INFO, gave_up: bool = False, **fields) -> ScanJob | None:
-    """The guarded UPDATE, its event and its announcement; `where` fixes the status `frm`."""
+          level: int = logging.INFO, gave_up: bool = False, keep_changes: bool = False, **fields) -> ScanJob | None:
+    """The guarded UPDATE, its event and its announcement; `where` fixes the status `frm`.
+    `keep_changes`: a scan of changed paths that ends unfinished gives them back as pending."""
     with transaction.atomic():
         if not ScanJob.objects.filter(where, pk=job_id).update(status=to, status_message=message, updated_at=Now(),
                                                                **fields):
@@ -242,7 +244,22 @@ def _move(job_id: int, where: Condition, *, frm: str, to: str, event: str, messa
         if gave_up:
             record_event(job.pk, "auto_resume_gave_up", message, worker=worker or procinfo.process_label(),
                          library_id=job.library_id, level=logging.WARNING)
+        if keep_changes:
+            _give_changes_back(job, worker=worker or procinfo.process_label())
     return job
+
+
+def _give_changes_back(job: ScanJob, *, worker: str) -> None:
+    """A scan of notified or watched changes that failed or was cancelled: its paths are pending
+    changes again (the 202 promised they would be scanned), scanned after CHANGES_RETRY_AFTER."""
+    if job.trigger not in (ScanJob.Trigger.WATCH, ScanJob.Trigger.NOTIFY) or job.library_id is None:
+        return
+    trigger = PendingChange.Trigger.NOTIFY if job.trigger == ScanJob.Trigger.NOTIFY else PendingChange.Trigger.WATCH
+    PendingChange.objects.bulk_create([PendingChange(library_id=job.library_id, path=path, trigger=trigger)
+                                       for path in job.scope or [""]], ignore_conflicts=True)
+    record_event(job.pk, "changes_kept", f"Its {len(job.scope or [''])} changed paths wait as pending changes and "
+                 f"are scanned again in {CHANGES_RETRY_AFTER // 60} minutes",
+                 worker=worker, library_id=job.library_id)
 
 
 def _announce(job: ScanJob, event: str, message: str, *, frm: str, worker: str, level: int = logging.INFO) -> None:

@@ -184,7 +184,9 @@ class PendingChange(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["library", "id"], name="pendingchange_library")]
+        # One row per place: a change noted again while it waits (a user-paused scan holds it,
+        # a watcher flushes the same folder) adds nothing.
+        constraints = [models.UniqueConstraint(fields=["library", "path"], name="pendingchange_one_per_path")]
 
     def __str__(self) -> str:
         return f"{self.path or '(whole library)'} ({self.trigger})"

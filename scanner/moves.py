@@ -1,7 +1,8 @@
 """Moved files keep their identity (DESIGN.md 8), decided in the transaction that completes a scan.
 
 A catalogued file the scan did not find (flagged unseen by it) and a file the scan added, with
-the same size, mtime_ns and file name, are one file moved: the old row takes the new path and
+the same size, mtime_ns and file name, are one file moved (when no other file on either side
+shares all three: an ambiguous pair stays missing plus added): the old row takes the new path and
 keeps its id, `first_seen` and tags; the new row goes. The catalogue keeps no inode numbers, so
 (size, mtime_ns, name) is the test: a copy keeps neither its mtime nor, usually, its folder's
 name, and a rename or a move keeps both (mv, rsync -a, Sonarr's and Lidarr's imports do).
@@ -34,14 +35,13 @@ def apply_moves(library_id: int, job_id: int) -> int:
     pairs: list[tuple[int, int, str]] = []  # (old id, new id, new path)
     moved = 0
     for old_group, new_group in _common_groups(gone, added):
-        by_name: dict[str, list[tuple]] = {}
-        for row in new_group:
-            by_name.setdefault(_name(row[1]), []).append(row)
-        for old_id, old_path, *_ in old_group:
-            candidates = by_name.get(_name(old_path))
-            if candidates:
-                new_id, new_path, *_ = candidates.pop(0)
-                pairs.append((old_id, new_id, new_path))
+        # Only one file of that name on each side: two albums' "01.mp3" with one size and
+        # mtime, both moved, cannot be told apart, and a wrong pair would swap their tags.
+        olds, news = _by_name(old_group), _by_name(new_group)
+        for name, old in olds.items():
+            new = news.get(name)
+            if new is not None:
+                pairs.append((old[0], new[0], new[1]))  # (old id, new id, new path)
         if len(pairs) >= IDS_PER_STATEMENT:
             moved += _move(table, pairs, job_id)
             pairs = []
@@ -64,8 +64,12 @@ def _move(table: str, pairs: list[tuple[int, int, str]], job_id: int) -> int:
     return len(pairs)
 
 
-def _name(path: str) -> str:
-    return path.rpartition("/")[2]
+def _by_name(group: list[tuple]) -> dict[str, tuple]:
+    """The rows of a group whose file name no other row of the group has, by that name."""
+    named: dict[str, list[tuple]] = {}
+    for row in group:
+        named.setdefault(row[1].rpartition("/")[2], []).append(row)
+    return {name: rows[0] for name, rows in named.items() if len(rows) == 1}
 
 
 def _ordered(table: str, condition: str, params: list) -> Iterator[tuple]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import threading
 import time
 
@@ -28,6 +29,7 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    EventsLostEvent,
     FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
@@ -55,8 +57,9 @@ MAX_WAIT = 30.0  # seconds after a library's first unwritten change: written eve
 SYNC_INTERVAL = 2.0  # seconds between looks at which libraries this process should watch
 # What a scan may find changed: contents (modified, closed after writing), stats (attributes: a
 # touch, a chmod that makes a file readable), names (created, deleted, moved).
+# And the kernel's event queue overflowing (fs.inotify.max_queued_events): a whole-library scan.
 EVENTS = [FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileClosedEvent, FileAttribEvent, FileMovedEvent,
-          DirCreatedEvent, DirDeletedEvent, DirMovedEvent, DirAttribEvent]
+          DirCreatedEvent, DirDeletedEvent, DirMovedEvent, DirAttribEvent, EventsLostEvent]
 LIMIT_ERRORS = (errno.ENOSPC, errno.EMFILE)  # inotify's watch and instance limits
 
 
@@ -70,9 +73,12 @@ class _Changes(FileSystemEventHandler):
         self._first = self._last = 0.0
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        places = {self._place(os.fsdecode(path), event.is_directory)
-                  for path in (event.src_path, getattr(event, "dest_path", "")) if path}
-        places.discard(None)
+        if isinstance(event, EventsLostEvent):
+            places: set[str | None] = {""}  # the kernel's queue overflowed: anything may have changed
+        else:
+            places = {self._place(os.fsdecode(path), event.is_directory)
+                      for path in (event.src_path, getattr(event, "dest_path", "")) if path}
+            places.discard(None)
         if places:
             with self._lock:
                 now = time.monotonic()
@@ -121,7 +127,8 @@ class Watcher:
         self.delay = delay
         self.label = label
         self._observer = Observer()
-        self._watches: dict[int, tuple[str, ObservedWatch, _Changes]] = {}  # library id -> (root, watch, changes)
+        # library id -> (root, watch, changes, (st_dev, st_ino) of the root when the watch began)
+        self._watches: dict[int, tuple[str, ObservedWatch, _Changes, tuple[int, int]]] = {}
         self._last_sync = float("-inf")
         self._refused: set[tuple[int, str]] = set()  # (library, why) already logged: said once, not every sync
 
@@ -130,11 +137,13 @@ class Watcher:
 
     def tick(self, worker: Worker) -> None:
         """A duty, every fraction of a second: write what is due; now and then, take up or drop leases."""
-        for library_id, (_, _, found) in list(self._watches.items()):
+        for library_id, (_, _, found, _) in list(self._watches.items()):
             places = found.take_due(delay=self.delay)
             if places:
                 try:
-                    changes.note_library_changes(library_id, collapse(places), trigger=PendingChange.Trigger.WATCH)
+                    # "" (the library itself) collapses to the whole library: written as "" too.
+                    changes.note_library_changes(library_id, collapse(places) or [""],
+                                                 trigger=PendingChange.Trigger.WATCH)
                 except Exception:
                     found.put_back(places)  # the database is away: kept for the next tick
                     raise
@@ -153,9 +162,12 @@ class Watcher:
     def _sync(self, worker: Worker) -> None:
         wanted = dict(Library.objects.filter(watch=True).values_list("pk", "path"))
         held = set(LibraryWatch.objects.filter(worker=worker).values_list("library_id", flat=True))
-        for library_id in list(self._watches):
-            if library_id not in held or wanted.get(library_id) != self._watches[library_id][0]:
-                self._drop(library_id, worker)  # taken from us, turned off, moved or deleted
+        for library_id, (root, watch, _, identity) in list(self._watches.items()):
+            if library_id not in held or wanted.get(library_id) != root or not self._still_watching(watch, identity):
+                # Taken from us, turned off, moved or deleted; or its folder went, was replaced
+                # or remounted (the kernel's watch went with the old one): taken up again, with
+                # a catch-up scan, once it is there.
+                self._drop(library_id, worker)
         for library_id in held - set(self._watches):
             LibraryWatch.objects.filter(library_id=library_id, worker=worker).delete()  # a lease with no watch here
         taken = set(LibraryWatch.objects.values_list("library_id", flat=True))
@@ -163,8 +175,16 @@ class Watcher:
             if library_id not in taken:
                 self._take(library_id, root, worker)
 
+    def _still_watching(self, watch: ObservedWatch, identity: tuple[int, int]) -> bool:
+        """The root is still the folder the watch began on, and its emitter still runs (it stops
+        when the watched folder itself is deleted)."""
+        if _identity(watch.path) != identity:
+            return False
+        return any(emitter.watch == watch and emitter.is_alive() for emitter in self._observer.emitters)
+
     def _take(self, library_id: int, root: str, worker: Worker) -> None:
-        if not os.path.isdir(root):
+        identity = _identity(root)
+        if identity is None:
             self._say_once(library_id, "unavailable", f"Cannot watch {root}: the folder is not available")
             return
         try:
@@ -180,9 +200,14 @@ class Watcher:
                 LibraryWatch.objects.filter(pk=lease.pk, worker=worker).delete()
                 self._say_once(library_id, "failed", f"Cannot watch {root}: {exc.strerror or exc}")
                 return
-            watch = self._schedule(found, root, recursive=False)
+            try:
+                watch = self._schedule(found, root, recursive=False)
+            except OSError as again:
+                LibraryWatch.objects.filter(pk=lease.pk, worker=worker).delete()
+                self._say_once(library_id, "limit", f"Cannot watch {root}: {again.strerror or again}")
+                return
             self._partial(lease, root, exc)
-        self._watches[library_id] = (root, watch, found)
+        self._watches[library_id] = (root, watch, found, identity)
         self._refused = {(lib, why) for lib, why in self._refused if lib != library_id}
         log_decision(f"Watching {root} for changes", action="watch_started", library_id=library_id, worker=self.label)
         self._catch_up(library_id, root)
@@ -206,15 +231,20 @@ class Watcher:
 
     def _catch_up(self, library_id: int, root: str) -> None:
         """Changes made while nobody watched (the server was down, the share remounted): a quick
-        scan of the whole library, if it has been scanned before and no scan is open."""
+        scan of the whole library, if it has been scanned before, unless a scan of the whole
+        library is open already. A targeted one open (or paused) does not cover them: the whole
+        library then waits as a pending change until that scan ends."""
         if not ScanJob.objects.filter(library_id=library_id).exists():
             return  # never scanned: the first scan is the user's (or the schedule's)
-        lifecycle.queue(library_id=library_id, mode=ScanJob.Mode.QUICK, trigger=ScanJob.Trigger.WATCH,
-                        message=f"Quick scan queued: watching {root} started; it catches changes made while "
-                                "nobody watched")
+        queued = lifecycle.queue(library_id=library_id, mode=ScanJob.Mode.QUICK, trigger=ScanJob.Trigger.WATCH,
+                                 message=f"Quick scan queued: watching {root} started; it catches changes made "
+                                         "while nobody watched")
+        open_job = selectors.open_job_of_library(library_id) if queued is None else None
+        if open_job is not None and open_job.scope:
+            changes.note_library_changes(library_id, [""], trigger=PendingChange.Trigger.WATCH)
 
     def _drop(self, library_id: int, worker: Worker) -> None:
-        root, watch, _ = self._watches.pop(library_id)
+        root, watch, _, _ = self._watches.pop(library_id)
         try:
             self._observer.unschedule(watch)
         except KeyError:
@@ -227,3 +257,11 @@ class Watcher:
             self._refused.add((library_id, why))
             log_decision(message, action="watch_refused", library_id=library_id, worker=self.label,
                          level=logging.WARNING)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None

@@ -60,6 +60,7 @@ def test_changes_wait_while_a_user_paused_scan_holds_them(make_library, staff_cl
 
     assert notify(staff_client, f"{root}/Show 000").status_code == 202
     assert notify(staff_client, f"{root}/Show 000/Episode 003.{STAT_ONLY}").status_code == 202
+    assert notify(staff_client, f"{root}/Show 000").status_code == 202  # again: still one row
     assert changes.queue_scans_for_changes() == []
     assert PendingChange.objects.filter(library=library).count() == 2  # durable, waiting
 
@@ -112,3 +113,42 @@ def test_a_path_through_a_link_to_a_library_is_mapped_to_it(make_library, staff_
     response = notify(staff_client, f"{link}/Album", f"{library.path}/../{Path(library.path).name}/Album/x.flac")
     assert response.json()["queued"] == [{"library": library.pk, "path": "Album"},
                                          {"library": library.pk, "path": "Album/x.flac"}]
+
+
+# ------------------------------------------------------------------ from review: no acknowledged change is dropped
+def test_changes_whose_scan_failed_or_was_cancelled_wait_again_and_are_scanned_later(make_library, staff_client):
+    from datetime import timedelta
+
+    from django.db.models.functions import Now
+
+    library = make_library()
+    root = Path(library.path)
+    many_files(root, 10)
+    scan_now(library)
+    new = root / f"Show 000/New.{STAT_ONLY}"
+    new.write_bytes(b"new")
+    assert notify(staff_client, str(new)).status_code == 202
+    job = queued_job(library)
+    root.rename(f"{root}.away")  # an unmounted share: the scan fails
+    assert run_job(job).status == "failed"
+    Path(f"{root}.away").rename(root)
+
+    assert PendingChange.objects.filter(library=library, path=f"Show 000/New.{STAT_ONLY}").exists()
+    assert job.events.filter(kind="changes_kept").exists()
+    assert changes.queue_scans_for_changes() == []  # not at once: a share still away would fail it in a loop
+
+    ScanJob.objects.filter(pk=job.pk).update(completed_at=Now() - timedelta(minutes=6))
+    (retry,) = changes.queue_scans_for_changes()
+    assert retry.scope == [f"Show 000/New.{STAT_ONLY}"] and retry.trigger == "notify"
+    services.cancel_scan_by_library(library_id=library.pk)  # a user's cancel gives them back too
+    assert PendingChange.objects.filter(library=library, path=f"Show 000/New.{STAT_ONLY}").exists()
+    ScanJob.objects.filter(pk=retry.pk).update(completed_at=Now() - timedelta(minutes=6))
+    done = run_job(changes.queue_scans_for_changes()[0])
+    assert done.files_added == 1 and f"Show 000/New.{STAT_ONLY}" in present_paths(library)
+
+
+def test_a_cancelled_manual_scan_gives_back_nothing_it_did_not_hold(make_library):
+    library = make_library()
+    services.start_scan(library_id=library.pk)
+    services.cancel_scan_by_library(library_id=library.pk)
+    assert not PendingChange.objects.exists()

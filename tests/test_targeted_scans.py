@@ -181,3 +181,25 @@ def test_a_file_moved_across_two_scope_paths_keeps_its_id_but_a_copy_does_not(ma
     assert MediaFile.objects.get(pk=old.pk).path == f"Show 001/Specials/Episode 010.{STAT_ONLY}"
     assert MediaFile.objects.get(pk=copied.pk).missing
     assert present_paths(library) >= {f"Show 001/Specials/Episode 011.{STAT_ONLY}"}
+
+
+def test_two_files_that_cannot_be_told_apart_are_not_paired_as_moves(make_library):
+    """From review: two albums' 01.mp3 with one size and mtime, both moved: a wrong pair would
+    swap their tags, so neither is taken for a move."""
+    from tests import media
+
+    library = make_library()
+    root = Path(library.path)
+    for album, title in (("A", "Song A"), ("B", "Song B")):
+        media.write_mp3(root / album / "01.mp3", tags={"title": title, "artist": "X", "album": album})
+        os.utime(root / album / "01.mp3", ns=(10**18, 10**18))
+    assert (root / "A/01.mp3").stat().st_size == (root / "B/01.mp3").stat().st_size
+    scan_now(library)
+    os.rename(root / "A", root / "Z")
+    os.rename(root / "B", root / "C")
+
+    job = scan_now(library)
+
+    assert (job.files_moved, job.files_added, job.files_missing) == (0, 2, 2)
+    titles = dict(MediaFile.objects.filter(library=library, missing=False).values_list("path", "title"))
+    assert titles == {"Z/01.mp3": "Song A", "C/01.mp3": "Song B"}

@@ -2,16 +2,19 @@
 taken over when it dies; real gunicorn processes where processes matter."""
 
 import os
+import shutil
 import signal
+import time
 from pathlib import Path
 
 import pytest
 from rest_framework.authtoken.models import Token
 
 from libraries.models import MediaFile
-from scanner import services
-from scanner.models import LibraryWatch, ScanJob, Worker
-from tests.helpers import STAT_ONLY, make_operator, many_files, present_paths, run_job
+from scanner import changes, services
+from scanner.models import LibraryWatch, PendingChange, ScanJob, Worker
+from scanner.watching import MAX_WAIT, SYNC_INTERVAL, Watcher
+from tests.helpers import STAT_ONLY, make_operator, make_worker, many_files, present_paths, run_job
 from tests.procs import Gunicorn, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,6 +86,106 @@ def test_a_new_library_is_watched_but_not_scanned_and_watch_off_is_not_watched(m
     library.watch = False
     library.save()
     wait_until(lambda: not LibraryWatch.objects.filter(library=library).exists(), timeout=10, what="the unwatch")
+
+
+def test_a_library_folder_that_goes_away_is_watched_again_with_a_catch_up_scan_when_it_is_back(make_library,
+                                                                                                runtime):
+    library = make_library()
+    root = Path(library.path)
+    many_files(root, 10)
+    scanned(library)
+    runtime(watch=True, watch_delay=1)
+    wait_until(lambda: LibraryWatch.objects.filter(library=library).exists(), timeout=10, what="the watch")
+    wait_until(lambda: settled(library), timeout=20, what="the catch-up scan")
+    away = root.with_name(root.name + "-unmounted")
+    root.rename(away)  # what an unmounted share looks like from here
+    wait_until(lambda: not LibraryWatch.objects.filter(library=library).exists(), timeout=10, what="the drop")
+    away.rename(root)
+    (root / f"Show 000/While Away.{STAT_ONLY}").write_bytes(b"x")
+    wait_until(lambda: row(library, f"Show 000/While Away.{STAT_ONLY}"), timeout=20, what="the catch-up scan")
+    assert LibraryWatch.objects.filter(library=library).exists()
+
+
+# ------------------------------------------------------------------ from review
+def ticks_until(watcher, worker, predicate, timeout: float) -> bool:
+    """Run the watch duty by hand (no runtime) until `predicate` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        watcher.tick(worker)
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_catch_up_waits_for_an_open_targeted_scan_instead_of_being_dropped(make_library):
+    library = make_library()
+    root = Path(library.path)
+    many_files(root, 100)
+    scanned(library)
+    services.start_scan(library_id=library.pk, paths=["Show 000"])
+    services.pause_scan_by_library(library_id=library.pk)
+    (root / f"Show 001/Added While Down.{STAT_ONLY}").write_bytes(b"x")
+    worker, watcher = make_worker(), Watcher(delay=1, label="test")
+    try:
+        watcher.tick(worker)
+        assert LibraryWatch.objects.filter(library=library, worker=worker).exists()
+    finally:
+        watcher.stop()
+    assert PendingChange.objects.filter(library=library, path="").exists()  # the whole library, waiting
+
+    run_job(services.resume_scan_by_library(library_id=library.pk).job)
+    (catch_up,) = changes.queue_scans_for_changes()
+    assert catch_up.scope == [] and catch_up.trigger == "watch"
+    run_job(catch_up)
+    assert f"Show 001/Added While Down.{STAT_ONLY}" in present_paths(library)
+
+
+def test_a_watched_folder_deleted_and_made_again_is_watched_again(make_library):
+    library = make_library()
+    root = Path(library.path)
+    (root / "Show").mkdir()
+    worker, watcher = make_worker(), Watcher(delay=1, label="test")
+    try:
+        watcher.tick(worker)
+        assert LibraryWatch.objects.filter(library=library, worker=worker).exists()
+        shutil.rmtree(root)
+        root.mkdir()
+        (root / "Show").mkdir()
+        time.sleep(SYNC_INTERVAL)
+        watcher.tick(worker)  # a sync: the old watch died with the old folder
+        ticks_until(watcher, worker, lambda: LibraryWatch.objects.filter(library=library).exists(), 5)
+        (root / f"Show/b.{STAT_ONLY}").write_bytes(b"x")
+        assert ticks_until(watcher, worker, lambda: ScanJob.objects.filter(library=library).exists(), 10), (
+            "a new file in the folder made again went unnoticed")
+    finally:
+        watcher.stop()
+
+
+def test_an_inotify_queue_overflow_becomes_a_scan_of_the_whole_library(make_library):
+    knob = Path("/proc/sys/fs/inotify/max_queued_events")
+    try:
+        old = knob.read_text()
+        knob.write_text(old)
+    except OSError:
+        pytest.skip("needs root to change fs.inotify.max_queued_events")
+    library = make_library()
+    root = Path(library.path)
+    worker, watcher = make_worker(), Watcher(delay=1, label="test")
+    try:
+        knob.write_text("16\n")  # read when the inotify instance is made
+        watcher.tick(worker)
+    finally:
+        knob.write_text(old)
+    try:
+        for i in range(200):
+            (root / f"Folder {i:03d}").mkdir()
+            (root / f"Folder {i:03d}/x.{STAT_ONLY}").write_bytes(b"x")
+        # Written once the library is quiet, or MAX_WAIT after the first event if the flood goes on.
+        assert ticks_until(watcher, worker, lambda: any(job.scope == [] for job in ScanJob.objects.filter(
+            library=library)) or PendingChange.objects.filter(library=library, path="").exists(), MAX_WAIT + 5)
+    finally:
+        watcher.stop()
 
 
 def _inotify_watches_in_use() -> int:
