@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from libraries.models import Library
-from scanner import lifecycle, selectors
-from scanner.models import ScanJob
+from scanner import changes, lifecycle, selectors
+from scanner.models import PendingChange, ScanJob
 from scanner.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
 
 Status = ScanJob.Status
@@ -71,6 +71,9 @@ def start_scan(*, library_id: int, mode: str = ScanJob.Mode.QUICK, trigger: str 
             raise ScanAlreadyRunning(f"A scan of this library is already {job.status}", job)
         resumed = lifecycle.resume_by_user(job)
         if resumed is not None:
+            if paths is not None and resumed.scope:
+                # The paused scan goes on as it was; the paths asked for wait for its end.
+                changes.note_library_changes(library_id, scope or [""], trigger=PendingChange.Trigger.NOTIFY)
             return ScanAction(resumed, created=False)
     raise _still_changing(library_id)
 

@@ -203,3 +203,14 @@ def test_two_files_that_cannot_be_told_apart_are_not_paired_as_moves(make_librar
     assert (job.files_moved, job.files_added, job.files_missing) == (0, 2, 2)
     titles = dict(MediaFile.objects.filter(library=library, missing=False).values_list("path", "title"))
     assert titles == {"Z/01.mp3": "Song A", "C/01.mp3": "Song B"}
+
+
+def test_paths_asked_for_while_a_targeted_scan_is_paused_wait_for_it(make_library, staff_client):
+    from scanner.models import PendingChange
+
+    library = make_library()
+    services.start_scan(library_id=library.pk, paths=["Show 000"])
+    services.pause_scan_by_library(library_id=library.pk)
+    response = staff_client.post(f"/api/scanner/start/{library.pk}", {"paths": ["Show 001"]}, format="json")
+    assert response.status_code == 200 and response.json()["scope"] == ["Show 000"]  # the paused one, resumed
+    assert list(PendingChange.objects.values_list("path", "trigger")) == [("Show 001", "notify")]
