@@ -109,6 +109,7 @@ class LibraryAdmin(admin.ModelAdmin):
     search_fields = ["name", "path"]
     actions = [scan_now, full_scan, scan_folders]
     readonly_fields = ["next_scan", "watched_by"]
+    inlines = [RecentJobInline]
 
     def has_scan_permission(self, request) -> bool:
         return request.user.has_perm(SCAN_CONTROL)  # what the API's scan controls ask for
@@ -131,7 +132,6 @@ class LibraryAdmin(admin.ModelAdmin):
     @admin.display(description="changes waiting", ordering="waiting")
     def changes_waiting(self, library):
         return getattr(library, "waiting", 0)
-    inlines = [RecentJobInline]
 
     def get_inline_instances(self, request, obj=None):
         return super().get_inline_instances(request, obj) if obj is not None else []  # no scans before it exists

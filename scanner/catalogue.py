@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 
 from django.db import connection, transaction
 
@@ -89,25 +90,26 @@ PAGE_ROWS = 5000  # rows per query of a range: memory is bounded by this, not by
 
 
 def rows_in_range(library_id: int, lower: str, upper: str | None, *, with_meta: bool,
-                  scope: Scope | None = None) -> Iterator[tuple]:
+                  scope: Scope | None = None, page_rows: int = PAGE_ROWS) -> Iterator[tuple]:
     """The library's rows with `lower < path <= upper` (no upper bound when None), in path
-    order, read a page at a time; in a targeted scan, only those its scope covers."""
+    order, read `page_rows` at a time; in a targeted scan, only those its scope covers."""
+    pages = partial(_pages, library_id, with_meta=with_meta, page_rows=page_rows)
     if not scope:
-        yield from _pages(library_id, [(">", lower)] + ([("<=", upper)] if upper is not None else []), with_meta)
+        yield from pages([(">", lower)] + ([("<=", upper)] if upper is not None else []))
         return
     for start, end in scope.segments():
         if upper is not None and start > upper:
             return
         if end is None:  # exactly one path
             if start > lower:
-                yield from _pages(library_id, [("=", start)], with_meta)
+                yield from pages([("=", start)])
         elif end > lower:  # start <= path < end, within the run's range
             bounds = [(">", lower) if lower >= start else (">=", start)]
             bounds.append(("<=", upper) if upper is not None and upper < end else ("<", end))
-            yield from _pages(library_id, bounds, with_meta)
+            yield from pages(bounds)
 
 
-def _pages(library_id: int, bounds: list[tuple[str, str]], with_meta: bool) -> Iterator[tuple]:
+def _pages(library_id: int, bounds: list[tuple[str, str]], *, with_meta: bool, page_rows: int) -> Iterator[tuple]:
     """Rows whose path meets each (operator, value) of `bounds`, in path order, a page at a time."""
     table = connection.ops.quote_name(MediaFile._meta.db_table)
     columns = ", ".join(KEY_FIELDS + (META_FIELDS if with_meta else ()))
@@ -117,13 +119,13 @@ def _pages(library_id: int, bounds: list[tuple[str, str]], with_meta: bool) -> I
     after = ""  # every path is longer than this
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(sql, [library_id, after, *(value for _, value in bounds), PAGE_ROWS])
+            cursor.execute(sql, [library_id, after, *(value for _, value in bounds), page_rows])
             page = cursor.fetchall()
         paths = [row[PATH] for row in page]
         if paths != sorted(paths):  # the merge with the walk relies on this order (the "C" collation)
             raise RuntimeError("the database orders catalogue paths unlike the walk; is the C collation missing?")
         yield from page
-        if len(page) < PAGE_ROWS:
+        if len(page) < page_rows:
             return
         after = paths[-1]
 

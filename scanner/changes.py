@@ -10,7 +10,6 @@ lets exactly one of them queue the scan.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,8 +23,6 @@ from scanner import lifecycle
 from scanner.events import log_decision
 from scanner.models import PendingChange, ScanJob
 from scanner.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
-
-logger = logging.getLogger(__name__)
 
 MAX_PENDING_READ = 20 * MAX_PATHS  # pending rows of one library read at once; beyond, a whole scan
 IDS_PER_STATEMENT = 1000

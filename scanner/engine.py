@@ -71,7 +71,8 @@ class ScanEngine:
             # A first or full scan reads every file it has a reader for (from the checkpoint on:
             # a resumed first scan has rows only before it); a quick rescan, only changed files.
             reads_all = self.planner.full or next(catalogue.rows_in_range(
-                self.lease.library_id, self.progress.checkpoint, None, with_meta=False, scope=self.scope), None) is None
+                self.lease.library_id, self.progress.checkpoint, None, with_meta=False, scope=self.scope, page_rows=1),
+                None) is None
             self.batcher.reads = READ_EXTENSIONS if reads_all else frozenset()
             self._discover(walker, reads_all=reads_all)
             self._scan(walker)

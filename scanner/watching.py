@@ -51,8 +51,6 @@ from scanner.models import LibraryWatch, PendingChange, ScanJob, Worker
 from scanner.scope import collapse
 from scanner.walk import is_catalogable
 
-logger = logging.getLogger(__name__)
-
 MAX_WAIT = 30.0  # seconds after a library's first unwritten change: written even if changes go on
 SYNC_INTERVAL = 2.0  # seconds between looks at which libraries this process should watch
 # What a scan may find changed: contents (modified, closed after writing), stats (attributes: a
@@ -131,9 +129,6 @@ class Watcher:
         self._watches: dict[int, tuple[str, ObservedWatch, _Changes, tuple[int, int]]] = {}
         self._last_sync = float("-inf")
         self._refused: set[tuple[int, str]] = set()  # (library, why) already logged: said once, not every sync
-
-    def watching(self) -> list[int]:
-        return sorted(self._watches)
 
     def tick(self, worker: Worker) -> None:
         """A duty, every fraction of a second: write what is due; now and then, take up or drop leases."""
