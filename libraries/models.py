@@ -55,6 +55,9 @@ class MediaFile(models.Model):
     path = models.TextField()
     size = models.BigIntegerField()
     mtime_ns = models.BigIntegerField()
+    # The file's inode and device when last written: a rename keeps them (scanner/moves.py).
+    inode = models.BigIntegerField(null=True, blank=True, editable=False)
+    device = models.BigIntegerField(null=True, blank=True, editable=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     extension = models.CharField(max_length=16)
     duration = models.FloatField(null=True, blank=True, help_text="Seconds")

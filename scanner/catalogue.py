@@ -22,11 +22,11 @@ META_FIELDS = (
     "sample_rate", "width", "height", "taken_at", "streams", "languages",
 )
 # An inserted row: these values, in this order.
-INSERT_FIELDS = ("library_id", "path", "size", "mtime_ns", "kind", "extension", *META_FIELDS, "missing",
-                 "first_seen", "last_seen", "last_job_id", "unseen_by_job_id")
+INSERT_FIELDS = ("library_id", "path", "size", "mtime_ns", "inode", "device", "kind", "extension", *META_FIELDS,
+                 "missing", "first_seen", "last_seen", "last_job_id", "unseen_by_job_id")
 # An updated row: these values, then the row's id.
-UPDATE_FIELDS = ("size", "mtime_ns", "kind", "extension", *META_FIELDS, "missing", "last_seen", "last_job_id",
-                 "unseen_by_job_id")
+UPDATE_FIELDS = ("size", "mtime_ns", "inode", "device", "kind", "extension", *META_FIELDS, "missing", "last_seen",
+                 "last_job_id", "unseen_by_job_id")
 
 
 def db_datetime(value: datetime):

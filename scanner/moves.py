@@ -1,11 +1,12 @@
 """Moved files keep their identity (DESIGN.md 8), decided in the transaction that completes a scan.
 
 A catalogued file the scan did not find (flagged unseen by it) and a file the scan added, with
-the same size, mtime_ns and file name, are one file moved (when no other file on either side
-shares all three: an ambiguous pair stays missing plus added): the old row takes the new path and
-keeps its id, `first_seen` and tags; the new row goes. The catalogue keeps no inode numbers, so
-(size, mtime_ns, name) is the test: a copy keeps neither its mtime nor, usually, its folder's
-name, and a rename or a move keeps both (mv, rsync -a, Sonarr's and Lidarr's imports do).
+the same size and mtime_ns, and the same file name or the same inode and device, are one file
+moved: the old row takes the new path and keeps its id, `first_seen` and tags; the new row goes.
+A copy has a new mtime and inode; a move keeps its mtime and its name (mv across file systems,
+rsync -a, Sonarr's and Lidarr's imports), a rename keeps its mtime and its inode. A pair is
+made only when nothing else on either side shares its facts: two albums' "01.mp3" with one
+size and mtime, both moved, cannot be told apart, and a wrong pair would swap their tags.
 
 Both sides are read in (size, mtime_ns) order, a page at a time, and matched group by group,
 so memory is bounded by a page and the largest group, not by how many files moved.
@@ -32,49 +33,66 @@ def apply_moves(library_id: int, job_id: int) -> int:
     gone = _ordered(table, "unseen_by_job_id = %s", [library_id, job_id])
     # Rows this job inserted: written by it once, as new (an update keeps the old first_seen).
     added = _ordered(table, "last_job_id = %s AND first_seen = last_seen AND NOT missing", [library_id, job_id])
-    pairs: list[tuple[int, int, str]] = []  # (old id, new id, new path)
+    pairs: list[tuple[int, tuple]] = []  # (old row's id, the new row)
     moved = 0
     for old_group, new_group in _common_groups(gone, added):
-        # Only one file of that name on each side: two albums' "01.mp3" with one size and
-        # mtime, both moved, cannot be told apart, and a wrong pair would swap their tags.
-        olds, news = _by_name(old_group), _by_name(new_group)
-        for name, old in olds.items():
-            new = news.get(name)
-            if new is not None:
-                pairs.append((old[0], new[0], new[1]))  # (old id, new id, new path)
+        # By name first, then by inode among the rest. A name two files share on one side
+        # rules them out of both: copies made with their times (cp -p) get new inodes, and one
+        # may reuse the inode of a file deleted next to it.
+        olds, news = _unique(old_group, _name), _unique(new_group, _name)
+        shared = ({_name(row) for row in old_group} - set(olds)) | ({_name(row) for row in new_group} - set(news))
+        by_name = [(old[0], new) for name, old in olds.items() if (new := news.get(name)) is not None]
+        pairs += by_name
+        paired = {old_id for old_id, _ in by_name} | {new[0] for _, new in by_name}
+        rest = [row for row in old_group if row[0] not in paired and _name(row) not in shared]
+        arrived = [row for row in new_group if row[0] not in paired and _name(row) not in shared]
+        by_inode = _unique(arrived, _inode)
+        for fact, old in _unique(rest, _inode).items():
+            if (new := by_inode.get(fact)) is not None:
+                pairs.append((old[0], new))
         if len(pairs) >= IDS_PER_STATEMENT:
             moved += _move(table, pairs, job_id)
             pairs = []
     return moved + _move(table, pairs, job_id)
 
 
-def _move(table: str, pairs: list[tuple[int, int, str]], job_id: int) -> int:
+def _move(table: str, pairs: list[tuple[int, tuple]], job_id: int) -> int:
     now = db_datetime(timezone.now())
     with connection.cursor() as cursor:
         # The new rows first: their paths must be free before the old rows take them.
         for start in range(0, len(pairs), IDS_PER_STATEMENT):
             chunk = pairs[start:start + IDS_PER_STATEMENT]
             cursor.execute(f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(chunk))})",
-                           [new_id for _, new_id, _ in chunk])
+                           [new[0] for _, new in chunk])
         cursor.executemany(
-            f"UPDATE {table} SET path = %s, missing = %s, unseen_by_job_id = NULL, last_job_id = %s, last_seen = %s "
-            "WHERE id = %s",
-            [(new_path, False, job_id, now, old_id) for old_id, _, new_path in pairs],
+            f"UPDATE {table} SET path = %s, inode = %s, device = %s, missing = %s, unseen_by_job_id = NULL, "
+            "last_job_id = %s, last_seen = %s WHERE id = %s",
+            [(new[1], new[4], new[5], False, job_id, now, old_id) for old_id, new in pairs],
         )
     return len(pairs)
 
 
-def _by_name(group: list[tuple]) -> dict[str, tuple]:
-    """The rows of a group whose file name no other row of the group has, by that name."""
-    named: dict[str, list[tuple]] = {}
-    for row in group:
-        named.setdefault(row[1].rpartition("/")[2], []).append(row)
-    return {name: rows[0] for name, rows in named.items() if len(rows) == 1}
+def _name(row: tuple) -> str:
+    return row[1].rpartition("/")[2]
+
+
+def _inode(row: tuple) -> tuple[int, int] | None:
+    return (row[4], row[5]) if row[4] is not None and row[5] is not None else None
+
+
+def _unique(rows: list[tuple], key) -> dict:
+    """The rows whose fact (`key`, None: unknown) no other of them has, by that fact."""
+    found: dict = {}
+    for row in rows:
+        if (fact := key(row)) is not None:
+            found.setdefault(fact, []).append(row)
+    return {fact: group[0] for fact, group in found.items() if len(group) == 1}
 
 
 def _ordered(table: str, condition: str, params: list) -> Iterator[tuple]:
-    """(id, path, size, mtime_ns) of the library's rows meeting `condition`, by (size, mtime_ns, id)."""
-    sql = (f"SELECT id, path, size, mtime_ns FROM {table} WHERE library_id = %s AND {condition} "
+    """(id, path, size, mtime_ns, inode, device) of the library's rows meeting `condition`, by
+    (size, mtime_ns, id)."""
+    sql = (f"SELECT id, path, size, mtime_ns, inode, device FROM {table} WHERE library_id = %s AND {condition} "
            "AND (size, mtime_ns, id) > (%s, %s, %s) ORDER BY size, mtime_ns, id LIMIT %s")
     key = (-1, -(2**63), 0)
     while True:

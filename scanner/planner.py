@@ -220,11 +220,12 @@ class Planner:
     def _stage(self, batch: Batch, entry: FileEntry, row: tuple | None, meta: tuple, now) -> None:
         """Queue the row of a new or changed file (`meta`: _db_values; `now` as the database wants it)."""
         if row is None and meta is EMPTY_VALUES:
-            batch.basic_inserts.append((self.library_id, entry.path, entry.size, entry.mtime_ns, entry.kind,
-                                        entry.extension, *BASIC_EMPTY_VALUES, False, now, now, self.job_id, None))
+            batch.basic_inserts.append((self.library_id, entry.path, entry.size, entry.mtime_ns, entry.inode,
+                                        entry.device, entry.kind, entry.extension, *BASIC_EMPTY_VALUES, False, now,
+                                        now, self.job_id, None))
             batch.count("files_added")
             return
-        values = (entry.size, entry.mtime_ns, entry.kind, entry.extension, *meta, False)
+        values = (entry.size, entry.mtime_ns, entry.inode, entry.device, entry.kind, entry.extension, *meta, False)
         if row is None:
             batch.inserts.append((self.library_id, entry.path, *values, now, now, self.job_id, None))
             batch.count("files_added")

@@ -51,6 +51,8 @@ class FileEntry:
     mtime_ns: int = 0
     error: str = ""  # why the file cannot be catalogued; empty when it can
     bad_name: bool = False  # not valid UTF-8: cannot be stored, not even as a checkpoint
+    inode: int | None = None  # with `device`: what a rename keeps (scanner/moves.py); None if out of range
+    device: int | None = None
 
     @property
     def can_end_a_run(self) -> bool:
@@ -257,6 +259,8 @@ class Walker:
             try:
                 st = entry.stat()
                 item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
+                if st.st_ino < INT64 and st.st_dev < INT64:  # 64-bit unsigned on some file systems
+                    item.inode, item.device = st.st_ino, st.st_dev
                 if not (-INT64 < st.st_mtime_ns < INT64 and st.st_size < INT64):
                     item.error = "its modification time or size is out of range"
                 if not stat.S_ISREG(st.st_mode):

@@ -39,8 +39,8 @@ def test_a_first_scan_leaves_statistics_that_read_a_range_by_its_paths(make_libr
         cursor.execute("ALTER TABLE libraries_mediafile SET (autovacuum_enabled = false)")  # as on some servers
     now = catalogue.db_datetime(timezone.now())
     meta = EMPTY_VALUES
-    catalogue.insert_files([(older.pk, f"f{i:05d}.mkv", 1, 1, "video", "mkv", *meta, False, now, now, None, None)
-                            for i in range(20_000)])
+    catalogue.insert_files([(older.pk, f"f{i:05d}.mkv", 1, 1, None, None, "video", "mkv", *meta, False, now, now,
+                             None, None) for i in range(20_000)])
     catalogue.refresh_statistics()  # they know the older library, not the new one
     assert "mediafile_unique_path_per_library" not in range_query_plan(new.pk)
 

@@ -26,8 +26,8 @@ def catalogue_vanished_folder(library: Library, folder: str, count: int) -> None
     now = catalogue.db_datetime(timezone.now())
     meta = EMPTY_VALUES
     for start in range(0, count, CHUNK):
-        rows = [(library.pk, f"{folder}/{i // 1000:04d}/{i % 1000:04d}.mkv", 7, 1, "video", "mkv", *meta, False,
-                 now, now, None, None) for i in range(start, min(count, start + CHUNK))]
+        rows = [(library.pk, f"{folder}/{i // 1000:04d}/{i % 1000:04d}.mkv", 7, 1, None, None, "video", "mkv", *meta,
+                 False, now, now, None, None) for i in range(start, min(count, start + CHUNK))]
         with transaction.atomic():
             catalogue.insert_files(rows)
 

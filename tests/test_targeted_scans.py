@@ -138,27 +138,30 @@ def test_scope_paths_are_made_relative_collapsed_and_sorted(make_library, staff_
 
 
 # ------------------------------------------------------------------ moves
-def test_a_moved_file_keeps_its_row_and_a_renamed_one_is_missing_plus_added(make_library):
+def test_a_moved_file_and_a_renamed_one_keep_their_rows_and_a_copy_does_not(make_library):
     library = make_library()
     root = Path(library.path)
     many_files(root, 20)
     scan_now(library)
-    moved, renamed = (MediaFile.objects.get(library=library, path=f"Show 000/Episode {n}.{STAT_ONLY}")
-                      for n in ("004", "003"))
+    moved, renamed, copied = (MediaFile.objects.get(library=library, path=f"Show 000/Episode {n}.{STAT_ONLY}")
+                              for n in ("004", "003", "005"))
     MediaFile.objects.filter(pk=moved.pk).update(title="Pilot")  # what was read of it stays with it
-    os.renames(root / moved.path, root / f"Moved/Episode 004.{STAT_ONLY}")  # rename(2) keeps the mtime
-    os.renames(root / renamed.path, root / f"Moved/Pilot.{STAT_ONLY}")  # a new name: a new file to us
+    os.renames(root / moved.path, root / f"Moved/Episode 004.{STAT_ONLY}")  # the same name: moved
+    os.renames(root / renamed.path, root / f"Moved/Pilot.{STAT_ONLY}")  # a new name, the same inode: renamed
+    shutil.copy2(root / copied.path, root / f"Moved/Copy.{STAT_ONLY}")  # the same mtime, a new inode and name
+    (root / copied.path).unlink()
 
     job = scan_now(library)
 
-    assert (job.files_moved, job.files_added, job.files_missing) == (1, 1, 1), job.status_message
-    assert "1 moved" in job.status_message
+    assert (job.files_moved, job.files_added, job.files_missing) == (2, 1, 1), job.status_message
+    assert "2 moved" in job.status_message
     row = MediaFile.objects.get(pk=moved.pk)
     assert (row.path, row.missing, row.title, row.first_seen) == (
         f"Moved/Episode 004.{STAT_ONLY}", False, "Pilot", moved.first_seen)
     assert row.last_job_id == job.pk
-    assert MediaFile.objects.get(pk=renamed.pk).missing
-    assert not MediaFile.objects.get(library=library, path=f"Moved/Pilot.{STAT_ONLY}").missing
+    assert MediaFile.objects.get(pk=renamed.pk).path == f"Moved/Pilot.{STAT_ONLY}"
+    assert MediaFile.objects.get(pk=copied.pk).missing
+    assert not MediaFile.objects.get(library=library, path=f"Moved/Copy.{STAT_ONLY}").missing
     assert MediaFile.objects.filter(library=library).count() == 21
 
 
@@ -183,9 +186,10 @@ def test_a_file_moved_across_two_scope_paths_keeps_its_id_but_a_copy_does_not(ma
     assert present_paths(library) >= {f"Show 001/Specials/Episode 011.{STAT_ONLY}"}
 
 
-def test_two_files_that_cannot_be_told_apart_are_not_paired_as_moves(make_library):
+def test_two_files_of_one_name_size_and_mtime_are_not_paired_as_moves(make_library):
     """From review: two albums' 01.mp3 with one size and mtime, both moved: a wrong pair would
-    swap their tags, so neither is taken for a move."""
+    swap their tags, so neither is taken for a move, not even by inode (a copy made with its
+    times may reuse the inode of a file deleted next to it)."""
     from tests import media
 
     library = make_library()
@@ -195,14 +199,18 @@ def test_two_files_that_cannot_be_told_apart_are_not_paired_as_moves(make_librar
         os.utime(root / album / "01.mp3", ns=(10**18, 10**18))
     assert (root / "A/01.mp3").stat().st_size == (root / "B/01.mp3").stat().st_size
     scan_now(library)
-    os.rename(root / "A", root / "Z")
-    os.rename(root / "B", root / "C")
+    (root / "Z").mkdir()
+    shutil.copy2(root / "A/01.mp3", root / "Z/01.mp3")  # the mtime kept, a new inode
+    shutil.rmtree(root / "A")
+    (root / "C").mkdir()
+    shutil.copy2(root / "B/01.mp3", root / "C/01.mp3")  # may take A's freed inode
+    shutil.rmtree(root / "B")
 
     job = scan_now(library)
 
     assert (job.files_moved, job.files_added, job.files_missing) == (0, 2, 2)
     titles = dict(MediaFile.objects.filter(library=library, missing=False).values_list("path", "title"))
-    assert titles == {"Z/01.mp3": "Song A", "C/01.mp3": "Song B"}
+    assert titles == {"Z/01.mp3": "Song A", "C/01.mp3": "Song B"}  # read again from each file
 
 
 def test_paths_asked_for_while_a_targeted_scan_is_paused_wait_for_it(make_library, staff_client):
