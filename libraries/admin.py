@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Count
 from django.template.response import TemplateResponse
 
 from libraries.models import Library, MediaFile
@@ -10,7 +9,7 @@ from mediaserver.api_policy import SCAN_CONTROL
 from scanner import services
 from scanner.housekeeping import next_scan_at, with_next_scan
 from scanner.models import ScanJob
-from scanner.selectors import watch_of
+from scanner.selectors import watch_of, with_changes_waiting
 
 RECENT_JOBS = 10
 
@@ -115,8 +114,7 @@ class LibraryAdmin(admin.ModelAdmin):
         return request.user.has_perm(SCAN_CONTROL)  # what the API's scan controls ask for
 
     def get_queryset(self, request):
-        return with_next_scan(super().get_queryset(request)).select_related("watcher__worker").annotate(
-            waiting=Count("pending_changes"))
+        return with_changes_waiting(with_next_scan(super().get_queryset(request)))
 
     @admin.display(description="next scan at", ordering="next_scan_at")
     def next_scan(self, library):
@@ -129,9 +127,9 @@ class LibraryAdmin(admin.ModelAdmin):
             return "–"
         return f"{lease.worker.label} (in part: {lease.note})" if lease.partial else lease.worker.label
 
-    @admin.display(description="changes waiting", ordering="waiting")
+    @admin.display(description="changes waiting", ordering="changes_waiting")
     def changes_waiting(self, library):
-        return getattr(library, "waiting", 0)
+        return library.changes_waiting
 
     def get_inline_instances(self, request, obj=None):
         return super().get_inline_instances(request, obj) if obj is not None else []  # no scans before it exists

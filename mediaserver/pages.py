@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
 from libraries.filters import MediaFileFilter
 from libraries.models import Library, MediaFile
 from scanner import selectors
-from scanner.models import PendingChange, ScanJob
+from scanner.models import ScanJob
 
 FILES_PER_PAGE = 100
 HISTORY_LENGTH = 20
@@ -19,11 +18,7 @@ HISTORY_LENGTH = 20
 
 def _with_files_count(queryset):
     """Libraries with their catalogued files counted, their changes waiting for a scan, and their watch."""
-    pending = PendingChange.objects.filter(library=OuterRef("pk")).values("library").annotate(n=Count("pk"))
-    return queryset.select_related("watcher").annotate(
-        files_count=Count("files", filter=Q(files__missing=False)),
-        changes_waiting=Coalesce(Subquery(pending.values("n")), 0),
-    )
+    return selectors.with_changes_waiting(queryset).annotate(files_count=Count("files", filter=Q(files__missing=False)))
 
 
 @login_required

@@ -34,7 +34,7 @@ class Noted:
     ignored: list[dict]  # {"path": as given, "reason": why}
 
 
-def note_changes(paths: list[str], *, trigger: str = PendingChange.Trigger.NOTIFY) -> Noted:
+def note_changes(paths: list[str]) -> Noted:
     """Store each absolute path as a pending change of the library holding it (committed when
     this returns), then queue the scans they call for."""
     libraries = list(Library.objects.values_list("pk", "path"))
@@ -45,13 +45,13 @@ def note_changes(paths: list[str], *, trigger: str = PendingChange.Trigger.NOTIF
             ignored.append({"path": raw, "reason": reason})
             continue
         queued.append({"library": library_id, "path": rel})
-        rows.append(PendingChange(library_id=library_id, path=rel, trigger=trigger))
+        rows.append(PendingChange(library_id=library_id, path=rel, trigger=PendingChange.Trigger.NOTIFY))
     with transaction.atomic():
         PendingChange.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)  # already waiting: noted
     if rows:
         for library_id in sorted({row.library_id for row in rows}):
             count = sum(row.library_id == library_id for row in rows)
-            log_decision(f"{count} changed paths noted ({trigger})", action="changes_noted", library_id=library_id)
+            log_decision(f"{count} changed paths noted (notify)", action="changes_noted", library_id=library_id)
         queue_scans_for_changes(library_ids={row.library_id for row in rows})
     return Noted(queued, ignored)
 
@@ -70,6 +70,9 @@ def queue_scans_for_changes(*, library_ids: set[int] | None = None) -> list[Scan
     pending = PendingChange.objects.all()
     if library_ids is not None:
         pending = pending.filter(library_id__in=library_ids)
+    waiting = set(pending.values_list("library_id", flat=True))
+    if not waiting:
+        return []  # the common case, at every claim of every process: one query
     busy = set(ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=False)
                .values_list("library_id", flat=True))  # a hint: the queue's constraint decides
     # A scan of changes that just failed or was cancelled gave them back: not at once again
@@ -79,7 +82,7 @@ def queue_scans_for_changes(*, library_ids: set[int] | None = None) -> list[Scan
                                                                                   ScanJob.Status.CANCELLED],
         completed_at__gt=Now() - timedelta(seconds=lifecycle.CHANGES_RETRY_AFTER)).values_list("library_id", flat=True))
     queued = []
-    for library_id in sorted(set(pending.values_list("library_id", flat=True)) - busy):
+    for library_id in sorted(waiting - busy):
         job = _queue_one(library_id)
         if job is not None:
             queued.append(job)

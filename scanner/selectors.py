@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from libraries.models import Library
-from scanner.models import LibraryWatch, ScanJob
+from scanner.models import LibraryWatch, PendingChange, ScanJob
 
 
 def jobs_of_library(library_id: int) -> QuerySet[ScanJob]:
@@ -20,6 +21,14 @@ def open_job_of_library(library_id: int) -> ScanJob | None:
 def library_scan_status(library_id: int) -> ScanJob | None:
     """The library's open job, else its latest one, else None."""
     return open_job_of_library(library_id) or jobs_of_library(library_id).first()
+
+
+def with_changes_waiting(libraries: QuerySet[Library]) -> QuerySet[Library]:
+    """Libraries with `changes_waiting`, their pending changes (a subquery: exact beside other
+    counts of joined rows), and their watch lease."""
+    pending = PendingChange.objects.filter(library=OuterRef("pk")).values("library").annotate(n=Count("pk"))
+    return libraries.select_related("watcher__worker").annotate(
+        changes_waiting=Coalesce(Subquery(pending.values("n")), 0))
 
 
 def watch_of(library: Library) -> LibraryWatch | None:

@@ -216,7 +216,7 @@ class Watcher:
     def _partial(self, lease: LibraryWatch, root: str, error: OSError) -> None:
         note = (f"Only the top folder of {root} is watched: the kernel's inotify limit was reached ({error.strerror}). "
                 "Raise fs.inotify.max_user_watches (sysctl); until then scheduled scans cover the rest.")
-        LibraryWatch.objects.filter(pk=lease.pk).update(partial=True, note=note)
+        LibraryWatch.objects.filter(pk=lease.pk, worker_id=lease.worker_id).update(partial=True, note=note)
         log_decision(note, action="watch_partial", library_id=lease.library_id, worker=self.label,
                      level=logging.WARNING)
         job = selectors.library_scan_status(lease.library_id)
