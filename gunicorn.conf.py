@@ -24,7 +24,7 @@ def post_fork(server, worker):
     """In each worker (never the master): declare a scanning server, then set up Django,
     whose AppConfig.ready starts the scanner runtime (startup recovery runs first)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mediaserver.settings")
-    from scanner.entrypoints import declare_server_process, start_server_process
+    from scanner.runtime.entrypoints import declare_server_process, start_server_process
 
     declare_server_process("gunicorn")
     import django
@@ -35,6 +35,6 @@ def post_fork(server, worker):
 
 def worker_exit(server, worker):
     """On a graceful stop, pause this worker's scans (pause_reason=shutdown) and unregister it."""
-    from scanner.entrypoints import stop_server_process
+    from scanner.runtime.entrypoints import stop_server_process
 
     stop_server_process(timeout=max(1, graceful_timeout - 5))

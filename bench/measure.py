@@ -25,10 +25,12 @@ from django.db import connection  # noqa: E402
 
 from bench import trees  # noqa: E402
 from libraries.models import Library, MediaFile  # noqa: E402
-from scanner import extraction, lifecycle, procinfo, services  # noqa: E402
 from scanner.conf import scanner_config  # noqa: E402
-from scanner.engine import ScanEngine  # noqa: E402
-from scanner.metadata import read_many  # noqa: E402
+from scanner.core import procinfo  # noqa: E402
+from scanner.core.readers import pool as extraction  # noqa: E402
+from scanner.core.readers.dispatch import read_many  # noqa: E402
+from scanner.engine.run import ScanEngine  # noqa: E402
+from scanner.jobs import lifecycle, services  # noqa: E402
 from scanner.models import ScanJob, Worker  # noqa: E402
 
 REPEATS = 3  # every figure is the best of this many runs
@@ -114,7 +116,7 @@ def stat_only_figures(count: int) -> dict:
 
 def reader_figures(root: Path) -> dict:
     """A first scan of real files against their readers alone (mutagen, PyAV or Pillow, through
-    scanner.metadata.read_many) over the same files on all cores."""
+    scanner.core.readers.dispatch.read_many) over the same files on all cores."""
     paths = sorted(str(p) for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     workers = scanner_config().metadata_workers
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:

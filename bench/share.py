@@ -30,8 +30,10 @@ if __name__ != "__mp_main__":
 
     from bench import trees
     from bench.measure import library_for, reset, scan, serial_walk
-    from scanner import extraction, lifecycle, procinfo, services
-    from scanner.engine import ScanEngine
+    from scanner.core import procinfo
+    from scanner.core.readers import pool as extraction
+    from scanner.engine.run import ScanEngine
+    from scanner.jobs import lifecycle, services
     from scanner.models import ScanJob, Worker
     from tests.fusefs import mounted
 

@@ -6,10 +6,10 @@ from django.template.response import TemplateResponse
 from libraries.models import Library, MediaFile
 from libraries.services import clean_library_path, library_delete, library_paths_locked
 from mediaserver.api_policy import SCAN_CONTROL
-from scanner import services
-from scanner.housekeeping import next_scan_at, with_next_scan
+from scanner.jobs import services
+from scanner.jobs.schedule import next_scan_at, with_next_scan
+from scanner.jobs.selectors import watch_of, with_changes_waiting
 from scanner.models import ScanJob
-from scanner.selectors import watch_of, with_changes_waiting
 
 RECENT_JOBS = 10
 

@@ -55,7 +55,7 @@ class MediaFile(models.Model):
     path = models.TextField()
     size = models.BigIntegerField()
     mtime_ns = models.BigIntegerField()
-    # The file's inode and device when last written: a rename keeps them (scanner/moves.py).
+    # The file's inode and device when last written: a rename keeps them (scanner/engine/moves.py).
     inode = models.BigIntegerField(null=True, blank=True, editable=False)
     device = models.BigIntegerField(null=True, blank=True, editable=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -65,7 +65,7 @@ class MediaFile(models.Model):
     artist = models.CharField(max_length=500, blank=True, default="")
     album = models.CharField(max_length=500, blank=True, default="")
     # Database defaults too: the scanner's bulk insert leaves the columns of what files hold
-    # out when a batch read nothing (scanner/catalogue.py, BASIC_FIELDS).
+    # out when a batch read nothing (scanner/engine/catalogue.py, BASIC_FIELDS).
     album_artist = models.CharField(max_length=500, blank=True, default="", db_default="")
     track = models.PositiveIntegerField(null=True, blank=True)
     disc = models.PositiveIntegerField(null=True, blank=True)

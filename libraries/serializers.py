@@ -6,9 +6,9 @@ from rest_framework import serializers
 
 from libraries.models import Library, MediaFile
 from libraries.services import clean_library_path
-from scanner.housekeeping import next_scan_at
+from scanner.jobs.schedule import next_scan_at
+from scanner.jobs.selectors import is_watched
 from scanner.models import ScanJob
-from scanner.selectors import is_watched
 
 
 class LibrarySerializer(serializers.ModelSerializer):
@@ -43,7 +43,7 @@ class LibrarySerializer(serializers.ModelSerializer):
 
 
 class StreamSerializer(serializers.Serializer):
-    """One track of a video file, as FFmpeg reports it (scanner/video_probe.py)."""
+    """One track of a video file, as FFmpeg reports it (scanner/core/readers/video.py)."""
 
     type = serializers.ChoiceField(choices=["video", "audio", "subtitle"])
     codec = serializers.CharField(help_text="FFmpeg's codec name: h264, hevc, aac, subrip, ...")

@@ -7,10 +7,10 @@ from contextlib import contextmanager
 
 from django.db import transaction
 
+from common.locks import wait_for_lock
 from libraries.models import Library
 from libraries.paths import validate_library_path
-from scanner.locks import wait_for_lock
-from scanner.services import end_scans_of_deleted_library
+from scanner.jobs.services import end_scans_of_deleted_library
 
 
 def _others(exclude_id: int | None) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ from libraries.filters import MediaFileFilter
 from libraries.models import Library, MediaFile
 from libraries.serializers import LibrarySerializer, MediaFileSerializer
 from libraries.services import library_delete, library_paths_locked
-from scanner.housekeeping import with_next_scan
+from scanner.jobs.schedule import with_next_scan
 
 ID_PATTERN = "[0-9]{1,18}"  # anything else (letters, huge numbers) is a 404, never a database error
 

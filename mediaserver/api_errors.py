@@ -22,8 +22,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from mediaserver.dberrors import is_outage
-from scanner import services
+from common.dberrors import is_outage
+from scanner.jobs import services
 
 logger = logging.getLogger(__name__)
 

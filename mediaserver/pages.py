@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 
 from libraries.filters import MediaFileFilter
 from libraries.models import Library, MediaFile
-from scanner import selectors
+from scanner.jobs import selectors
 from scanner.models import ScanJob
 
 FILES_PER_PAGE = 100

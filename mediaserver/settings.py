@@ -6,8 +6,7 @@ from pathlib import Path
 
 from csp.constants import NONE, SELF
 
-from mediaserver import private_files
-from mediaserver.env import (
+from common.env import (
     database_config,
     env_bool,
     env_int,
@@ -15,6 +14,7 @@ from mediaserver.env import (
     load_or_create_secret_key,
     parse_media_roots,
 )
+from mediaserver import private_files
 from scanner.conf import ScannerConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent

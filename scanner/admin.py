@@ -6,10 +6,10 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.html import format_html
 
-from scanner import services
 from scanner.conf import scanner_config
+from scanner.jobs import services
+from scanner.jobs.recovery import dead_reason, recover_scans
 from scanner.models import LibraryWatch, PendingChange, ScanEvent, ScanJob, Worker
-from scanner.recovery import dead_reason, recover_scans
 
 
 def _control(modeladmin, request, queryset, verb: str, call) -> None:

@@ -6,7 +6,7 @@ class ScannerAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Only wiring: scanner/entrypoints.py decides whether this process scans at all.
-        from scanner.entrypoints import on_ready
+        # Only wiring: scanner/runtime/entrypoints.py decides whether this process scans at all.
+        from scanner.runtime.entrypoints import on_ready
 
         on_ready()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
 
-from mediaserver.env import env_bool, env_float, env_int
+from common.env import env_bool, env_float, env_int
 
 
 def _default_metadata_workers() -> int:

@@ -107,7 +107,7 @@ class ScanJob(models.Model):
     status_message = models.TextField(blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     resume_count = models.PositiveIntegerField(default=0)
-    # Decided when the job is paused (scanner/resume_policy.py), so recovery only acts on it.
+    # Decided when the job is paused (scanner/jobs/resume_policy.py), so recovery only acts on it.
     resumes_automatically = models.BooleanField(
         default=False, help_text="Paused by a restart or an outage; recovery may resume it by itself"
     )
@@ -171,7 +171,7 @@ class ScanEvent(models.Model):
 class PendingChange(models.Model):
     """A path of a library that changed (a notification, or the watcher) and awaits a targeted
     scan. Written before the change is acknowledged; deleted in the transaction that queues the
-    scan covering it (scanner/changes.py), so a crash in between loses nothing."""
+    scan covering it (scanner/jobs/changes.py), so a crash in between loses nothing."""
 
     class Trigger(models.TextChoices):
         WATCH = "watch"
@@ -195,7 +195,7 @@ class PendingChange(models.Model):
 class LibraryWatch(models.Model):
     """The lease on watching one library: held by one live scanning process at a time. Claimed
     by inserting the row; it goes with its worker's row (a clean exit, or recovery finding the
-    process dead), so another process takes the watch over (scanner/watching.py)."""
+    process dead), so another process takes the watch over (scanner/runtime/watching.py)."""
 
     library = models.OneToOneField(Library, on_delete=models.CASCADE, primary_key=True, related_name="watcher")
     worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="watches")

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
+from scanner.core.scope import MAX_PATHS
 from scanner.models import ScanEvent, ScanJob
-from scanner.scope import MAX_PATHS
 
 MAX_CHANGED_PATHS = 10_000  # paths in one notification
 

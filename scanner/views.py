@@ -10,10 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mediaserver.api_policy import CanControlScans
-from scanner import changes, metrics, services
+from scanner import metrics
 from scanner.conf import scanner_config
-from scanner.entrypoints import current_runtime
+from scanner.jobs import changes, services
 from scanner.models import ScanJob
+from scanner.runtime.entrypoints import current_runtime
 from scanner.serializers import (
     ChangesAnswerSerializer,
     ChangesSerializer,

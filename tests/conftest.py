@@ -83,7 +83,7 @@ def anon_client():
 @pytest.fixture
 def runtime(settings):
     """Start this test process's scanner runtime with the given config changes."""
-    from scanner.entrypoints import start_runtime, stop_runtime
+    from scanner.runtime.entrypoints import start_runtime, stop_runtime
     from tests.helpers import config
 
     def start(**changes):

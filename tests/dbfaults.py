@@ -1,4 +1,4 @@
-"""Real database errors of both kinds, raised on this thread's connection (mediaserver/dberrors.py).
+"""Real database errors of both kinds, raised on this thread's connection (common/dberrors.py).
 
 An outage: SQLite's file locked by another connection; PostgreSQL's backend terminated.
 A failure a retry cannot fix: SQLite's "too many SQL variables"; PostgreSQL's statement timeout.

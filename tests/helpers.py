@@ -14,13 +14,14 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from libraries.models import Library, MediaFile
-from scanner import lifecycle, procinfo, services
-from scanner.engine import ScanEngine
+from scanner.core import procinfo
+from scanner.engine.run import ScanEngine
+from scanner.jobs import lifecycle, services
 from scanner.models import ScanJob, Worker
 from tests import media
 
 NOBODY = 65534
-# Photos no reader opens (Pillow has no HEIC decoder, scanner/metadata.py): files a scan only
+# Photos no reader opens (Pillow has no HEIC decoder, scanner/core/readers/dispatch.py): files a scan only
 # stats, for tests about the walk and the lifecycle rather than what files hold.
 STAT_ONLY = "heic"
 

@@ -1,4 +1,4 @@
-"""Automatic resume is bounded and honest (DESIGN.md 5, scanner/resume_policy.py).
+"""Automatic resume is bounded and honest (DESIGN.md 5, scanner/jobs/resume_policy.py).
 
 A job whose process lived through an outage resumes whatever its progress, after a backoff
 that grows; after SCANNER_AUTO_RESUME_MAX_ATTEMPTS resumes in a row without its checkpoint
@@ -12,10 +12,10 @@ import pytest
 from django.db import OperationalError
 from django.db.models.functions import Now
 
-import scanner.catalogue
-from scanner import services
+import scanner.engine.catalogue
+from scanner.jobs import services
+from scanner.jobs.recovery import recover_scans
 from scanner.models import ScanEvent, ScanJob
-from scanner.recovery import recover_scans
 from tests.dbfaults import raise_outage
 from tests.helpers import config, fresh, many_files, run_job
 
@@ -26,7 +26,7 @@ LIMIT = 3
 @pytest.fixture
 def outages(monkeypatch):
     """Every scan meets an outage while it counts the library's files."""
-    monkeypatch.setattr("scanner.walk.Walker.count", lambda *args, **kwargs: raise_outage())
+    monkeypatch.setattr("scanner.core.walk.Walker.count", lambda *args, **kwargs: raise_outage())
 
 
 def time_passes(job: ScanJob) -> None:
@@ -77,7 +77,7 @@ def test_a_commit_that_moves_the_checkpoint_resets_the_count(make_library, monke
     many_files(Path(library.path), 6)
     job = services.start_scan(library_id=library.pk).job
     ScanJob.objects.filter(pk=job.pk).update(auto_resume_attempts=LIMIT - 1)
-    real_insert = scanner.catalogue.insert_files
+    real_insert = scanner.engine.catalogue.insert_files
     inserts = []
 
     def outage_after_one_batch(rows, *fields):
@@ -87,8 +87,8 @@ def test_a_commit_that_moves_the_checkpoint_resets_the_count(make_library, monke
             raise OperationalError("server closed the connection unexpectedly")
         real_insert(rows, *fields)
 
-    monkeypatch.setattr(scanner.catalogue, "insert_files", outage_after_one_batch)
-    monkeypatch.setattr("scanner.commit.DB_RETRY_DELAYS", (0.01,))
+    monkeypatch.setattr(scanner.engine.catalogue, "insert_files", outage_after_one_batch)
+    monkeypatch.setattr("scanner.engine.commit.DB_RETRY_DELAYS", (0.01,))
     job = run_job(job, batch_size=2, auto_resume_max_attempts=LIMIT)
 
     assert (job.status, job.files_processed, job.auto_resume_attempts) == ("paused", 2, 0)

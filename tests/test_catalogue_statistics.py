@@ -14,8 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from libraries.models import MediaFile
-from scanner import catalogue, engine
-from scanner.planner import EMPTY_VALUES
+from scanner.engine import catalogue
+from scanner.engine import run as engine
+from scanner.engine.plan import EMPTY_VALUES
 from tests.helpers import many_files, scan_now
 
 pytestmark = [

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import changes, services
+from scanner.jobs import changes, services
 from scanner.models import PendingChange, ScanJob
 from tests.helpers import STAT_ONLY, many_files, present_paths, run_job, scan_now
 

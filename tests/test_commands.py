@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import services
+from scanner.jobs import services
 from scanner.models import ScanJob, Worker
 from tests.helpers import STAT_ONLY, build_tree, many_files, present_paths
 from tests.procs import ROOT, manage, server_env, wait_until

@@ -13,7 +13,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from libraries.models import MediaFile
-from scanner import procinfo
+from scanner.core import procinfo
 from scanner.models import ScanEvent, ScanJob, Worker
 from tests.helpers import make_operator, many_files, present_paths
 from tests.procs import Gunicorn, wait_until

@@ -1,15 +1,15 @@
-"""Outages and failures told apart (mediaserver/dberrors.py), and what a scan does with each."""
+"""Outages and failures told apart (common/dberrors.py), and what a scan does with each."""
 
 from pathlib import Path
 
 import pytest
 from django.db import DatabaseError, connection
 
+from common.dberrors import is_outage
 from libraries.models import MediaFile
-from mediaserver.dberrors import is_outage
-from scanner import services
+from scanner.jobs import services
+from scanner.jobs.recovery import recover_scans
 from scanner.models import ScanEvent
-from scanner.recovery import recover_scans
 from tests.dbfaults import lose_the_connection, raise_failure, raise_outage
 from tests.helpers import fresh, many_files, run_job, scan_now
 
@@ -31,7 +31,7 @@ def test_a_real_outage_and_a_real_failure_are_told_apart():
 def test_an_error_a_retry_cannot_fix_fails_the_scan_with_its_message(make_library, monkeypatch):
     library = make_library()
     many_files(Path(library.path), 5)
-    monkeypatch.setattr("scanner.walk.Walker.count", lambda *args, **kwargs: raise_failure())
+    monkeypatch.setattr("scanner.core.walk.Walker.count", lambda *args, **kwargs: raise_failure())
     job = scan_now(library)
     assert (job.status, job.pause_reason, job.resumes_automatically) == ("failed", None, False)
     assert "OperationalError" in job.error_message and "unexpected error" in job.status_message
@@ -44,7 +44,7 @@ def test_an_early_outage_pauses_the_scan_and_it_resumes_whatever_its_progress(ma
     library = make_library()
     many_files(Path(library.path), 5)
     with monkeypatch.context() as patch:
-        patch.setattr("scanner.walk.Walker.count", lambda *args, **kwargs: raise_outage())
+        patch.setattr("scanner.core.walk.Walker.count", lambda *args, **kwargs: raise_outage())
         job = scan_now(library)
     assert (job.status, job.pause_reason, job.files_processed) == ("paused", "interrupted", 0)
     assert "database error" in job.status_message and job.resumes_automatically

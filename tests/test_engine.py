@@ -1,4 +1,4 @@
-"""The scan engine on the real database and real files (scanner/engine.py)."""
+"""The scan engine on the real database and real files (scanner/engine/run.py)."""
 
 import os
 import shutil
@@ -9,13 +9,13 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-import scanner.catalogue as catalogue_writes
+import scanner.engine.catalogue as catalogue_writes
 from libraries.models import MediaFile
-from scanner import lifecycle, services
-from scanner.commit import Committer
-from scanner.engine import ScanEngine
+from scanner.core.walk import Walker
+from scanner.engine.commit import Committer
+from scanner.engine.run import ScanEngine
+from scanner.jobs import lifecycle, services
 from scanner.models import ScanEvent, ScanJob
-from scanner.walk import Walker
 from tests import media
 from tests.helpers import (
     build_tree,
@@ -298,7 +298,7 @@ def test_a_crashing_scan_never_leaves_its_job_running(make_library, monkeypatch,
     def crash(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("scanner.walk.Walker.count", crash)
+    monkeypatch.setattr("scanner.core.walk.Walker.count", crash)
     job = scan_now(library)
     assert (job.status, job.pause_reason, job.owner) == (*outcome, None)
     assert message in job.status_message
@@ -380,7 +380,7 @@ def test_a_resumed_scan_of_an_empty_mount_point_marks_nothing_missing(make_libra
 def test_tags_are_read_even_when_a_tag_reader_process_dies(make_library):
     import signal as signals
 
-    from scanner import extraction
+    from scanner.core.readers import pool as extraction
 
     library = make_library()
     truth = build_tree(Path(library.path))
@@ -430,7 +430,7 @@ def test_a_file_that_kills_its_reader_fails_alone_and_is_not_read_again(make_lib
     thread); the other files of its chunk are read."""
     import signal as signals
 
-    from scanner import extraction
+    from scanner.core.readers import pool as extraction
 
     source = tmp_path / "share"
     for name in ("a", "b", "c"):
@@ -468,8 +468,9 @@ def test_tag_readers_start_while_a_first_scan_counts_a_slow_share_and_not_for_an
     an unchanged quick rescan reads no tags, so it starts no process at all."""
     import multiprocessing
 
-    from scanner import extraction, walk
-    from scanner.planner import Planner
+    from scanner.core import walk
+    from scanner.core.readers import pool as extraction
+    from scanner.engine.plan import Planner
 
     extraction.shutdown_pool()
     library = make_library()

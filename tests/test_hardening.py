@@ -12,7 +12,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from libraries.models import Library, MediaFile
-from scanner import services
+from scanner.jobs import services
 from scanner.models import ScanEvent, ScanJob
 from tests import media
 from tests.helpers import make_operator, many_files, present_paths, run_job, scan_now, unprivileged_filesystem_access

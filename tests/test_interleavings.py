@@ -1,4 +1,4 @@
-"""Races found in review, each replayed with its exact interleaving (scanner/lifecycle.py).
+"""Races found in review, each replayed with its exact interleaving (scanner/jobs/lifecycle.py).
 
 A recovery pass reads, decides, then writes; another connection acts in between, through the
 pass's `interleave` seam or a hook on one statement. Each test failed before the write re-checked
@@ -15,11 +15,11 @@ from django.db.models.functions import Now
 
 from libraries.models import Library
 from libraries.services import library_delete
-from scanner import lifecycle, services
-from scanner.engine import ScanEngine
-from scanner.housekeeping import run_shared_duties
+from scanner.engine.run import ScanEngine
+from scanner.jobs import lifecycle, services
+from scanner.jobs.recovery import recover_scans
+from scanner.jobs.schedule import run_shared_duties
 from scanner.models import ScanEvent, ScanJob, Worker
-from scanner.recovery import recover_scans
 from tests.helpers import config, fresh, local_worker, make_worker, many_files, remote_worker, running_job
 from tests.procs import wait_until
 

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from libraries.models import Library, MediaFile
-from scanner import catalogue
-from scanner.planner import EMPTY_VALUES
+from scanner.engine import catalogue
+from scanner.engine.plan import EMPTY_VALUES
 from tests.helpers import many_files, scan_now
 
 pytestmark = pytest.mark.django_db

@@ -46,16 +46,16 @@ from hypothesis.stateful import (
 )
 
 from libraries.models import Library, MediaFile
-from scanner import changes, services
-from scanner.batching import Batcher
-from scanner.commit import Committer, LeaseLost
-from scanner.lifecycle import Lease
+from scanner.core.batching import Batcher
+from scanner.core.progress import COUNTERS, Progress
+from scanner.core.walk import Walker
+from scanner.engine.commit import Committer, LeaseLost
+from scanner.engine.plan import Planner
+from scanner.jobs import changes, services
+from scanner.jobs.lifecycle import Lease
+from scanner.jobs.recovery import Recovery
 from scanner.models import PendingChange, ScanEvent, ScanJob, Worker
-from scanner.planner import Planner
-from scanner.progress import COUNTERS, Progress
-from scanner.recovery import Recovery
-from scanner.runtime import ScanRuntime
-from scanner.walk import Walker
+from scanner.runtime.process import ScanRuntime
 from tests.helpers import STAT_ONLY, config
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(1200)]

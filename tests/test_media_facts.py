@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from libraries.models import MediaFile
-from scanner import extraction
+from scanner.core.readers import pool as extraction
 from tests import media
 from tests.helpers import scan_now
 

@@ -1,4 +1,4 @@
-"""Operations: scheduled rescans, retention, metrics (scanner/housekeeping.py, scanner/metrics.py)."""
+"""Operations: scheduled rescans, retention, metrics (scanner/jobs/schedule.py, scanner/metrics.py)."""
 
 import urllib.request
 from datetime import timedelta
@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from scanner.housekeeping import prune_history, queue_due_scans
+from scanner.jobs.schedule import prune_history, queue_due_scans
 from scanner.models import ScanEvent, ScanJob, Worker
 from tests.helpers import at_once, many_files, present_paths
 from tests.procs import Gunicorn, wait_until

@@ -41,7 +41,7 @@ def test_the_dashboard_lists_libraries_with_their_scan(admin_client, scanned):
 
 
 def test_the_pages_say_who_watches_what_waits_and_what_a_targeted_scan_covers(viewer, make_library):
-    from scanner import services
+    from scanner.jobs import services
     from scanner.models import LibraryWatch, PendingChange
     from tests.helpers import make_worker
 
@@ -124,7 +124,7 @@ def test_admin_actions_use_the_scan_services(admin_client, make_library):
 def test_the_worker_admin_says_which_workers_are_alive(admin_client):
     import os
 
-    from scanner import procinfo
+    from scanner.core import procinfo
 
     Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=os.getpid(),
                           process_started=procinfo.process_start_ticks())

@@ -1,4 +1,4 @@
-"""The walk with read-ahead (scanner/readahead.py) yields exactly what the serial walk yields.
+"""The walk with read-ahead (scanner/core/readahead.py) yields exactly what the serial walk yields.
 
 Random trees, with names that sort around '/', symlink loops, links out of the root and inside
 it, and on a FUSE share folders that cannot be listed and names that cannot be looked up: for any
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner import walk as walk_module
-from scanner.walk import Walker
+from scanner.core import walk as walk_module
+from scanner.core.walk import Walker
 from tests.procs import wait_until
 
 NAMES = ["a", "a b", "a-b", "a.b", "a0", "b", "B", "é", "z"]
@@ -197,7 +197,7 @@ def test_a_scan_of_a_slow_share_reads_ahead_and_catalogues_everything(make_libra
 
 @pytest.mark.timeout(60)
 def test_readers_on_a_slow_share_read_several_files_at_once_and_still_give_up_a_hung_one(tmp_path, share):
-    from scanner import extraction
+    from scanner.core.readers import pool as extraction
     from tests import media
 
     names = [f"{n:02}.mp3" for n in range(20)]
@@ -237,7 +237,7 @@ def test_each_folder_is_listed_once_even_when_the_walk_waits_for_it(tmp_path, mo
 def test_the_walk_goes_through_a_big_folder_while_its_entries_are_still_being_stated():
     """The listing is handed over at once: a folder's stats never hold the walk back (and with
     it the stop checks and commits), whatever their number."""
-    from scanner.readahead import ReadAhead
+    from scanner.core.readahead import ReadAhead
 
     release = threading.Event()
 

@@ -1,4 +1,4 @@
-"""Startup recovery and reconciliation, step by step (scanner/recovery.py, scanner/runtime.py)."""
+"""Startup recovery and reconciliation, step by step (scanner/jobs/recovery.py, scanner/runtime/process.py)."""
 
 import io
 import json
@@ -11,10 +11,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models.functions import Now
 
-from scanner import lifecycle, procinfo
+from scanner.core import procinfo
+from scanner.jobs import lifecycle
+from scanner.jobs.recovery import recover_scans
 from scanner.models import ScanEvent, ScanJob, Worker
-from scanner.recovery import recover_scans
-from scanner.runtime import ScanRuntime
+from scanner.runtime.process import ScanRuntime
 from tests.helpers import config, fresh, local_worker, many_files, remote_worker, running_job
 from tests.procs import wait_until
 
@@ -214,7 +215,7 @@ def test_dry_run_also_reports_the_resume_that_would_follow(make_library, dead_pi
 
 
 def test_a_user_pause_of_an_interrupted_scan_is_kept(make_library):
-    from scanner import services
+    from scanner.jobs import services
 
     library = make_library()
     job = ScanJob.objects.create(library=library, status="paused", pause_reason="interrupted", files_processed=500)

@@ -1,4 +1,4 @@
-"""The per-process runtime with real threads (scanner/runtime.py)."""
+"""The per-process runtime with real threads (scanner/runtime/process.py)."""
 
 import os
 import threading
@@ -8,12 +8,13 @@ import pytest
 from django.db import connection
 
 from libraries.models import MediaFile
-from scanner import extraction, lifecycle, services
-from scanner.entrypoints import current_runtime, stop_runtime
+from scanner.core.readers import pool as extraction
+from scanner.jobs import lifecycle, services
+from scanner.jobs.recovery import recover_scans
 from scanner.models import ScanEvent, ScanJob, Worker
-from scanner.recovery import recover_scans
-from scanner.registry import ScanThread
-from scanner.runtime import ScanRuntime
+from scanner.runtime.entrypoints import current_runtime, stop_runtime
+from scanner.runtime.process import ScanRuntime
+from scanner.runtime.registry import ScanThread
 from tests import media
 from tests.helpers import build_tree, config, local_worker, many_files, present_paths
 from tests.procs import wait_until

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import services
+from scanner.jobs import services
 from scanner.models import ScanJob, Worker
 from tests.helpers import build_tree, present_paths
 from tests.procs import ROOT, Gunicorn, become_subreaper, free_port, manage, reap_orphans, server_env, wait_until

@@ -1,8 +1,8 @@
-"""Library-based scan control (scanner/services.py)."""
+"""Library-based scan control (scanner/jobs/services.py)."""
 
 import pytest
 
-from scanner import services
+from scanner.jobs import services
 from scanner.models import ScanEvent, ScanJob
 from tests.helpers import at_once
 

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from mediaserver.env import database_config, env_bool, load_or_create_secret_key, parse_media_roots
+from common.env import database_config, env_bool, load_or_create_secret_key, parse_media_roots
 from scanner.conf import ScannerConfig
 
 

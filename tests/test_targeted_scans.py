@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import scanner.catalogue as catalogue_writes
+import scanner.engine.catalogue as catalogue_writes
 from libraries.models import MediaFile
-from scanner import services
+from scanner.jobs import services
 from scanner.models import ScanJob
 from tests.helpers import STAT_ONLY, catalogue, many_files, present_paths, run_job, scan_now
 

@@ -1,11 +1,11 @@
-"""The walk: sorted, resumable, safe on hostile trees (scanner/walk.py, no database)."""
+"""The walk: sorted, resumable, safe on hostile trees (scanner/core/walk.py, no database)."""
 
 import os
 from pathlib import Path
 
 import pytest
 
-from scanner.walk import RootUnavailable, Walker
+from scanner.core.walk import RootUnavailable, Walker
 from tests.helpers import unprivileged_filesystem_access
 
 

@@ -5,7 +5,7 @@ import json as _json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from scanner.recovery import recover_scans
+from scanner.jobs.recovery import recover_scans
 
 
 class Command(BaseCommand):

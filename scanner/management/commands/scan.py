@@ -8,9 +8,9 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from libraries.models import Library
-from scanner import lifecycle, services
-from scanner.entrypoints import start_runtime, stop_runtime
+from scanner.jobs import lifecycle, services
 from scanner.models import ScanJob
+from scanner.runtime.entrypoints import start_runtime, stop_runtime
 from scanner.signals import job_changed
 
 REFRESH = 0.5  # seconds between progress lines

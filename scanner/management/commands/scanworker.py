@@ -6,7 +6,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from scanner.conf import scanner_config
-from scanner.entrypoints import start_server_process, stop_server_process
+from scanner.runtime.entrypoints import start_server_process, stop_server_process
 
 
 class Command(BaseCommand):

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scanner.runtime import ScanRuntime
+    from scanner.runtime.process import ScanRuntime
 
 # Importable before Django is set up (gunicorn's post_fork): the runtime is imported lazily.
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def start_runtime(kind: str, *, claim_jobs: bool = True) -> ScanRuntime | None:
     """Start this process's runtime once; None when SCANNER_ENABLED is off."""
     global _runtime
     from scanner.conf import scanner_config
-    from scanner.runtime import ScanRuntime
+    from scanner.runtime.process import ScanRuntime
 
     config = scanner_config()
     if not config.enabled:

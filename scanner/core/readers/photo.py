@@ -3,7 +3,7 @@
 
 Image.open reads the header, never the pixels. Pillow refuses an image of more than twice
 MAX_IMAGE_PIXELS (a decompression bomb) at open; the EXIF block a header carries is bounded by
-the reader's memory limit (scanner/extraction.py).
+the reader's memory limit (scanner/core/readers/pool.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from scanner.fact_values import describe, positive, text
+from scanner.core.readers.values import describe, positive, text
 
 MAX_PIXELS = 200_000_000  # 200 megapixels: above any camera's frame, below a bomb's
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2  # Pillow raises DecompressionBombError past twice this

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
-from scanner.listing import UNTYPED, Listing, list_folder
-from scanner.readahead import ReadAhead
-from scanner.scope import Scope
+from scanner.core.listing import UNTYPED, Listing, list_folder
+from scanner.core.readahead import ReadAhead
+from scanner.core.scope import Scope
 
 PROBE_FOLDERS = 3  # folder stats timed before deciding whether the walk reads ahead
 SLOW_STAT = 100e-6  # seconds: a median folder stat slower than this is a network round trip, not a cache hit
@@ -51,7 +51,7 @@ class FileEntry:
     mtime_ns: int = 0
     error: str = ""  # why the file cannot be catalogued; empty when it can
     bad_name: bool = False  # not valid UTF-8: cannot be stored, not even as a checkpoint
-    inode: int | None = None  # with `device`: what a rename keeps (scanner/moves.py); None if out of range
+    inode: int | None = None  # with `device`: what a rename keeps (scanner/engine/moves.py); None if out of range
     device: int | None = None
 
     @property
@@ -101,7 +101,7 @@ class Walker:
             # the scan somewhere else.
             raise RootUnavailable(f"The library folder {root} is now a link to {self.root}; scans never follow it")
         self.after = after
-        self.scope = scope or Scope([])  # a targeted scan walks only these paths (scanner/scope.py)
+        self.scope = scope or Scope([])  # a targeted scan walks only these paths (scanner/core/scope.py)
         self.on_dir_error = on_dir_error or (lambda path, error: None)
         self.threads = threads  # read-ahead threads on a slow share (readahead.py); 0 walks serially
         self.ahead = ahead  # entries the read-ahead may hold
@@ -238,7 +238,7 @@ class Walker:
         return bool(scope) and not scope.leads_to(folder) and not scope.holds(folder[:-1])
 
     def _list(self, prefix: str, sort: bool, report: bool, reader: ReadAhead | None) -> Listing | None:
-        """The folder's listing (scanner/listing.py); None if it cannot be listed."""
+        """The folder's listing (scanner/core/listing.py); None if it cannot be listed."""
         try:
             if reader is not None:
                 return reader.take(prefix)

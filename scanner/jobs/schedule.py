@@ -17,9 +17,9 @@ from django.db import transaction
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Now
 
+from common.locks import shared_duty, try_shared_lock
 from libraries.models import Library
-from scanner import lifecycle
-from scanner.locks import shared_duty, try_shared_lock
+from scanner.jobs import lifecycle
 from scanner.models import ScanJob
 
 if TYPE_CHECKING:  # django_stubs_ext comes with django-stubs, a dev tool

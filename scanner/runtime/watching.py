@@ -6,7 +6,7 @@ recovery deletes a dead process's), and then free for any process to take. The h
 an inotify watch (watchdog) on the folder. Events are reduced to the places they touch (a
 file's folder; a folder itself; a file in the library root itself) and, after
 SCANNER_WATCH_DELAY seconds of quiet in that library (at most MAX_WAIT after the first event),
-written as pending changes, which become a targeted scan (scanner/changes.py). Whatever was
+written as pending changes, which become a targeted scan (scanner/jobs/changes.py). Whatever was
 seen but not written when a process dies is covered by the quick scan of the whole library
 that the next holder queues on taking the watch up.
 
@@ -44,12 +44,13 @@ from watchdog.observers.api import ObservedWatch
 
 from libraries.models import Library
 from libraries.paths import is_within
-from scanner import changes, lifecycle, selectors
-from scanner.events import log_decision, record_event
-from scanner.listing import KIND_BY_EXTENSION, SYSTEM_FOLDERS
+from scanner.core.extensions import KIND_BY_EXTENSION
+from scanner.core.listing import SYSTEM_FOLDERS
+from scanner.core.scope import collapse
+from scanner.core.walk import is_catalogable
+from scanner.jobs import changes, lifecycle, selectors
+from scanner.jobs.events import log_decision, record_event
 from scanner.models import LibraryWatch, PendingChange, ScanJob, Worker
-from scanner.scope import collapse
-from scanner.walk import is_catalogable
 
 MAX_WAIT = 30.0  # seconds after a library's first unwritten change: written even if changes go on
 SYNC_INTERVAL = 2.0  # seconds between looks at which libraries this process should watch

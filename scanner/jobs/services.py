@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from libraries.models import Library
-from scanner import changes, lifecycle, selectors
+from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
+from scanner.jobs import changes, lifecycle, selectors
 from scanner.models import PendingChange, ScanJob
-from scanner.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
 
 Status = ScanJob.Status
 CAS_ATTEMPTS = 8  # reads when the job keeps changing between our read and our write

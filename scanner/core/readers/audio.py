@@ -6,7 +6,7 @@ import os
 
 import mutagen
 
-from scanner.fact_values import describe, number, positive, seconds, text
+from scanner.core.readers.values import describe, number, positive, seconds, text
 
 CODEC_BY_CLASS = {
     "MP3": "mp3", "EasyMP3": "mp3", "FLAC": "flac", "OggVorbis": "vorbis", "OggOpus": "opus",

@@ -1,6 +1,6 @@
-"""One folder's listing, classified and sorted for the walk (scanner/walk.py). No Django here.
+"""One folder's listing, classified and sorted for the walk (scanner/core/walk.py). No Django here.
 
-Media files are told by their extension (one table, below); folders sort with a '/' appended
+Media files are told by their extension (scanner/core/extensions.py); folders sort with a '/' appended
 to their name, which puts the walk in plain string order. Hidden entries and the folders NAS
 systems and operating systems put in shares are left out; so are symlinks whose target lies
 outside the library. Types come from the listing itself (d_type) where the file system gives
@@ -13,18 +13,8 @@ import os
 from collections.abc import Callable
 from operator import itemgetter
 
-VIDEO_EXTENSIONS = frozenset(
-    "mkv mp4 m4v avi mov wmv webm ts m2ts mts mpg mpeg mpe vob flv ogv 3gp divx asf rm rmvb".split()
-)
-AUDIO_EXTENSIONS = frozenset(
-    "mp3 flac m4a m4b aac ogg oga opus wav aif aiff wma ape wv mpc alac dsf dff mka spx".split()
-)
-IMAGE_EXTENSIONS = frozenset("jpg jpeg png webp gif heic heif avif bmp tif tiff".split())
-KIND_BY_EXTENSION = {
-    **{ext: "video" for ext in VIDEO_EXTENSIONS},
-    **{ext: "audio" for ext in AUDIO_EXTENSIONS},
-    **{ext: "image" for ext in IMAGE_EXTENSIONS},
-}
+from scanner.core.extensions import KIND_BY_EXTENSION
+
 # Folders that NAS systems and operating systems put in shares; never media.
 SYSTEM_FOLDERS = frozenset(
     {"@eaDir", "@Recycle", "@Recently-Snapshot", "#recycle", "#snapshot", "$RECYCLE.BIN",

@@ -7,7 +7,7 @@ and mtime_ns: not reopened), restored (its row was marked missing) or failed. Ca
 the walk passed without finding are unseen, unless they lie in a folder that could not be
 read; consecutive unseen rows are kept as one path range, so a vanished folder of 300,000
 files costs one range, not 300,000 ids. What new and changed files say inside (tags, video
-streams, photo facts: metadata.py; every file in full mode) is read in the process pool while
+streams, photo facts: readers/dispatch.py; every file in full mode) is read in the process pool while
 the engine commits earlier batches; `finish` waits for it and stages the rows. An empty file has
 nothing to read: it is catalogued by its stats and counted failed.
 """
@@ -24,8 +24,12 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from libraries.models import MediaFile
-from scanner.batching import Run
-from scanner.catalogue import (
+from scanner.core.batching import Run
+from scanner.core.readers.dispatch import EMPTY_FILE, READ_EXTENSIONS
+from scanner.core.readers.pool import SHARE_READ_THREADS, PendingReads, start_readers
+from scanner.core.scope import Scope
+from scanner.core.walk import VANISHED, FileEntry
+from scanner.engine.catalogue import (
     FACT_FIELDS,
     ID,
     META_FIELDS,
@@ -36,11 +40,7 @@ from scanner.catalogue import (
     db_datetime,
     rows_in_range,
 )
-from scanner.events import log_decision
-from scanner.extraction import SHARE_READ_THREADS, PendingReads, start_readers
-from scanner.metadata import EMPTY_FILE, READ_EXTENSIONS
-from scanner.scope import Scope
-from scanner.walk import VANISHED, FileEntry
+from scanner.jobs.events import log_decision
 
 EMPTY_META: dict = {
     "duration": None, "title": "", "artist": "", "album": "", "album_artist": "", "track": None, "disc": None,

@@ -30,7 +30,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from scanner.listing import UNTYPED, Listing
+from scanner.core.listing import UNTYPED, Listing
 
 Result = tuple[Listing | None, Exception | None]  # an OSError, or a bug the walk raises as it would
 STAT_CHUNK = 8  # entries of a folder stat'ed by one thread in one go

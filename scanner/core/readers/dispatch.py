@@ -1,7 +1,7 @@
-"""What the scanner reads inside media files, by kind: audio tags (mutagen, audio_tags.py),
-video containers (PyAV, video_probe.py), photos (Pillow, photo_facts.py). No Django here.
+"""What the scanner reads inside media files, by kind: audio tags (mutagen, audio.py),
+video containers (PyAV, video.py), photos (Pillow, photo.py). No Django here.
 
-Runs in reader processes (see scanner/extraction.py), so everything it takes and returns is
+Runs in reader processes (see scanner/core/readers/pool.py), so everything it takes and returns is
 plain and picklable. A file that cannot be read gives empty fields and the reason, never an
 exception: the scan still catalogues it with its stats and counts it as failed. The readers
 are imported on first use, so a reader process pays only for the libraries its files need.
@@ -13,17 +13,17 @@ import os
 from collections.abc import Callable
 from importlib import import_module
 
-from scanner.fact_values import describe
-from scanner.listing import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from scanner.core.extensions import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from scanner.core.readers.values import describe
 
-Metadata = dict  # the catalogue's META_FIELDS it knows (scanner/catalogue.py), by name
+Metadata = dict  # the catalogue's META_FIELDS it knows (scanner/engine/catalogue.py), by name
 # The reader of each extension, as "module:function". Matroska audio goes to FFmpeg (mutagen
 # does not read it); HEIC and HEIF photos have no reader (Pillow has no decoder for them) and
 # are catalogued by their stats only.
 READERS = {
-    **{ext: "scanner.audio_tags:read_audio" for ext in AUDIO_EXTENSIONS - {"mka"}},
-    **{ext: "scanner.video_probe:read_video" for ext in VIDEO_EXTENSIONS | {"mka"}},
-    **{ext: "scanner.photo_facts:read_photo" for ext in IMAGE_EXTENSIONS - {"heic", "heif"}},
+    **{ext: f"{__package__}.audio:read_audio" for ext in AUDIO_EXTENSIONS - {"mka"}},
+    **{ext: f"{__package__}.video:read_video" for ext in VIDEO_EXTENSIONS | {"mka"}},
+    **{ext: f"{__package__}.photo:read_photo" for ext in IMAGE_EXTENSIONS - {"heic", "heif"}},
 }
 READ_EXTENSIONS = frozenset(READERS)  # files whose content a scan reads when they are new or changed
 EMPTY_FILE = "empty file (0 bytes): nothing to read"

@@ -24,10 +24,10 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Now
 
-from scanner import procinfo
-from scanner.events import record_event
+from scanner.core import procinfo
+from scanner.jobs.events import record_event
+from scanner.jobs.resume_policy import Verdict
 from scanner.models import PendingChange, ScanJob, Worker
-from scanner.resume_policy import Verdict
 from scanner.signals import job_changed
 
 Status = ScanJob.Status

@@ -15,7 +15,7 @@ from functools import partial
 from django.db import connection, transaction
 
 from libraries.models import MediaFile
-from scanner.scope import Scope
+from scanner.core.scope import Scope
 
 META_FIELDS = (
     "duration", "title", "artist", "album", "album_artist", "track", "disc", "year", "genre", "codec", "bitrate",
@@ -50,7 +50,7 @@ def insert_files(rows: list[tuple], fields: tuple[str, ...] = INSERT_FIELDS) -> 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # psycopg's COPY, past Django's cursor: its errors must be wrapped as Django's are,
-            # so that a lost connection is seen as an outage (mediaserver/dberrors.py).
+            # so that a lost connection is seen as an outage (common/dberrors.py).
             with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

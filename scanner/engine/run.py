@@ -1,7 +1,7 @@
 """The scan engine: runs one claimed job, from its checkpoint to completion (DESIGN.md section 3).
 
 The walk (walk.py) is cut into runs (batching.py), each compared with the catalogue rows of
-its path range (planner.py) and committed in one lease-guarded transaction (commit.py), while
+its path range (plan.py) and committed in one lease-guarded transaction (commit.py), while
 `Progress` keeps what the job row says. Tags are read in a process pool while the thread plans
 the next run: up to LOOKAHEAD batches are in flight before the oldest is committed, so a crash
 or a pause redoes only the work in flight (and at most COMMIT_INTERVAL of batches that had
@@ -23,22 +23,23 @@ from functools import partial
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from common.dberrors import is_outage
 from libraries.models import MediaFile
 from libraries.paths import is_within
-from mediaserver.dberrors import is_outage
-from scanner import catalogue, lifecycle
-from scanner.batching import Batcher, Stopped
-from scanner.commit import Committer, LeaseLost, LostDurability
 from scanner.conf import ScannerConfig
-from scanner.events import record_event
-from scanner.lifecycle import Lease
-from scanner.metadata import READ_EXTENSIONS
+from scanner.core.batching import Batcher, Stopped
+from scanner.core.progress import COUNTERS, Progress
+from scanner.core.readers.dispatch import READ_EXTENSIONS
+from scanner.core.scope import Scope, describe_scope
+from scanner.core.walk import RootUnavailable, Walker
+from scanner.engine import catalogue
+from scanner.engine.commit import Committer, LeaseLost, LostDurability
+from scanner.engine.plan import Batch, Planner
+from scanner.jobs import lifecycle
+from scanner.jobs.events import record_event
+from scanner.jobs.lifecycle import Lease
+from scanner.jobs.resume_policy import after_interruption
 from scanner.models import ScanJob
-from scanner.planner import Batch, Planner
-from scanner.progress import COUNTERS, Progress
-from scanner.resume_policy import after_interruption
-from scanner.scope import Scope, describe_scope
-from scanner.walk import RootUnavailable, Walker
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The per-process scanner runtime: its duties on a schedule (DESIGN.md sections 4 and 5).
 
-It ties together this process's worker identity (scanner/identity.py), its scan threads
-(scanner/registry.py) and an APScheduler scheduler with a process-local memory job store:
+It ties together this process's worker identity (scanner/runtime/identity.py), its scan threads
+(scanner/runtime/registry.py) and an APScheduler scheduler with a process-local memory job store:
 - startup recovery, once, at once (in the scheduler's thread: start-up is never blocked);
 - claiming queued jobs every SCANNER_CLAIM_INTERVAL seconds, and at once when a job was queued
   in this process (scanner.signals tells it);
@@ -10,11 +10,11 @@ It ties together this process's worker identity (scanner/identity.py), its scan 
   is no longer theirs are stopped; jobs the database shows running with no live owner (this
   process included) are recovered;
 - housekeeping at the same pace: scheduled rescans that are due, pruning old scan history;
-- watching libraries for changes, a few times a second (scanner/watching.py), unless
+- watching libraries for changes, a few times a second (scanner/runtime/watching.py), unless
   SCANNER_WATCH is off.
 A duty that fails (database down, migrations pending) logs why and runs again next time.
 
-Only server entry points start it (scanner/entrypoints.py); importing this module starts nothing.
+Only server entry points start it (scanner/runtime/entrypoints.py); importing this module starts nothing.
 """
 
 from __future__ import annotations
@@ -32,19 +32,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from django.db import DatabaseError, connection
 from django_apscheduler.util import close_old_connections
 
-from scanner import lifecycle
-from scanner.changes import queue_scans_for_changes
 from scanner.conf import ScannerConfig, scanner_config
-from scanner.engine import ScanEngine, interrupt
-from scanner.extraction import shutdown_pool
-from scanner.housekeeping import run_shared_duties
-from scanner.identity import WorkerIdentity
-from scanner.lifecycle import Lease
+from scanner.core.readers.pool import shutdown_pool
+from scanner.engine.run import ScanEngine, interrupt
+from scanner.jobs import lifecycle
+from scanner.jobs.changes import queue_scans_for_changes
+from scanner.jobs.lifecycle import Lease
+from scanner.jobs.recovery import recover_scans
+from scanner.jobs.schedule import run_shared_duties
 from scanner.models import ScanJob, Worker
-from scanner.recovery import recover_scans
-from scanner.registry import ScanThread, ThreadRegistry
+from scanner.runtime.identity import WorkerIdentity
+from scanner.runtime.registry import ScanThread, ThreadRegistry
+from scanner.runtime.watching import Watcher
 from scanner.signals import job_changed
-from scanner.watching import Watcher
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class ScanRuntime:
     # ----------------------------------------------------------------- duties
     @duty
     def recover(self) -> None:
-        """Recovery as at startup: orphaned, duplicate and resumable jobs (scanner/recovery.py)."""
+        """Recovery as at startup: orphaned, duplicate and resumable jobs (scanner/jobs/recovery.py)."""
         self._recover()
 
     @duty

@@ -16,8 +16,8 @@ from collections.abc import Collection
 
 from django.db.models.functions import Now
 
-from scanner import procinfo
-from scanner.lifecycle import WorkerGone
+from scanner.core import procinfo
+from scanner.jobs.lifecycle import WorkerGone
 from scanner.models import ScanJob, Worker
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import re
 
 import av
 
-from scanner.fact_values import describe, number, positive, seconds, text
+from scanner.core.readers.values import describe, number, positive, seconds, text
 
 PROBE_BYTES = 5_000_000  # FFmpeg's default probesize: enough for every header we read
 MAX_STREAMS = 256  # a Blu-ray remux has some forty; FFmpeg's own default is 1000

@@ -8,7 +8,7 @@ completes the job, so a scan that fails or is cancelled marks nothing missing.
 
 When the connection is lost (a restarted server, a killed backend) a step is retried with
 backoff; a commit whose acknowledgement was lost is first checked, so it is never applied
-twice. Only outages are retried (mediaserver/dberrors.py): any other error goes up at once.
+twice. Only outages are retried (common/dberrors.py): any other error goes up at once.
 """
 
 from __future__ import annotations
@@ -23,16 +23,17 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
+from common.dberrors import is_outage
 from libraries.models import MediaFile
-from mediaserver.dberrors import is_outage
-from scanner import catalogue, lifecycle
-from scanner.batching import Stopped
-from scanner.events import log_decision
-from scanner.lifecycle import Lease
+from scanner.core.batching import Stopped
+from scanner.core.progress import COUNTERS, Progress, Step
+from scanner.engine import catalogue
+from scanner.engine.moves import apply_moves
+from scanner.engine.plan import Batch
+from scanner.jobs import lifecycle
+from scanner.jobs.events import log_decision
+from scanner.jobs.lifecycle import Lease
 from scanner.models import ScanEvent, ScanJob
-from scanner.moves import apply_moves
-from scanner.planner import Batch
-from scanner.progress import COUNTERS, Progress, Step
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

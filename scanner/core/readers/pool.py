@@ -1,4 +1,4 @@
-"""Reading media files (tags, streams, photo facts: metadata.py) off the committing thread, on
+"""Reading media files (tags, streams, photo facts: dispatch.py) off the committing thread, on
 the cores the scan thread does not use.
 
 mutagen is pure Python, so threads would share one core; a process pool (spawned, never
@@ -41,7 +41,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from scanner.metadata import Metadata, read_many, read_metadata
+from scanner.core.readers.dispatch import Metadata, read_many, read_metadata
 
 logger = logging.getLogger(__name__)
 MIN_CHUNK = 8  # files per round trip to a worker process

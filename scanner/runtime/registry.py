@@ -15,9 +15,9 @@ from uuid import UUID
 
 from django.db import DatabaseError, connection
 
-from scanner import lifecycle
-from scanner.events import record_event
-from scanner.lifecycle import Lease
+from scanner.jobs import lifecycle
+from scanner.jobs.events import record_event
+from scanner.jobs.lifecycle import Lease
 from scanner.models import ScanJob
 
 logger = logging.getLogger(__name__)

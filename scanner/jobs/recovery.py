@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING
 from django.db.models import BooleanField, Case, Exists, Q, Value, When
 from django.db.models.functions import Now
 
-from scanner import lifecycle, procinfo
+from common.locks import shared_duty
 from scanner.conf import ScannerConfig, scanner_config
-from scanner.locks import shared_duty
+from scanner.core import procinfo
+from scanner.jobs import lifecycle
+from scanner.jobs.resume_policy import after_interruption, retry_delay
 from scanner.models import ScanJob, Worker
-from scanner.resume_policy import after_interruption, retry_delay
 
 if TYPE_CHECKING:  # django_stubs_ext comes with django-stubs, a dev tool
     from typing import TypedDict

@@ -20,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from libraries.models import MediaFile
-from scanner.catalogue import db_datetime
+from scanner.engine.catalogue import db_datetime
 
 PAGE_ROWS = 5000
 IDS_PER_STATEMENT = 1000

@@ -19,10 +19,10 @@ from django.db.models.functions import Now
 
 from libraries.models import Library
 from libraries.paths import is_within
-from scanner import lifecycle
-from scanner.events import log_decision
+from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
+from scanner.jobs import lifecycle
+from scanner.jobs.events import log_decision
 from scanner.models import PendingChange, ScanJob
-from scanner.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
 
 MAX_PENDING_READ = 20 * MAX_PATHS  # pending rows of one library read at once; beyond, a whole scan
 IDS_PER_STATEMENT = 1000

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scanner.walk import FileEntry, Walker
+from scanner.core.walk import FileEntry, Walker
 
 logger = logging.getLogger(__name__)
 
