@@ -50,10 +50,12 @@ fuse:
 	  } > var/apt-fuse.log 2>&1 || echo "Could not install fuse3 (see var/apt-fuse.log)"; \
 	fi
 
-# ruff (lint, import order) and mypy (types), both configured in pyproject.toml; `make test` runs it first.
+# ruff (lint, import order), mypy (types) and import-linter (the layers of DESIGN.md 1), all configured in
+# pyproject.toml; `make test` runs it first.
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # Slow tests (load, chaos, database restarts) run only with FULL=1, as .ci/run does.
 test: $(VENV)/.dev-deps lint browser fuse

@@ -1,0 +1,44 @@
+"""The code's layout holds what DESIGN.md section 1 says of it (issue 21).
+
+import-linter (`make lint`) checks the layers; these check what it cannot: the readers' table
+names modules that import, and a reader process loads the plain-Python core and nothing else.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import import_module
+
+from scanner.core.readers.dispatch import READERS
+from tests import media
+from tests.procs import ROOT
+
+
+def test_every_reader_named_in_the_table_imports():
+    """The table holds "module:function" strings: a stale one would make every file of its
+    kind count as failed, quietly, instead of failing here."""
+    for name in sorted(set(READERS.values())):
+        module, function = name.split(":")
+        assert callable(getattr(import_module(module), function)), name
+
+
+def test_a_reader_process_loads_only_the_core(tmp_path):
+    """What a spawned reader imports to read each kind of file: never Django, the apps, or the
+    scanner's database layers (a reader would pay for them at every start, and could touch them)."""
+    files = [media.write_mp3(tmp_path / "a.mp3"), media.write_video(tmp_path / "v.mkv"),
+             media.write_photo(tmp_path / "p.jpg")]
+    script = (
+        "import sys\n"
+        "from scanner.core.readers import pool\n"  # what a reader process unpickles first
+        f"results = pool.read_many({[str(path) for path in files]!r})\n"
+        "assert all(not error for _, error in results), results\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    modules = loaded.stdout.split()
+    assert "scanner.core.readers.video" in modules  # it did read: the check below is not vacuous
+    foreign = [name for name in modules if name.split(".")[0] in ("django", "rest_framework", "libraries",
+                                                                    "mediaserver", "common")
+               or (name.startswith("scanner.") and not name.startswith("scanner.core"))]
+    assert foreign == []
