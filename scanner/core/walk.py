@@ -70,7 +70,7 @@ def _before(after: str, folder: str) -> bool:
     return bool(after) and folder <= after and not after.startswith(folder)
 
 
-def is_catalogable(path: str) -> str:
+def why_uncatalogable(path: str) -> str:
     """Empty string if `path` can be stored, else the reason it cannot."""
     if path.isascii():
         return "" if len(path) <= MAX_PATH_BYTES else TOO_LONG
@@ -253,7 +253,7 @@ class Walker:
 
     def _file_entry(self, entry: os.DirEntry, rel: str, kind: str, extension: str) -> FileEntry:
         """The entry of a media file with its stat, or with the reason it cannot be catalogued."""
-        problem = is_catalogable(rel)
+        problem = why_uncatalogable(rel)
         item = FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
         if not problem:
             try:

@@ -47,7 +47,7 @@ from libraries.paths import is_within
 from scanner.core.extensions import KIND_BY_EXTENSION
 from scanner.core.listing import SYSTEM_FOLDERS
 from scanner.core.scope import collapse
-from scanner.core.walk import is_catalogable
+from scanner.core.walk import why_uncatalogable
 from scanner.jobs import changes, lifecycle, selectors
 from scanner.jobs.events import log_decision, record_event
 from scanner.models import LibraryWatch, PendingChange, ScanJob, Worker
@@ -99,7 +99,7 @@ class _Changes(FileSystemEventHandler):
             if dot <= 0 or name[dot + 1:].lower() not in KIND_BY_EXTENSION:
                 return None  # not a media file (a download's .part, a .nfo, ...)
             rel = rel.rpartition("/")[0] or rel  # its folder; a file in the root, itself
-        while rel and is_catalogable(rel):  # a name that is not UTF-8: its folder, which the walk reports
+        while rel and why_uncatalogable(rel):  # a name the catalogue cannot hold: its folder, which the walk reports
             rel = rel.rpartition("/")[0]
         return rel or None
 
