@@ -14,9 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from libraries.models import MediaFile
+from scanner.core.walk import FileEntry
 from scanner.engine import catalogue
 from scanner.engine import run as engine
-from scanner.engine.plan import EMPTY_VALUES
 from tests.helpers import many_files, scan_now
 
 pytestmark = [
@@ -39,9 +39,8 @@ def test_a_first_scan_leaves_statistics_that_read_a_range_by_its_paths(make_libr
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE libraries_mediafile SET (autovacuum_enabled = false)")  # as on some servers
     now = catalogue.db_datetime(timezone.now())
-    meta = EMPTY_VALUES
-    catalogue.insert_files([(older.pk, f"f{i:05d}.mkv", 1, 1, None, None, "video", "mkv", *meta, False, now, now,
-                             None, None) for i in range(20_000)])
+    catalogue.insert_files([catalogue.insert_row(older.pk, FileEntry(f"f{i:05d}.mkv", "video", "mkv", 1, 1),
+                                                 catalogue.NO_FACTS, now=now, job_id=None) for i in range(20_000)])
     catalogue.refresh_statistics()  # they know the older library, not the new one
     assert "mediafile_unique_path_per_library" not in range_query_plan(new.pk)
 

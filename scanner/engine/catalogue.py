@@ -8,25 +8,52 @@ because the ORM says the same thing too slowly (see bench/RESULTS.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
+from typing import NamedTuple
 
 from django.db import connection, transaction
 
 from libraries.models import MediaFile
 from scanner.core.scope import Scope
+from scanner.core.walk import FileEntry
 
 META_FIELDS = (
     "duration", "title", "artist", "album", "album_artist", "track", "disc", "year", "genre", "codec", "bitrate",
     "sample_rate", "width", "height", "taken_at", "streams", "languages",
 )
-# An inserted row: these values, in this order.
+# An inserted row: these values, in this order (insert_row builds them).
 INSERT_FIELDS = ("library_id", "path", "size", "mtime_ns", "inode", "device", "kind", "extension", *META_FIELDS,
                  "missing", "first_seen", "last_seen", "last_job_id", "unseen_by_job_id")
-# An updated row: these values, then the row's id.
+# An updated row: these values, then the row's id (update_row builds them).
 UPDATE_FIELDS = ("size", "mtime_ns", "inode", "device", "kind", "extension", *META_FIELDS, "missing", "last_seen",
                  "last_job_id", "unseen_by_job_id")
+# What media files hold beyond the stats and tags of the first catalogue. A file with nothing
+# read (an empty file, one with no reader) leaves them to their database defaults: a third
+# fewer values per row in a first scan of such files (bench/NOTES.md).
+FACT_FIELDS = ("album_artist", "disc", "genre", "width", "height", "taken_at", "streams", "languages")
+BASIC_FIELDS = tuple(name for name in INSERT_FIELDS if name not in FACT_FIELDS)
+EMPTY_META: dict = {
+    "duration": None, "title": "", "artist": "", "album": "", "album_artist": "", "track": None, "disc": None,
+    "year": None, "genre": "", "codec": "", "bitrate": None, "sample_rate": None, "width": None, "height": None,
+    "taken_at": None, "streams": [], "languages": "",
+}
+# Characters of MediaFile.languages (" eng fre ") left between the spaces around, with room to spare.
+LANGUAGES_LIMIT = (MediaFile._meta.get_field("languages").max_length or 0) - 4
+_STREAMS, _TAKEN_AT = META_FIELDS.index("streams"), META_FIELDS.index("taken_at")
+
+
+class StoredFile(NamedTuple):
+    """A catalogued file as rows_in_range reads it; `facts` (META_FIELDS' values) in full mode only."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    missing: bool
+    facts: tuple | None
 
 
 def db_datetime(value: datetime):
@@ -34,13 +61,69 @@ def db_datetime(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
-# What media files hold beyond the stats and tags of the first catalogue. A file with nothing
-# read (an empty file, one with no reader) leaves them to their database defaults: a third
-# fewer values per row in a first scan of such files (bench/NOTES.md).
-FACT_FIELDS = ("album_artist", "disc", "genre", "width", "height", "taken_at", "streams", "languages")
-BASIC_FIELDS = tuple(name for name in INSERT_FIELDS if name not in FACT_FIELDS)
+# ----------------------------------------------------------------- what files say, as rows hold it
+def complete_facts(meta: dict) -> dict:
+    """A reader's fields as the catalogue keeps them: every field, `taken_at` as an aware
+    datetime (an EXIF time without offset is the camera's clock, kept as UTC), `languages`
+    from the streams."""
+    meta = {**EMPTY_META, **meta}
+    if isinstance(meta["taken_at"], str):  # the photo reader gives UTC, checked; a bad one costs its date only
+        try:
+            meta["taken_at"] = datetime.fromisoformat(meta["taken_at"]).astimezone(UTC)
+        except (ValueError, OverflowError):
+            meta["taken_at"] = None
+    if meta["streams"]:
+        languages = sorted({stream["language"] for stream in meta["streams"] if stream.get("language")})
+        while len(" ".join(languages)) > LANGUAGES_LIMIT:
+            languages.pop()
+        meta["languages"] = f" {' '.join(languages)} " if languages else ""
+    return meta
 
 
+def stored_facts(meta: dict) -> tuple:
+    """META_FIELDS' values of completed facts, as a raw statement wants them."""
+    values = [meta[name] for name in META_FIELDS]  # a hot loop: thousands of files a batch
+    values[_STREAMS] = json.dumps(meta["streams"]) if meta["streams"] else "[]"
+    if meta["taken_at"] is not None:
+        values[_TAKEN_AT] = db_datetime(meta["taken_at"])
+    return tuple(values)
+
+
+def holds_facts(row: StoredFile, meta: dict) -> bool:
+    """Whether a row read in full mode holds these completed facts already."""
+    assert row.facts is not None, "read with_meta=True"
+    stored = dict(zip(META_FIELDS, row.facts, strict=True))
+    if isinstance(stored["streams"], str):  # SQLite hands JSON back as text
+        stored["streams"] = json.loads(stored["streams"])
+    if isinstance(stored["taken_at"], datetime) and stored["taken_at"].tzinfo is None:  # SQLite: naive UTC
+        stored["taken_at"] = stored["taken_at"].replace(tzinfo=UTC)
+    return all(stored[name] == meta[name] for name in META_FIELDS)
+
+
+NO_FACTS = stored_facts(complete_facts({}))  # a file with nothing read
+_BASIC_NO_FACTS = tuple(value for name, value in zip(META_FIELDS, NO_FACTS, strict=True) if name not in FACT_FIELDS)
+
+
+# ----------------------------------------------------------------- rows to write
+def insert_row(library_id: int, entry: FileEntry, facts: tuple, *, now, job_id: int | None) -> tuple:
+    """A new file's row, in INSERT_FIELDS order (`facts`: stored_facts; `now` as db_datetime gives it)."""
+    return (library_id, entry.path, entry.size, entry.mtime_ns, entry.inode, entry.device, entry.kind,
+            entry.extension, *facts, False, now, now, job_id, None)
+
+
+def basic_insert_row(library_id: int, entry: FileEntry, *, now, job_id: int | None) -> tuple:
+    """A new file with nothing read, in BASIC_FIELDS order: the fact columns keep their defaults."""
+    return (library_id, entry.path, entry.size, entry.mtime_ns, entry.inode, entry.device, entry.kind,
+            entry.extension, *_BASIC_NO_FACTS, False, now, now, job_id, None)
+
+
+def update_row(row_id: int, entry: FileEntry, facts: tuple, *, now, job_id: int) -> tuple:
+    """A changed file's row, in UPDATE_FIELDS order, then its id."""
+    return (entry.size, entry.mtime_ns, entry.inode, entry.device, entry.kind, entry.extension, *facts, False, now,
+            job_id, None, row_id)
+
+
+# ----------------------------------------------------------------- statements
 def insert_files(rows: list[tuple], fields: tuple[str, ...] = INSERT_FIELDS) -> None:
     """Insert rows holding `fields` (INSERT_FIELDS, or BASIC_FIELDS)."""
     if not rows:
@@ -83,14 +166,11 @@ def refresh_statistics() -> None:
         cursor.execute(f"ANALYZE {connection.ops.quote_name(MediaFile._meta.db_table)} (library_id)")
 
 
-# A catalogued row as rows_in_range returns it: these columns (META_FIELDS too in full mode).
-ID, PATH, SIZE, MTIME_NS, MISSING = range(5)
-KEY_FIELDS = ("id", "path", "size", "mtime_ns", "missing")
 PAGE_ROWS = 5000  # rows per query of a range: memory is bounded by this, not by the range
 
 
 def rows_in_range(library_id: int, lower: str, upper: str | None, *, with_meta: bool,
-                  scope: Scope | None = None, page_rows: int = PAGE_ROWS) -> Iterator[tuple]:
+                  scope: Scope | None = None, page_rows: int = PAGE_ROWS) -> Iterator[StoredFile]:
     """The library's rows with `lower < path <= upper` (no upper bound when None), in path
     order, read `page_rows` at a time; in a targeted scan, only those its scope covers."""
     pages = partial(_pages, library_id, with_meta=with_meta, page_rows=page_rows)
@@ -109,10 +189,12 @@ def rows_in_range(library_id: int, lower: str, upper: str | None, *, with_meta: 
             yield from pages(bounds)
 
 
-def _pages(library_id: int, bounds: list[tuple[str, str]], *, with_meta: bool, page_rows: int) -> Iterator[tuple]:
+def _pages(library_id: int, bounds: list[tuple[str, str]], *, with_meta: bool,
+           page_rows: int) -> Iterator[StoredFile]:
     """Rows whose path meets each (operator, value) of `bounds`, in path order, a page at a time."""
     table = connection.ops.quote_name(MediaFile._meta.db_table)
-    columns = ", ".join(KEY_FIELDS + (META_FIELDS if with_meta else ()))
+    # Without facts the last column is a NULL, so that each row is a StoredFile as it comes.
+    columns = ", ".join(("id", "path", "size", "mtime_ns", "missing", *(META_FIELDS if with_meta else ("NULL",))))
     # Each later page starts after the last path of the one before.
     sql = (f"SELECT {columns} FROM {table} WHERE library_id = %s AND path > %s "
            f"{''.join(f' AND path {op} %s' for op, _ in bounds)} ORDER BY path LIMIT %s")
@@ -121,10 +203,13 @@ def _pages(library_id: int, bounds: list[tuple[str, str]], *, with_meta: bool, p
         with connection.cursor() as cursor:
             cursor.execute(sql, [library_id, after, *(value for _, value in bounds), page_rows])
             page = cursor.fetchall()
-        paths = [row[PATH] for row in page]
+        paths = [row[1] for row in page]
         if paths != sorted(paths):  # the merge with the walk relies on this order (the "C" collation)
             raise RuntimeError("the database orders catalogue paths unlike the walk; is the C collation missing?")
-        yield from page
+        if with_meta:
+            yield from (StoredFile(row[0], row[1], row[2], row[3], row[4], row[5:]) for row in page)
+        else:
+            yield from map(StoredFile._make, page)
         if len(page) < page_rows:
             return
         after = paths[-1]

@@ -15,6 +15,7 @@ so memory is bounded by a page and the largest group, not by how many files move
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -26,6 +27,17 @@ PAGE_ROWS = 5000
 IDS_PER_STATEMENT = 1000
 
 
+class Candidate(NamedTuple):
+    """One side of a possible move, as _ordered reads it."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int | None
+    device: int | None
+
+
 def apply_moves(library_id: int, job_id: int) -> int:
     """Pair the job's unseen rows with the rows it added, move the old rows, drop the new ones;
     how many files moved. Call inside the transaction that completes the job."""
@@ -33,7 +45,7 @@ def apply_moves(library_id: int, job_id: int) -> int:
     gone = _ordered(table, "unseen_by_job_id = %s", [library_id, job_id])
     # Rows this job inserted: written by it once, as new (an update keeps the old first_seen).
     added = _ordered(table, "last_job_id = %s AND first_seen = last_seen AND NOT missing", [library_id, job_id])
-    pairs: list[tuple[int, tuple]] = []  # (old row's id, the new row)
+    pairs: list[tuple[int, Candidate]] = []  # (old row's id, the new row)
     moved = 0
     for old_group, new_group in _common_groups(gone, added):
         # By name first, then by inode among the rest. A name two files share on one side
@@ -41,46 +53,46 @@ def apply_moves(library_id: int, job_id: int) -> int:
         # may reuse the inode of a file deleted next to it.
         olds, news = _unique(old_group, _name), _unique(new_group, _name)
         shared = ({_name(row) for row in old_group} - set(olds)) | ({_name(row) for row in new_group} - set(news))
-        by_name = [(old[0], new) for name, old in olds.items() if (new := news.get(name)) is not None]
+        by_name = [(old.id, new) for name, old in olds.items() if (new := news.get(name)) is not None]
         pairs += by_name
-        paired = {old_id for old_id, _ in by_name} | {new[0] for _, new in by_name}
-        rest = [row for row in old_group if row[0] not in paired and _name(row) not in shared]
-        arrived = [row for row in new_group if row[0] not in paired and _name(row) not in shared]
+        paired = {old_id for old_id, _ in by_name} | {new.id for _, new in by_name}
+        rest = [row for row in old_group if row.id not in paired and _name(row) not in shared]
+        arrived = [row for row in new_group if row.id not in paired and _name(row) not in shared]
         by_inode = _unique(arrived, _inode)
         for fact, old in _unique(rest, _inode).items():
             if (new := by_inode.get(fact)) is not None:
-                pairs.append((old[0], new))
+                pairs.append((old.id, new))
         if len(pairs) >= IDS_PER_STATEMENT:
             moved += _move(table, pairs, job_id)
             pairs = []
     return moved + _move(table, pairs, job_id)
 
 
-def _move(table: str, pairs: list[tuple[int, tuple]], job_id: int) -> int:
+def _move(table: str, pairs: list[tuple[int, Candidate]], job_id: int) -> int:
     now = db_datetime(timezone.now())
     with connection.cursor() as cursor:
         # The new rows first: their paths must be free before the old rows take them.
         for start in range(0, len(pairs), IDS_PER_STATEMENT):
             chunk = pairs[start:start + IDS_PER_STATEMENT]
             cursor.execute(f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(chunk))})",
-                           [new[0] for _, new in chunk])
+                           [new.id for _, new in chunk])
         cursor.executemany(
             f"UPDATE {table} SET path = %s, inode = %s, device = %s, missing = %s, unseen_by_job_id = NULL, "
             "last_job_id = %s, last_seen = %s WHERE id = %s",
-            [(new[1], new[4], new[5], False, job_id, now, old_id) for old_id, new in pairs],
+            [(new.path, new.inode, new.device, False, job_id, now, old_id) for old_id, new in pairs],
         )
     return len(pairs)
 
 
-def _name(row: tuple) -> str:
-    return row[1].rpartition("/")[2]
+def _name(row: Candidate) -> str:
+    return row.path.rpartition("/")[2]
 
 
-def _inode(row: tuple) -> tuple[int, int] | None:
-    return (row[4], row[5]) if row[4] is not None and row[5] is not None else None
+def _inode(row: Candidate) -> tuple[int, int] | None:
+    return (row.inode, row.device) if row.inode is not None and row.device is not None else None
 
 
-def _unique(rows: list[tuple], key) -> dict:
+def _unique(rows: list[Candidate], key) -> dict:
     """The rows whose fact (`key`, None: unknown) no other of them has, by that fact."""
     found: dict = {}
     for row in rows:
@@ -89,9 +101,8 @@ def _unique(rows: list[tuple], key) -> dict:
     return {fact: group[0] for fact, group in found.items() if len(group) == 1}
 
 
-def _ordered(table: str, condition: str, params: list) -> Iterator[tuple]:
-    """(id, path, size, mtime_ns, inode, device) of the library's rows meeting `condition`, by
-    (size, mtime_ns, id)."""
+def _ordered(table: str, condition: str, params: list) -> Iterator[Candidate]:
+    """The library's rows meeting `condition`, by (size, mtime_ns, id)."""
     sql = (f"SELECT id, path, size, mtime_ns, inode, device FROM {table} WHERE library_id = %s AND {condition} "
            "AND (size, mtime_ns, id) > (%s, %s, %s) ORDER BY size, mtime_ns, id LIMIT %s")
     key = (-1, -(2**63), 0)
@@ -99,27 +110,29 @@ def _ordered(table: str, condition: str, params: list) -> Iterator[tuple]:
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, *key, PAGE_ROWS])
             page = cursor.fetchall()
-        yield from page
-        if len(page) < PAGE_ROWS:
+        rows = list(map(Candidate._make, page))
+        yield from rows
+        if len(rows) < PAGE_ROWS:
             return
-        key = (page[-1][2], page[-1][3], page[-1][0])
+        key = (rows[-1].size, rows[-1].mtime_ns, rows[-1].id)
 
 
-def _groups(rows: Iterator[tuple]) -> Iterator[tuple[tuple[int, int], list[tuple]]]:
+def _groups(rows: Iterator[Candidate]) -> Iterator[tuple[tuple[int, int], list[Candidate]]]:
     """Consecutive rows of one (size, mtime_ns)."""
     key: tuple[int, int] = (-1, 0)  # no row's: sizes are never negative
-    group: list[tuple] = []
+    group: list[Candidate] = []
     for row in rows:
-        if (row[2], row[3]) != key:
+        if (row.size, row.mtime_ns) != key:
             if group:
                 yield key, group
-            key, group = (row[2], row[3]), []
+            key, group = (row.size, row.mtime_ns), []
         group.append(row)
     if group:
         yield key, group
 
 
-def _common_groups(left: Iterator[tuple], right: Iterator[tuple]) -> Iterator[tuple[list[tuple], list[tuple]]]:
+def _common_groups(left: Iterator[Candidate],
+                   right: Iterator[Candidate]) -> Iterator[tuple[list[Candidate], list[Candidate]]]:
     """The groups of one (size, mtime_ns) that both sides have: a merge of two sorted streams."""
     lefts, rights = _groups(left), _groups(right)
     a, b = next(lefts, None), next(rights, None)

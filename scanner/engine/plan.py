@@ -14,54 +14,32 @@ nothing to read: it is catalogued by its stats and counted failed.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from libraries.models import MediaFile
 from scanner.core.batching import Run
 from scanner.core.readers.dispatch import EMPTY_FILE, READ_EXTENSIONS
 from scanner.core.readers.pool import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.core.scope import Scope
 from scanner.core.walk import VANISHED, FileEntry
-from scanner.engine.catalogue import (
-    FACT_FIELDS,
-    ID,
-    META_FIELDS,
-    MISSING,
-    MTIME_NS,
-    PATH,
-    SIZE,
-    db_datetime,
-    rows_in_range,
-)
+from scanner.engine import catalogue
+from scanner.engine.catalogue import NO_FACTS, StoredFile
 from scanner.jobs.events import log_decision
-
-EMPTY_META: dict = {
-    "duration": None, "title": "", "artist": "", "album": "", "album_artist": "", "track": None, "disc": None,
-    "year": None, "genre": "", "codec": "", "bitrate": None, "sample_rate": None, "width": None, "height": None,
-    "taken_at": None, "streams": [], "languages": "",
-}
-META_START = 5  # where META_FIELDS begin in a full-mode row (after catalogue.KEY_FIELDS)
-# Characters of MediaFile.languages (" eng fre ") left between the spaces around, with room to spare.
-LANGUAGES_LIMIT = (MediaFile._meta.get_field("languages").max_length or 0) - 4
-_STREAMS, _TAKEN_AT = META_FIELDS.index("streams"), META_FIELDS.index("taken_at")
 
 
 @dataclass
 class Batch(Run):
-    inserts: list[tuple] = field(default_factory=list)  # rows in catalogue.INSERT_FIELDS order
-    basic_inserts: list[tuple] = field(default_factory=list)  # rows of files with nothing read: BASIC_FIELDS
-    updates: list[tuple] = field(default_factory=list)  # rows in catalogue.UPDATE_FIELDS order, then id
+    inserts: list[tuple] = field(default_factory=list)  # catalogue.insert_row's
+    basic_inserts: list[tuple] = field(default_factory=list)  # catalogue.basic_insert_row's
+    updates: list[tuple] = field(default_factory=list)  # catalogue.update_row's
     restored_ids: list[int] = field(default_factory=list)
     unseen_ranges: list[tuple[str, str]] = field(default_factory=list)  # (first, last) paths, inclusive
     unseen_rows: int = 0  # rows in unseen_ranges that are not marked missing yet
-    to_read: list[tuple[FileEntry, tuple | None]] = field(default_factory=list)  # (entry, catalogued row)
+    to_read: list[tuple[FileEntry, StoredFile | None]] = field(default_factory=list)  # (entry, catalogued row)
     reads: PendingReads | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -100,13 +78,13 @@ class _UnseenRanges:
         self.first = self.last = ""
         self.present = 0  # rows of the current run not yet marked missing
 
-    def add(self, row: tuple) -> None:
+    def add(self, row: StoredFile) -> None:
         self.batch.count("files_missing")
-        if self.first and self.scope and self.scope.segment_of(self.first) != self.scope.segment_of(row[PATH]):
+        if self.first and self.scope and self.scope.segment_of(self.first) != self.scope.segment_of(row.path):
             self.end()
-        self.first = self.first or row[PATH]
-        self.last = row[PATH]
-        self.present += not row[MISSING]
+        self.first = self.first or row.path
+        self.last = row.path
+        self.present += not row.missing
 
     def end(self) -> None:
         if self.present:  # a run of rows all missing already needs no write
@@ -136,22 +114,22 @@ class Planner:
     def plan(self, run: Run) -> Batch:
         """Compare the run with its catalogue range; start reading the files it needs read."""
         batch = Batch(run.lower, run.upper, run.entries, run.unreadable)
-        rows = rows_in_range(self.library_id, run.lower, run.upper, with_meta=self.full, scope=self.scope)
+        rows = catalogue.rows_in_range(self.library_id, run.lower, run.upper, with_meta=self.full, scope=self.scope)
         unseen = _UnseenRanges(batch, self.scope)
         unreadable = tuple(prefix for prefix, _ in run.unreadable)
-        now = db_datetime(timezone.now())
+        now = catalogue.db_datetime(timezone.now())
         batch.count("files_processed", len(run.entries))
         unchanged = size = 0
         empty: list[str] = []
         row = next(rows, None)
         for entry in run.entries:  # a hot loop: thousands of files a batch
-            while row is not None and row[PATH] < entry.path:
+            while row is not None and row.path < entry.path:
                 self._passed(row, unseen, unreadable)
                 row = next(rows, None)
             if unseen.first:
                 unseen.end()  # this file lies between the rows before and after it
             match = None
-            if row is not None and row[PATH] == entry.path:
+            if row is not None and row.path == entry.path:
                 match, row = row, next(rows, None)
             if entry.error:
                 self._failed(batch, entry.path, entry.error)
@@ -159,16 +137,16 @@ class Planner:
                     unseen.add(match)  # listed, then gone before it could be read
                 continue  # else there but unreadable: its row stays as it is
             size += entry.size
-            same_stat = match is not None and match[SIZE] == entry.size and match[MTIME_NS] == entry.mtime_ns
+            same_stat = match is not None and match.size == entry.size and match.mtime_ns == entry.mtime_ns
             if entry.extension in READ_EXTENSIONS and (self.full or not same_stat):
                 if entry.size:
                     batch.to_read.append((entry, match))
                     continue
                 empty.append(entry.path)  # nothing to read: counted failed, catalogued by its stats
             if not same_stat:
-                self._stage(batch, entry, match, EMPTY_VALUES, now)
-            elif match is not None and match[MISSING]:  # (same_stat holds, so match is set: this is for mypy)
-                batch.restored_ids.append(match[ID])  # back where it was: no longer missing
+                self._stage(batch, entry, match, NO_FACTS, now)
+            elif match is not None and match.missing:  # (same_stat holds, so match is set: this is for mypy)
+                batch.restored_ids.append(match.id)  # back where it was: no longer missing
                 batch.count("files_updated")
             else:
                 unchanged += 1
@@ -192,92 +170,44 @@ class Planner:
         """Wait for what the batch's files say inside, and stage its new and changed rows."""
         if not batch.reads:
             return
-        now = db_datetime(timezone.now())
+        now = catalogue.db_datetime(timezone.now())
         for (entry, row), (meta, error) in zip(batch.to_read, batch.reads.results(), strict=True):
-            same_stat = row is not None and (row[SIZE], row[MTIME_NS]) == (entry.size, entry.mtime_ns)
+            same_stat = row is not None and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns)
             if error:
                 self._failed(batch, entry.path, f"unreadable: {error}")
                 if same_stat and row is not None:  # a full rescan that cannot read the tags keeps the old ones
-                    if row[MISSING]:
-                        batch.restored_ids.append(row[ID])
+                    if row.missing:
+                        batch.restored_ids.append(row.id)
                         batch.count("files_updated")
                     else:
                         batch.count("files_unchanged")
                     continue
-            meta = _complete(meta)
-            if self.full and same_stat and row is not None and not row[MISSING] and _same_meta(row, meta):
+            meta = catalogue.complete_facts(meta)
+            if self.full and same_stat and row is not None and not row.missing and catalogue.holds_facts(row, meta):
                 batch.count("files_unchanged")
                 continue
-            self._stage(batch, entry, row, _db_values(meta), now)
+            self._stage(batch, entry, row, catalogue.stored_facts(meta), now)
 
-    def _passed(self, row: tuple, unseen: _UnseenRanges, unreadable: tuple[str, ...]) -> None:
+    def _passed(self, row: StoredFile, unseen: _UnseenRanges, unreadable: tuple[str, ...]) -> None:
         """A catalogued row the walk went past without finding its file."""
-        if unreadable and row[PATH].startswith(unreadable):
+        if unreadable and row.path.startswith(unreadable):
             unseen.end()  # in a folder we could not read: not known to be gone, kept as it is
         else:
             unseen.add(row)
 
-    def _stage(self, batch: Batch, entry: FileEntry, row: tuple | None, meta: tuple, now) -> None:
-        """Queue the row of a new or changed file (`meta`: _db_values; `now` as the database wants it)."""
-        if row is None and meta is EMPTY_VALUES:
-            batch.basic_inserts.append((self.library_id, entry.path, entry.size, entry.mtime_ns, entry.inode,
-                                        entry.device, entry.kind, entry.extension, *BASIC_EMPTY_VALUES, False, now,
-                                        now, self.job_id, None))
+    def _stage(self, batch: Batch, entry: FileEntry, row: StoredFile | None, facts: tuple, now) -> None:
+        """Queue the row of a new or changed file (`facts`: catalogue.stored_facts; `now` as the database wants it)."""
+        if row is None and facts is NO_FACTS:
+            batch.basic_inserts.append(catalogue.basic_insert_row(self.library_id, entry, now=now, job_id=self.job_id))
             batch.count("files_added")
-            return
-        values = (entry.size, entry.mtime_ns, entry.inode, entry.device, entry.kind, entry.extension, *meta, False)
-        if row is None:
-            batch.inserts.append((self.library_id, entry.path, *values, now, now, self.job_id, None))
+        elif row is None:
+            batch.inserts.append(catalogue.insert_row(self.library_id, entry, facts, now=now, job_id=self.job_id))
             batch.count("files_added")
         else:
-            batch.updates.append((*values, now, self.job_id, None, row[ID]))
+            batch.updates.append(catalogue.update_row(row.id, entry, facts, now=now, job_id=self.job_id))
             batch.count("files_updated")
 
     def _failed(self, batch: Batch, path: str, reason: str) -> None:
         batch.count("files_failed")
         log_decision(f"file failed: {path!r}: {reason}", action="file_failed", level=logging.WARNING, **self.log_ids)
 
-
-def _complete(meta: dict) -> dict:
-    """A reader's fields as the catalogue keeps them: every field, `taken_at` as an aware
-    datetime (an EXIF time without offset is the camera's clock, kept as UTC), `languages`
-    from the streams."""
-    meta = {**EMPTY_META, **meta}
-    if isinstance(meta["taken_at"], str):  # photo_facts gives UTC, checked; a bad one costs its date only
-        try:
-            meta["taken_at"] = datetime.fromisoformat(meta["taken_at"]).astimezone(UTC)
-        except (ValueError, OverflowError):
-            meta["taken_at"] = None
-    if meta["streams"]:
-        languages = sorted({stream["language"] for stream in meta["streams"] if stream.get("language")})
-        while len(" ".join(languages)) > LANGUAGES_LIMIT:
-            languages.pop()
-        meta["languages"] = f" {' '.join(languages)} " if languages else ""
-    return meta
-
-
-def _db_values(meta: dict) -> tuple:
-    """META_FIELDS as a raw statement wants them (catalogue.py)."""
-    values = [meta[name] for name in META_FIELDS]  # a hot loop: thousands of files a batch
-    if meta["streams"]:
-        values[_STREAMS] = json.dumps(meta["streams"])
-    else:
-        values[_STREAMS] = "[]"
-    if meta["taken_at"] is not None:
-        values[_TAKEN_AT] = db_datetime(meta["taken_at"])
-    return tuple(values)
-
-
-def _same_meta(row: tuple, meta: dict) -> bool:
-    """Whether a catalogued row (as rows_in_range reads it) holds these fields already."""
-    stored = dict(zip(META_FIELDS, row[META_START:], strict=True))
-    if isinstance(stored["streams"], str):  # SQLite hands JSON back as text
-        stored["streams"] = json.loads(stored["streams"])
-    if isinstance(stored["taken_at"], datetime) and stored["taken_at"].tzinfo is None:  # SQLite: naive UTC
-        stored["taken_at"] = stored["taken_at"].replace(tzinfo=UTC)
-    return all(stored[name] == meta[name] for name in META_FIELDS)
-
-
-EMPTY_VALUES = _db_values(_complete({}))  # META_FIELDS of a file with nothing read, as a raw statement wants them
-BASIC_EMPTY_VALUES = tuple(value for name, value in zip(META_FIELDS, EMPTY_VALUES, strict=True)
-                           if name not in FACT_FIELDS)
