@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import transaction
-from django.db.models.functions import Now
 
 from libraries.models import Library
 from libraries.paths import is_within
 from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
-from scanner.jobs import lifecycle
+from scanner.jobs import lifecycle, pending
 from scanner.jobs.events import log_decision
 from scanner.models import PendingChange, ScanJob
 
 MAX_PENDING_READ = 20 * MAX_PATHS  # pending rows of one library read at once; beyond, a whole scan
-IDS_PER_STATEMENT = 1000
 
 
 @dataclass(frozen=True)
@@ -38,49 +35,40 @@ def note_changes(paths: list[str]) -> Noted:
     """Store each absolute path as a pending change of the library holding it (committed when
     this returns), then queue the scans they call for."""
     libraries = list(Library.objects.values_list("pk", "path"))
-    queued, ignored, rows = [], [], []
+    queued, ignored = [], []
+    by_library: dict[int, list[str]] = {}
     for raw in paths:
         library_id, rel, reason = _locate(raw, libraries)
         if library_id is None:
             ignored.append({"path": raw, "reason": reason})
             continue
         queued.append({"library": library_id, "path": rel})
-        rows.append(PendingChange(library_id=library_id, path=rel, trigger=PendingChange.Trigger.NOTIFY))
+        by_library.setdefault(library_id, []).append(rel)
     with transaction.atomic():
-        PendingChange.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)  # already waiting: noted
-    if rows:
-        for library_id in sorted({row.library_id for row in rows}):
-            count = sum(row.library_id == library_id for row in rows)
-            log_decision(f"{count} changed paths noted (notify)", action="changes_noted", library_id=library_id)
-        queue_scans_for_changes(library_ids={row.library_id for row in rows})
+        for library_id, rels in by_library.items():
+            pending.note(library_id, rels, trigger=PendingChange.Trigger.NOTIFY)
+    for library_id, rels in sorted(by_library.items()):
+        log_decision(f"{len(rels)} changed paths noted (notify)", action="changes_noted", library_id=library_id)
+    if by_library:
+        queue_scans_for_changes(library_ids=set(by_library))
     return Noted(queued, ignored)
 
 
 def note_library_changes(library_id: int, rel_paths: list[str], *, trigger: str) -> None:
     """The watcher's way in: relative paths of one library, then its scan queued if it can be."""
-    PendingChange.objects.bulk_create(
-        [PendingChange(library_id=library_id, path=rel, trigger=trigger) for rel in rel_paths], batch_size=500,
-        ignore_conflicts=True)
+    pending.note(library_id, rel_paths, trigger=trigger)
     queue_scans_for_changes(library_ids={library_id})
 
 
 def queue_scans_for_changes(*, library_ids: set[int] | None = None) -> list[ScanJob]:
     """For each library with pending changes and no open job, queue one targeted quick scan
     covering them; the jobs queued."""
-    pending = PendingChange.objects.all()
-    if library_ids is not None:
-        pending = pending.filter(library_id__in=library_ids)
-    waiting = set(pending.values_list("library_id", flat=True))
+    waiting = pending.waiting_libraries(library_ids)
     if not waiting:
         return []  # the common case, at every claim of every process: one query
     busy = set(ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=False)
                .values_list("library_id", flat=True))  # a hint: the queue's constraint decides
-    # A scan of changes that just failed or was cancelled gave them back: not at once again
-    # (a share still away would fail it in a loop; a user's cancel would be undone).
-    busy |= set(ScanJob.objects.filter(
-        trigger__in=[ScanJob.Trigger.WATCH, ScanJob.Trigger.NOTIFY], status__in=[ScanJob.Status.FAILED,
-                                                                                  ScanJob.Status.CANCELLED],
-        completed_at__gt=Now() - timedelta(seconds=lifecycle.CHANGES_RETRY_AFTER)).values_list("library_id", flat=True))
+    busy |= pending.cooling_down()
     queued = []
     for library_id in sorted(waiting - busy):
         job = _queue_one(library_id)
@@ -91,8 +79,7 @@ def queue_scans_for_changes(*, library_ids: set[int] | None = None) -> list[Scan
 
 def _queue_one(library_id: int) -> ScanJob | None:
     with transaction.atomic():
-        rows = list(PendingChange.objects.filter(library_id=library_id).order_by("id")
-                    .values_list("id", "path", "trigger")[:MAX_PENDING_READ + 1])
+        rows = pending.read(library_id, MAX_PENDING_READ + 1)
         if not rows:
             return None
         scope = [] if len(rows) > MAX_PENDING_READ else collapse([path for _, path, _ in rows])
@@ -105,10 +92,7 @@ def _queue_one(library_id: int) -> ScanJob | None:
                               message=f"Quick scan of {what} queued for {len(rows):,} changed paths ({trigger})")
         if job is None:
             return None  # an open job came first (or the library went): the changes wait for it
-        # Exactly the rows read: one committed meanwhile, even with a smaller id, stays pending.
-        ids = [pk for pk, _, _ in rows]
-        for start in range(0, len(ids), IDS_PER_STATEMENT):
-            PendingChange.objects.filter(pk__in=ids[start:start + IDS_PER_STATEMENT]).delete()
+        pending.take([pk for pk, _, _ in rows])
     return job
 
 

@@ -25,14 +25,14 @@ from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Now
 
 from scanner.core import procinfo
+from scanner.jobs import pending
 from scanner.jobs.events import record_event
 from scanner.jobs.resume_policy import Verdict
-from scanner.models import PendingChange, ScanJob, Worker
+from scanner.models import ScanJob, Worker
 from scanner.signals import job_changed
 
 Status = ScanJob.Status
 Reason = ScanJob.PauseReason
-CHANGES_RETRY_AFTER = 300  # seconds before changes given back by a failed or cancelled scan are scanned again
 # What a guarded UPDATE's WHERE may hold: a Q, or a conditional expression such as ~Exists(...).
 Condition = Q | Combinable
 
@@ -245,21 +245,8 @@ def _move(job_id: int, where: Condition, *, frm: str, to: str, event: str, messa
             record_event(job.pk, "auto_resume_gave_up", message, worker=worker or procinfo.process_label(),
                          library_id=job.library_id, level=logging.WARNING)
         if keep_changes:
-            _give_changes_back(job, worker=worker or procinfo.process_label())
+            pending.give_back(job, worker=worker or procinfo.process_label())
     return job
-
-
-def _give_changes_back(job: ScanJob, *, worker: str) -> None:
-    """A scan of notified or watched changes that failed or was cancelled: its paths are pending
-    changes again (the 202 promised they would be scanned), scanned after CHANGES_RETRY_AFTER."""
-    if job.trigger not in (ScanJob.Trigger.WATCH, ScanJob.Trigger.NOTIFY) or job.library_id is None:
-        return
-    trigger = PendingChange.Trigger.NOTIFY if job.trigger == ScanJob.Trigger.NOTIFY else PendingChange.Trigger.WATCH
-    PendingChange.objects.bulk_create([PendingChange(library_id=job.library_id, path=path, trigger=trigger)
-                                       for path in job.scope or [""]], ignore_conflicts=True)
-    record_event(job.pk, "changes_kept", f"Its {len(job.scope or [''])} changed paths wait as pending changes and "
-                 f"are scanned again in {CHANGES_RETRY_AFTER // 60} minutes",
-                 worker=worker, library_id=job.library_id)
 
 
 def _announce(job: ScanJob, event: str, message: str, *, frm: str, worker: str, level: int = logging.INFO) -> None:
