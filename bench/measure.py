@@ -26,12 +26,11 @@ from django.db import connection  # noqa: E402
 from bench import trees  # noqa: E402
 from libraries.models import Library, MediaFile  # noqa: E402
 from scanner.conf import scanner_config  # noqa: E402
-from scanner.core import procinfo  # noqa: E402
 from scanner.core.readers import pool as extraction  # noqa: E402
 from scanner.core.readers.dispatch import read_many  # noqa: E402
 from scanner.engine.run import ScanEngine  # noqa: E402
-from scanner.jobs import lifecycle, services  # noqa: E402
-from scanner.models import ScanJob, Worker  # noqa: E402
+from scanner.jobs import lifecycle, services, workers  # noqa: E402
+from scanner.models import ScanJob  # noqa: E402
 
 REPEATS = 3  # every figure is the best of this many runs
 
@@ -62,8 +61,7 @@ def library_for(root: Path) -> Library:
 
 def scan(library: Library, mode: str = "quick") -> tuple[float, ScanJob]:
     """Queue, claim and run one scan in this thread, as a server's scan thread does."""
-    worker = Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(),
-                                   pid=os.getpid(), process_started=procinfo.process_start_ticks(), kind="bench")
+    worker = workers.register("bench")
     job = services.start_scan(library_id=library.pk, mode=mode).job
     lease = lifecycle.claim(job.pk, worker)
     started = time.perf_counter()

@@ -30,11 +30,10 @@ if __name__ != "__mp_main__":
 
     from bench import trees
     from bench.measure import library_for, reset, scan, serial_walk
-    from scanner.core import procinfo
     from scanner.core.readers import pool as extraction
     from scanner.engine.run import ScanEngine
-    from scanner.jobs import lifecycle, services
-    from scanner.models import ScanJob, Worker
+    from scanner.jobs import lifecycle, services, workers
+    from scanner.models import ScanJob
     from tests.fusefs import mounted
 
     DEFAULTS = settings.SCANNER
@@ -72,8 +71,7 @@ def paused_and_resumed(library, count: int) -> tuple[float, int]:
     """A first scan paused by its user at about half, then resumed: the time after resuming,
     and the files the resumed run processed."""
     reset(library)
-    worker = Worker.objects.create(hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(),
-                                   pid=os.getpid(), process_started=procinfo.process_start_ticks(), kind="bench")
+    worker = workers.register("bench")
     job = services.start_scan(library_id=library.pk).job
     stop = threading.Event()
 

@@ -1,14 +1,11 @@
-from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.db.models import BooleanField, Case, Value, When
-from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.html import format_html
 
 from scanner.conf import scanner_config
-from scanner.jobs import services
-from scanner.jobs.recovery import dead_reason, recover_scans
+from scanner.jobs import services, workers
+from scanner.jobs.recovery import recover_scans
 from scanner.models import LibraryWatch, PendingChange, ScanEvent, ScanJob, Worker
 
 
@@ -113,15 +110,11 @@ class WorkerAdmin(admin.ModelAdmin):
                        "heartbeat_at"]
 
     def get_queryset(self, request):
-        timeout = timedelta(seconds=scanner_config().worker_timeout)
-        return super().get_queryset(request).annotate(
-            stale=Case(When(heartbeat_at__lt=Now() - timeout, then=Value(True)), default=Value(False),
-                       output_field=BooleanField())
-        )
+        return workers.judged(super().get_queryset(request), timeout=scanner_config().worker_timeout)
 
     @admin.display(description="alive")
     def alive(self, worker):
-        reason = dead_reason(worker, stale=worker.stale)
+        reason = workers.dead_reason(worker, stale=worker.stale)
         if reason is None:
             return format_html('<span style="color:{}">alive</span>', "#1f9d55")
         return format_html('<span style="color:#c8342c" title="{}">dead</span>', reason)

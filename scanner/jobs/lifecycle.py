@@ -25,7 +25,7 @@ from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Now
 
 from scanner.core import procinfo
-from scanner.jobs import pending
+from scanner.jobs import pending, workers
 from scanner.jobs.events import record_event
 from scanner.jobs.resume_policy import Verdict
 from scanner.models import ScanJob, Worker
@@ -73,7 +73,7 @@ def claim(job_id: int, worker: Worker) -> Lease | None:
     """Take a pending job for `worker` under its live worker row; None if somebody was first. A
     claim is a heartbeat too: a process back from a long silence is not judged dead with its job."""
     with transaction.atomic():
-        if not Worker.objects.filter(pk=worker.pk).update(heartbeat_at=Now()):
+        if not workers.beat(worker.pk):
             raise WorkerGone(worker.label)  # never take a job under an owner others think dead
         job = _move(
             job_id, Q(status=Status.PENDING, library__isnull=False), frm=Status.PENDING, to=Status.RUNNING,

@@ -17,27 +17,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
-from django.db.models import BooleanField, Case, Exists, Q, Value, When
-from django.db.models.functions import Now
+from django.db.models import Exists, Q
 
 from common.locks import shared_duty
 from scanner.conf import ScannerConfig, scanner_config
-from scanner.core import procinfo
-from scanner.jobs import lifecycle
+from scanner.jobs import lifecycle, workers
 from scanner.jobs.resume_policy import after_interruption, retry_delay
 from scanner.models import ScanJob, Worker
-
-if TYPE_CHECKING:  # django_stubs_ext comes with django-stubs, a dev tool
-    from typing import TypedDict
-
-    from django_stubs_ext import WithAnnotations
-
-    class _Stale(TypedDict):
-        stale: bool  # annotated by Recovery._judge_workers
 
 logger = logging.getLogger(__name__)
 Status = ScanJob.Status
@@ -106,24 +94,18 @@ class Recovery:
         return self.report
 
     def _judge_workers(self) -> None:
-        timeout = Now() - timedelta(seconds=self.config.worker_timeout)
-        workers = Worker.objects.annotate(
-            stale=Case(When(heartbeat_at__lt=timeout, then=Value(True)), default=Value(False),
-                       output_field=BooleanField()))
-        self.workers = {w.pk: w for w in workers}
+        self.workers = {w.pk: w for w in workers.judged(Worker.objects.all(), timeout=self.config.worker_timeout)}
         self.dead = {pk: death for pk, w in self.workers.items() if (death := self._death_of(w)) is not None}
 
-    def _death_of(self, worker: WithAnnotations[Worker, _Stale]) -> Death | None:
+    def _death_of(self, worker: workers.JudgedWorker) -> Death | None:
         if self.worker is not None and worker.pk == self.worker.pk:
             return None
-        reason = dead_reason(worker, stale=worker.stale)
+        reason = workers.dead_reason(worker, stale=worker.stale)
         if reason is None:
             return None
-        if worker.stale and not _pids_visible(worker):
+        if worker.stale and not workers.pids_visible(worker):
             # Dead only while it stays silent: a heartbeat that lands meanwhile revives it.
-            fresh = Worker.objects.filter(pk=worker.pk, heartbeat_at__gte=Now() - timedelta(
-                seconds=self.config.worker_timeout))
-            return Death(reason, ~Exists(fresh))
+            return Death(reason, ~Exists(workers.beating(worker.pk, timeout=self.config.worker_timeout)))
         return Death(reason, Q())  # a process that is gone (pid, start time) never comes back
 
     # ----------------------------------------------------------------- the steps
@@ -174,7 +156,7 @@ class Recovery:
     def _remove_dead_workers(self) -> None:
         """Worker rows of processes that are gone, while they still are; their jobs were handled above."""
         for pk, death in self.dead.items():
-            if not self.dry_run and not Worker.objects.filter(death.still_dead, pk=pk).delete()[0]:
+            if not self.dry_run and not workers.remove_dead(pk, still_dead=death.still_dead):
                 continue
             label = self.workers[pk].label
             self.report.decisions.append(Decision("worker_removed", None, None,
@@ -206,24 +188,6 @@ class Recovery:
         if changed is not None:
             self.report.decisions.append(Decision(action, job.pk, job.library_id, changed.status_message))
         return changed
-
-
-def _pids_visible(worker: Worker) -> bool:
-    namespace = procinfo.pid_namespace()
-    return bool(namespace) and (worker.hostname, worker.pid_namespace) == (procinfo.hostname(), namespace)
-
-
-def dead_reason(worker: Worker, *, stale: bool) -> str | None:
-    """Why `worker`'s process is dead, or None if it may be alive: on this host by its pid
-    (exact, at once), elsewhere by its heartbeat (`stale`: older than the timeout by the
-    database's clock)."""
-    if _pids_visible(worker):
-        if procinfo.is_alive(worker.pid, worker.process_started):
-            return None
-        return f"server process {worker.label} is no longer running"
-    if stale:
-        return f"server process {worker.label} stopped sending heartbeats"
-    return None
 
 
 def recover_scans(**kwargs) -> RecoveryReport:

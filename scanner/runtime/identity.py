@@ -9,16 +9,14 @@ elsewhere) and registers anew. Liveness is judged by the database's clock (DESIG
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Collection
 
-from django.db.models.functions import Now
-
 from scanner.core import procinfo
+from scanner.jobs import workers
 from scanner.jobs.lifecycle import WorkerGone
-from scanner.models import ScanJob, Worker
+from scanner.models import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +39,7 @@ class WorkerIdentity:
             if self._closed:
                 raise WorkerGone("this process has unregistered: it is shutting down")
             if self.worker is None:
-                self.worker = Worker.objects.create(
-                    hostname=procinfo.hostname(), pid_namespace=procinfo.pid_namespace(), pid=os.getpid(),
-                    process_started=procinfo.process_start_ticks(), kind=self.kind,
-                )
+                self.worker = workers.register(self.kind)
                 self._last_beat = time.monotonic()
                 logger.info("worker registered", extra={"action": "worker_registered", "worker": self.worker.label})
             return self.worker
@@ -52,12 +47,9 @@ class WorkerIdentity:
     def beat(self, worker: Worker, running_job_ids: Collection[int]) -> bool:
         """Refresh the row and the heartbeats of this process's running jobs; False if the
         row was removed (another process judged this one dead)."""
-        if not Worker.objects.filter(pk=worker.pk).update(heartbeat_at=Now()):
+        if not workers.beat(worker.pk, running_job_ids):
             return False
         self._last_beat = time.monotonic()
-        if running_job_ids:
-            ScanJob.objects.filter(pk__in=list(running_job_ids), owner=worker.pk,
-                                   status=ScanJob.Status.RUNNING).update(heartbeat_at=Now())
         return True
 
     def silent_for(self) -> float:
@@ -75,4 +67,4 @@ class WorkerIdentity:
         with self._lock:
             worker, self.worker, self._closed = self.worker, None, True
         if worker is not None:
-            Worker.objects.filter(pk=worker.pk).delete()
+            workers.unregister(worker.pk)
