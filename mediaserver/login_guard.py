@@ -32,16 +32,18 @@ TOKEN_USER = "(API token)"  # the user name wrong API tokens are counted under
 @receiver(user_login_failed, dispatch_uid="mediaserver.log_failed_login")
 def log_failed_login(sender, credentials, request=None, **kwargs) -> None:
     # Connected after axes' own receiver (its app loads first), so its count is already updated.
+    # The address is written before the user name, which the client chose: fail2ban's filter
+    # (README) takes the address from a fixed place in the line that no value can reach.
     log.warning("Login failed", extra={
-        "event": "login_failed", "user": credentials.get("username", ""),
-        "address": client_address(request) if request is not None else "",
+        "event": "login_failed", "address": client_address(request) if request is not None else "",
+        "user": credentials.get("username", ""),
         "failures": getattr(request, "axes_failures_since_start", None), "limit": settings.AXES_FAILURE_LIMIT})
 
 
 @receiver(user_locked_out, dispatch_uid="mediaserver.log_lockout")
 def log_lockout(sender, request, username, ip_address, **kwargs) -> None:
     log.warning("Login locked out", extra={
-        "event": "login_locked_out", "user": username or "", "address": ip_address,
+        "event": "login_locked_out", "address": ip_address, "user": username or "",
         "minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)})
 
 
