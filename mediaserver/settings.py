@@ -204,7 +204,8 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if HTTPS:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # No SECURE_PROXY_SSL_HEADER: Django would believe X-Forwarded-Proto from any peer. gunicorn
+    # sets the scheme from it for requests from DJANGO_TRUSTED_PROXY_ADDRESSES only (gunicorn.conf.py).
     SECURE_SSL_REDIRECT = True
     SECURE_REDIRECT_EXEMPT = [r"^api/health/?$"]  # probes talk plain HTTP from inside
     SESSION_COOKIE_SECURE = True

@@ -1,6 +1,9 @@
 """Forged client addresses (issue 23, part 3): X-Forwarded-For is believed only from our proxies."""
 
+import http.client
 import ipaddress
+import re
+import urllib.parse
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -8,6 +11,7 @@ from django.test import RequestFactory
 
 from mediaserver.client_address import client_address
 from mediaserver.proxies import trusted_proxy_networks
+from tests.procs import Gunicorn, manage, server_env
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +88,63 @@ def test_a_forged_address_does_not_escape_the_api_throttle(client, behind_one_pr
     # Clients behind the proxy are counted one by one.
     assert client.get("/api/health/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 200
 
+
+class Peer:
+    """HTTP to a real gunicorn from one of this host's loopback addresses (127.0.0.0/8)."""
+
+    def __init__(self, server, source: str):
+        self.server, self.source = server, source
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None, body: str | None = None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30,
+                                                source_address=(self.source, 0))
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read().decode()
+        finally:
+            connection.close()
+
+    def login(self, username: str, password: str, *, headers: dict[str, str]) -> int:
+        """Django's login form, as a browser posts it (its CSRF cookie and token)."""
+        status, answer_headers, page = self.request("GET", "/accounts/login/", headers)
+        assert status == 200, (status, page[:300])
+        cookie = next(value.split(";")[0] for name, value in answer_headers
+                      if name == "Set-Cookie" and value.startswith("csrftoken="))
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
+        status, _, _ = self.request("POST", "/accounts/login/", {
+            **headers, "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": f"https://127.0.0.1:{self.server.port}"}, form)
+        return status
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_behind_an_https_proxy_only_the_proxy_is_believed(tmp_path, django_user_model):
+    """DJANGO_HTTPS, end to end: gunicorn believes X-Forwarded-Proto, and the app X-Forwarded-For,
+    from DJANGO_TRUSTED_PROXY_ADDRESSES only (here 127.0.0.2, so that 127.0.0.1, which gunicorn
+    would trust by itself, is a client reaching gunicorn directly); a lockout holds one user at
+    one address."""
+    django_user_model.objects.create_user("admin", password="the-right-pass-1", is_staff=True)
+    collected = manage("collectstatic", "--noinput", "-v0", env=server_env(tmp_path))
+    assert collected.returncode == 0, collected.stderr
+    server = Gunicorn(tmp_path, env={"DJANGO_HTTPS": "true", "DJANGO_TRUSTED_PROXY_ADDRESSES": "127.0.0.2",
+                                     "SCANNER_ENABLED": "false", "GUNICORN_ACCESSLOG": ""})
+    server.start(ready_path="/api/health/")
+    proxy, direct = Peer(server, "127.0.0.2"), Peer(server, "127.0.0.1")
+    try:
+        https = {"X-Forwarded-Proto": "https"}
+        status, headers, _ = direct.request("GET", "/accounts/login/", https)
+        assert status == 301 and dict(headers)["Location"].startswith("https://"), "a direct client is not believed"
+        assert proxy.request("GET", "/accounts/login/", https)[0] == 200
+
+        attacker = {**https, "X-Forwarded-For": "203.0.113.5"}
+        answers = [proxy.login("admin", f"guess-{n}", headers=attacker) for n in range(10)]
+        assert answers == [200] * 9 + [429]
+        assert proxy.login("admin", "the-right-pass-1", headers=attacker) == 429
+        owner = {**https, "X-Forwarded-For": "198.51.100.20"}
+        assert proxy.login("admin", "the-right-pass-1", headers=owner) == 302, "another address logs in"
+    finally:
+        server.kill()
+    assert "event=login_locked_out address=203.0.113.5 user=admin" in server.log()
