@@ -1,9 +1,14 @@
 """Failed logins: counted and locked out by django-axes, each one logged as a key=value line.
 
 Passwords typed at the login page and the admin's login go through authenticate(), which axes
-watches. Two other doors are watched here, with the same counts, lockout and log line:
-- API tokens (`Authorization: Token ...`), counted under the user name "(API token)" for the
-  address that sent them;
+watches; a lockout holds one user name at one address (AXES_LOCKOUT_PARAMETERS), so nobody
+locks a user out anywhere but from their own address. Two other doors are watched here, with
+the same counts, lockout and log line:
+- wrong API tokens (`Authorization: Token ...`), counted under the user name "(API token)" for
+  the address that sent them; once that is locked out, further wrong tokens get 429, but a valid
+  token always authenticates (tokens are 160 random bits: guessing is not the threat, and
+  someone else's wrong tokens must not lock the owner out). The login forms refuse that name,
+  so it cannot be counted or locked from there;
 - the current password asked by the password-change form, which Django checks without
   authenticate(), so a stolen session cannot guess its way to the password.
 """
@@ -16,7 +21,8 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.signals import user_locked_out
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import PasswordChangeView
 from django.dispatch import receiver
@@ -63,14 +69,29 @@ class ThrottledTokenAuthentication(TokenAuthentication):
     def authenticate(self, request):
         if not request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("token "):
             return None
-        if is_locked_out(request._request, TOKEN_USER):
-            raise Throttled(wait=settings.AXES_COOLOFF_TIME.total_seconds(),
-                            detail="Too many requests with a wrong API token from your address.")
         try:
-            return super().authenticate(request)
+            return super().authenticate(request)  # a valid token, locked out or not
         except AuthenticationFailed:
+            if is_locked_out(request._request, TOKEN_USER):
+                raise Throttled(wait=settings.AXES_COOLOFF_TIME.total_seconds(),
+                                detail="Too many requests with a wrong API token from your address.") from None
             count_failure(request._request, TOKEN_USER)
             raise
+
+
+class TokenNameRefused(AuthenticationForm):
+    """Django's login form, refusing the user name wrong API tokens are counted under before it
+    reaches authenticate(): typed here, it would count towards, or lock out, every token from
+    that address. The answer is the one for any wrong login."""
+
+    def clean(self):
+        if self.cleaned_data.get("username") == TOKEN_USER:  # as the form normalised it (NFKC, stripped)
+            raise self.get_invalid_login_error()
+        return super().clean()
+
+
+class GuardedAdminAuthenticationForm(TokenNameRefused, AdminAuthenticationForm):
+    """The admin's login form, refusing that name too."""
 
 
 class GuardedPasswordChangeForm(PasswordChangeForm):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rest_framework import throttling
 
 from mediaserver.client_address import client_address
+from mediaserver.proxies import parse_address
 
 
 class ClientAddressIdent:
@@ -19,4 +20,16 @@ class ClientAddressIdent:
 
 
 class AnonRateThrottle(ClientAddressIdent, throttling.AnonRateThrottle):
-    """DRF's anonymous rate (the "anon" scope), per client address."""
+    """DRF's anonymous rate (the "anon" scope), per client address, except for this host.
+
+    Anonymous callers reach only the health check. The monitors on this host (a container's or
+    systemd's health check, a monitoring agent beside the server) all share the loopback address,
+    so counting it would let any one of them push the others into 429: they are not counted.
+    A monitor elsewhere has an address of its own and probes far below 120 times a minute.
+    """
+
+    def allow_request(self, request, view) -> bool:
+        address = parse_address(client_address(request))
+        if address is not None and address.is_loopback:
+            return True
+        return super().allow_request(request, view)

@@ -208,12 +208,13 @@ def test_wrong_api_tokens_count_as_failed_logins_and_lock_that_address_out(clien
     assert answers == [401] * 4 + [429]
     assert "event=login_failed" in log.lines[0] and "user='(API token)'" in log.lines[0]
     assert "address=192.0.2.9" in log.lines[0] and "wrong" not in "".join(log.lines), "the token is not logged"
-    locked = get(good)
+    locked = get("wrong99")
     assert locked.status_code == 429 and "wrong API token" in locked.json()["detail"] and locked["Retry-After"]
-    assert get(good, "192.0.2.10").status_code == 200, "only that address waits"
-    assert get(good, HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 429, "X-Forwarded-For is not trusted"
+    assert get(good).status_code == 200, "a valid token is never refused (tests/test_login_guard.py)"
+    assert get("wrong99", "192.0.2.10").status_code == 401, "only that address waits"
+    assert get("wrong99", HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 429, "X-Forwarded-For is not trusted"
     call_command("axes_reset_username", "(API token)")
-    assert get(good).status_code == 200
+    assert get("wrong99").status_code == 401
 
 
 def test_guessing_the_current_password_in_the_password_change_form_locks_out_too(client, django_user_model):
