@@ -64,7 +64,8 @@ def count_failure(request, username: str) -> None:
 
 class ThrottledTokenAuthentication(TokenAuthentication):
     """DRF's token authentication; wrong tokens count as failed logins of "(API token)" from
-    that address, and once it is locked out its requests get 429 until the cool-off ends."""
+    that address, and once it is locked out further wrong tokens get 429 until the cool-off
+    ends. A valid token is looked up first and always authenticates."""
 
     def authenticate(self, request):
         if not request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("token "):
@@ -79,7 +80,7 @@ class ThrottledTokenAuthentication(TokenAuthentication):
             raise
 
 
-class TokenNameRefused(AuthenticationForm):
+class GuardedAuthenticationForm(AuthenticationForm):
     """Django's login form, refusing the user name wrong API tokens are counted under before it
     reaches authenticate(): typed here, it would count towards, or lock out, every token from
     that address. The answer is the one for any wrong login."""
@@ -90,7 +91,7 @@ class TokenNameRefused(AuthenticationForm):
         return super().clean()
 
 
-class GuardedAdminAuthenticationForm(TokenNameRefused, AdminAuthenticationForm):
+class GuardedAdminAuthenticationForm(GuardedAuthenticationForm, AdminAuthenticationForm):
     """The admin's login form, refusing that name too."""
 
 
