@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint setup browser fuse bench clean
+.PHONY: run test lint setup browser fuse fail2ban bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,18 @@ fuse:
 	  } > var/apt-fuse.log 2>&1 || echo "Could not install fuse3 (see var/apt-fuse.log)"; \
 	fi
 
+# tests/test_log_forging.py runs the README's fail2ban filter through Debian's fail2ban-regex;
+# install it when missing (needs root and apt; on a host with systemd this also enables the
+# fail2ban service with Debian's default sshd jail). Without it, those tests skip.
+fail2ban:
+	@if ! command -v fail2ban-regex >/dev/null; then \
+	  echo "Installing Debian's fail2ban for the log-forging tests..."; \
+	  mkdir -p var; \
+	  { apt-get install -y --no-install-recommends fail2ban \
+	    || { apt-get update && apt-get install -y --no-install-recommends fail2ban; }; \
+	  } > var/apt-fail2ban.log 2>&1 || echo "Could not install fail2ban (see var/apt-fail2ban.log)"; \
+	fi
+
 # ruff (lint, import order), mypy (types) and import-linter (the layers of DESIGN.md 1), all configured in
 # pyproject.toml; `make test` runs it first.
 lint: $(VENV)/.dev-deps
@@ -58,7 +70,7 @@ lint: $(VENV)/.dev-deps
 	$(BIN)/lint-imports --no-cache
 
 # Slow tests (load, chaos, database restarts) run only with FULL=1, as .ci/run does.
-test: $(VENV)/.dev-deps lint browser fuse
+test: $(VENV)/.dev-deps lint browser fuse fail2ban
 	$(BIN)/python -m pytest $(if $(FULL),,-m "not slow") $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-deps fuse

@@ -2,6 +2,8 @@
 
 import os
 
+from mediaserver.proxies import trusted_proxy_networks
+
 # Master and workers: what the server creates (the SQLite database and its -wal and -shm files)
 # is readable by its own user only (mediaserver/private_files.py).
 os.umask(0o077)
@@ -15,6 +17,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no access log
 wsgi_app = "mediaserver.wsgi:application"
+# X-Forwarded-Proto (https or not) is believed only from our reverse proxies: the same
+# DJANGO_TRUSTED_PROXY_ADDRESSES that mediaserver/client_address.py believes X-Forwarded-For from.
+forwarded_allow_ips = ",".join(str(network) for network in trusted_proxy_networks(os.environ))
 # gunicorn's runtime control socket is not used here, and several servers on one host
 # (tests, a second instance) would fight over its default path.
 control_socket_disable = True

@@ -2,25 +2,41 @@
 
 Anything passed as `extra={...}` (job, library, worker, action, ...) is appended, so a
 decision can be found with grep (`action=orphaned job=12`).
+
+Values come from clients too (user names, paths, file names), so a line must not be forgeable:
+a value that is anything but printable ASCII without spaces, quotes, backslashes and `=` is
+written as Python's `ascii()` of it, quoted, with every control character, terminal escape and
+non-ASCII character escaped (`user='eve\\x1b]0;owned\\x07'`, `user='admin\\u200b'`,
+`user='x address=203.0.113.9'`). The message is always written so. A traceback's lines are
+indented, so none of them starts like a line of its own.
 """
 
 import logging
 
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Printable ASCII, less what could end a value or start another: space, quotes, backslash, "=".
+_PLAIN = frozenset(chr(code) for code in range(0x21, 0x7F)) - set("\"'\\=")
+_TRACEBACK_INDENT = "    "
 
 
 class KeyValueFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r")
-
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = [
-            f"{key}={_render(value)}"
-            for key, value in vars(record).items()
-            if key not in _STANDARD_ATTRS and not key.startswith("_")
+        record.message = record.getMessage()
+        fields = [
+            self.formatTime(record, self.datefmt),
+            f"level={_render(record.levelname)}",
+            f"logger={_render(record.name)}",
+            f"msg={ascii(record.message)}",
+            *(f"{key}={_render(value)}" for key, value in vars(record).items()
+              if key not in _STANDARD_ATTRS and not key.startswith("_")),
         ]
-        return " ".join([line, *extras]) if extras else line
+        line = " ".join(fields)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for block in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
+            if block:
+                line += "\n" + "\n".join(_TRACEBACK_INDENT + _escape_unprintable(text) for text in block.splitlines())
+        return line
 
 
 class OneLineWarning(logging.Filter):
@@ -35,4 +51,9 @@ class OneLineWarning(logging.Filter):
 
 def _render(value: object) -> str:
     text = str(value)
-    return repr(text) if (not text or any(c.isspace() or c in "\"'=" for c in text)) else text
+    return text if text and all(c in _PLAIN for c in text) else ascii(text)
+
+
+def _escape_unprintable(text: str) -> str:
+    """A traceback line stays readable, but its control and invisible characters are escaped."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)

@@ -15,6 +15,7 @@ from common.env import (
     parse_media_roots,
 )
 from mediaserver import private_files
+from mediaserver.proxies import trusted_proxy_networks
 from scanner.conf import ScannerConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -119,8 +120,10 @@ WHITENOISE_MANIFEST_STRICT = False
 # failures, for LOGIN_COOLOFF_MINUTES: passwords at the login pages, current passwords in the
 # password-change form, and wrong API tokens (counted as the user "(API token)";
 # mediaserver/login_guard.py). Behind DJANGO_TRUSTED_PROXIES reverse proxies (one by default
-# with DJANGO_HTTPS) the address is the one the proxy saw.
+# with DJANGO_HTTPS) the address is the one the proxy saw, read from X-Forwarded-For only when the
+# request came from one of DJANGO_TRUSTED_PROXY_ADDRESSES (mediaserver/client_address.py).
 TRUSTED_PROXIES = env_int(os.environ, "DJANGO_TRUSTED_PROXIES", 1 if HTTPS else 0)
+TRUSTED_PROXY_NETWORKS = trusted_proxy_networks(os.environ)
 AXES_FAILURE_LIMIT = env_int(os.environ, "LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int(os.environ, "LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -147,9 +150,12 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # Anonymous callers reach nothing but the health check (the rest is 401 before any work):
     # this keeps them from hammering it.
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["mediaserver.throttling.AnonRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": "120/min"},
-    "NUM_PROXIES": TRUSTED_PROXIES,
+    # Throttles tell callers apart by mediaserver.client_address (mediaserver/throttling.py).
+    # DRF's own reading of X-Forwarded-For believes any peer: 0 keeps any throttle that still
+    # uses it on REMOTE_ADDR.
+    "NUM_PROXIES": 0,
     "DEFAULT_PAGINATION_CLASS": "mediaserver.api_policy.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -198,7 +204,8 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if HTTPS:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # No SECURE_PROXY_SSL_HEADER: Django would believe X-Forwarded-Proto from any peer. gunicorn
+    # sets the scheme from it for requests from DJANGO_TRUSTED_PROXY_ADDRESSES only (gunicorn.conf.py).
     SECURE_SSL_REDIRECT = True
     SECURE_REDIRECT_EXEMPT = [r"^api/health/?$"]  # probes talk plain HTTP from inside
     SESSION_COOKIE_SECURE = True

@@ -9,7 +9,7 @@ from rest_framework.routers import SimpleRouter
 
 from libraries.views import LibraryViewSet
 from mediaserver import pages
-from mediaserver.login_guard import GuardedPasswordChangeView
+from mediaserver.login_guard import GuardedAdminAuthenticationForm, GuardedAuthenticationForm, GuardedPasswordChangeView
 from scanner.views import ChangesView, HealthView, MetricsView, ScanJobViewSet, ScannerControlViewSet
 
 
@@ -44,7 +44,7 @@ def when_mail_is_configured(view):
     return gated
 
 accounts = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=GuardedAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password_change/", GuardedPasswordChangeView.as_view(), name="password_change"),
     path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
@@ -56,6 +56,9 @@ accounts = [
     path("reset/done/", when_mail_is_configured(auth_views.PasswordResetCompleteView.as_view()),
          name="password_reset_complete"),
 ]
+
+# The admin's login refuses the user name wrong API tokens are counted under, as ours does.
+admin.site.login_form = GuardedAdminAuthenticationForm
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
