@@ -88,7 +88,7 @@ def test_a_commit_that_moves_the_checkpoint_resets_the_count(make_library, monke
         real_insert(rows, *fields)
 
     monkeypatch.setattr(scanner.engine.catalogue, "insert_files", outage_after_one_batch)
-    monkeypatch.setattr("scanner.engine.commit.DB_RETRY_DELAYS", (0.01,))
+    monkeypatch.setattr("scanner.engine.retry.DB_RETRY_DELAYS", (0.01,))
     job = run_job(job, batch_size=2, auto_resume_max_attempts=LIMIT)
 
     assert (job.status, job.files_processed, job.auto_resume_attempts) == ("paused", 2, 0)

@@ -29,6 +29,7 @@ import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -49,8 +50,9 @@ from libraries.models import Library, MediaFile
 from scanner.core.batching import Batcher
 from scanner.core.progress import COUNTERS, Progress
 from scanner.core.walk import Walker
-from scanner.engine.commit import Committer, LeaseLost
+from scanner.engine.commit import Committer, LeaseLost, check_durable
 from scanner.engine.plan import Planner
+from scanner.engine.retry import Retry
 from scanner.jobs import changes, services
 from scanner.jobs.lifecycle import Lease
 from scanner.jobs.recovery import Recovery
@@ -78,11 +80,12 @@ class StepScan:
         stop = threading.Event()
         self.progress = Progress(checkpoint=job.checkpoint, found=job.files_found, percent=job.progress,
                                  totals={name: getattr(job, name) for name in COUNTERS})
-        self.committer = Committer(lease, progress=self.progress, attempts=job.auto_resume_attempts, stop=stop,
+        retry = Retry(stop=stop, log_ids={}, on_reconnect=partial(check_durable, lease, self.progress))
+        self.committer = Committer(lease, progress=self.progress, attempts=job.auto_resume_attempts, retry=retry,
                                    worker_label="", log_ids={})
         self.planner = Planner(library_id=lease.library_id, job_id=lease.job_id, root=job.library.path, full=False,
                                metadata_workers=0, read_timeout=5, log_ids={})
-        batcher = Batcher(checkpoint=job.checkpoint, batch_size=BATCH, files_per_second=0, stop=stop, log_ids={})
+        batcher = Batcher(checkpoint=job.checkpoint, batch_size=BATCH, files_per_second=0, stop=stop)
         self.runs = batcher.runs(Walker(job.library.path, after=job.checkpoint, on_dir_error=batcher.on_dir_error))
 
     def step(self) -> str:

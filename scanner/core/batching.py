@@ -11,15 +11,12 @@ when the engine knows every readable file will be, as in a first scan) and on a 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scanner.core.walk import FileEntry, Walker
-
-logger = logging.getLogger(__name__)
 
 MAX_RUN_SECONDS = 2.0  # a run is cut after this long even if it has fewer files
 SLOW_SHARE_RUN = 256  # files per run on a slow share: its tags are read while the walk goes on
@@ -47,14 +44,13 @@ class Batcher:
     """Turns a walk into runs; `on_dir_error` is the Walker's callback for unreadable folders."""
 
     def __init__(self, *, checkpoint: str, batch_size: int, files_per_second: float, stop: threading.Event,
-                 log_ids: dict):
+                 reads: frozenset[str] = frozenset()):
         self.checkpoint = checkpoint
         self.batch_size = batch_size
         self.files_per_second = files_per_second
         self.stop = stop
-        self.log_ids = log_ids
         self._unreadable: list[tuple[str, str]] = []
-        self.reads: frozenset[str] = frozenset()  # extensions the engine knows will be read (non-empty files)
+        self.reads = reads  # extensions the engine knows will be read (non-empty files)
 
     def on_dir_error(self, prefix: str, error: OSError) -> None:
         """A folder the walk could not read: its catalogue rows are kept (not known to be gone)."""

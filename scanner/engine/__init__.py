@@ -4,6 +4,6 @@ rows) and `commit` (each batch in one lease-guarded transaction). Only the runti
 package (an import-linter contract checks it).
 """
 
-from scanner.engine.run import ScanEngine, interrupt
+from scanner.engine.run import ScanEngine
 
-__all__ = ["ScanEngine", "interrupt"]
+__all__ = ["ScanEngine"]

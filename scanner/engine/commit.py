@@ -6,39 +6,30 @@ and a stale scanner can never write (DESIGN.md 3.5). Rows the walk passed withou
 flagged `unseen_by_job_id`; the final batch flips them to missing in the transaction that
 completes the job, so a scan that fails or is cancelled marks nothing missing.
 
-When the connection is lost (a restarted server, a killed backend) a step is retried with
-backoff; a commit whose acknowledgement was lost is first checked, so it is never applied
-twice. Only outages are retried (common/dberrors.py): any other error goes up at once.
+When the connection is lost (a restarted server, a killed backend) a commit is retried
+(retry.py); one whose acknowledgement was lost is first checked, so it is never applied twice.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from dataclasses import replace
-from typing import TypeVar, overload
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
-from common.dberrors import is_outage
 from libraries.models import MediaFile
-from scanner.core.batching import Stopped
 from scanner.core.progress import COUNTERS, Progress, Step
 from scanner.engine import catalogue
 from scanner.engine.moves import apply_moves
 from scanner.engine.plan import Batch
+from scanner.engine.retry import Retry
 from scanner.jobs import lifecycle
-from scanner.jobs.events import log_decision
+from scanner.jobs.events import log_decision, record_event
 from scanner.jobs.lifecycle import Lease
-from scanner.models import ScanEvent, ScanJob
+from scanner.models import ScanJob
 
-logger = logging.getLogger(__name__)
-T = TypeVar("T")
-
-DB_RETRY_DELAYS = (0.5, 1, 2, 4, 8)  # seconds of backoff before each retry on a lost connection
 MAX_FOLDER_EVENTS = 20  # unreadable-folder events kept per run; the counter counts them all
 IDS_PER_STATEMENT = 1000  # SQLite caps the variables of one statement; PostgreSQL plans big lists badly
 
@@ -53,20 +44,19 @@ class LostDurability(Exception):
 
 
 class Committer:
-    def __init__(self, lease: Lease, *, progress: Progress, attempts: int, stop: threading.Event,
-                 worker_label: str, log_ids: dict):
+    def __init__(self, lease: Lease, *, progress: Progress, attempts: int, retry: Retry, worker_label: str,
+                 log_ids: dict):
         self.lease = lease
         self.progress = progress
         self.attempts = attempts  # automatic resumes in a row so far; the first commit resets them
-        self.stop = stop
+        self.retry = retry  # through outages (retry.py); its on_reconnect is check_durable
         self.worker_label = worker_label
         self.log_ids = log_ids
         self._folder_events = 0
 
     def write_job(self, **fields) -> None:
         """A guarded update of the job row outside a batch (phase, discovery count)."""
-        if not self.retrying(lambda: lifecycle.held(self.lease).update(heartbeat_at=Now(), updated_at=Now(),
-                                                                         **fields)):
+        if not self.retry(lambda: lifecycle.held(self.lease).update(heartbeat_at=Now(), updated_at=Now(), **fields)):
             raise LeaseLost
 
     def commit(self, batch: Batch, step: Step) -> None:
@@ -76,7 +66,7 @@ class Committer:
             fields.update(checkpoint=step.checkpoint, files_found=step.found, progress=step.percent, updated_at=Now())
             if self.attempts:
                 fields["auto_resume_attempts"] = 0  # the checkpoint moved
-        self.retrying(lambda: self._write(batch, step, fields), committed=lambda: self._committed(step))
+        self.retry(lambda: self._write(batch, step, fields), committed=lambda: self._committed(step))
         self.attempts = 0
         self.progress.advance(step)
 
@@ -126,56 +116,32 @@ class Committer:
             return mine.filter(status=ScanJob.Status.COMPLETED).exists()
         return mine.filter(checkpoint=step.checkpoint).exists()
 
-    def _check_durable(self) -> None:
-        """After a reconnect: the job row must still show our last commit. Batches commit
-        asynchronously on PostgreSQL, so a database crash may have lost the latest ones; the
-        job then resumes from what the database kept (see _commit_asynchronously)."""
-        row = ScanJob.objects.filter(pk=self.lease.job_id).values("checkpoint", "files_processed").first()
-        ours = (self.progress.checkpoint, self.progress.processed)
-        if row is not None and (row["checkpoint"], row["files_processed"]) != ours:
-            raise LostDurability(f"the database lost the scan's last commits (it now says {row['files_processed']:,} "
-                                 f"files, not {self.progress.processed:,})")
-
-    @overload
-    def retrying(self, step: Callable[[], T], *, committed: None = None) -> T: ...
-    @overload
-    def retrying(self, step: Callable[[], T], *, committed: Callable[[], bool]) -> T | None: ...
-
-    def retrying(self, step: Callable[[], T], *, committed: Callable[[], bool] | None = None) -> T | None:
-        """Run a database step; through an outage, reconnect and retry with backoff. `committed`
-        says whether a commit whose answer was lost did happen, so a retry never writes twice."""
-        for attempt, delay in enumerate((*DB_RETRY_DELAYS, None)):
-            try:
-                if attempt:
-                    if committed is not None and committed():
-                        return None
-                    self._check_durable()
-                return step()
-            except DatabaseError as exc:
-                if delay is None or not is_outage(exc):
-                    raise
-                logger.warning("database unreachable (%s); retrying in %ss", exc, delay,
-                               extra={"action": "db_retry", **self.log_ids})
-                connection.close()
-                if self.stop.wait(delay):
-                    raise Stopped from None
-        return None
-
     def _record_unreadable(self, batch: Batch) -> None:
         for prefix, reason in batch.unreadable:
             message = f"Folder {prefix} could not be read ({reason}); its files were left as they were"
-            if self._folder_events < MAX_FOLDER_EVENTS:
+            if self._folder_events < MAX_FOLDER_EVENTS:  # an event (and its log line) for the first ones
                 self._folder_events += 1
-                ScanEvent.objects.create(job_id=self.lease.job_id, kind="folder_unreadable", message=message,
-                                         worker=self.worker_label)
-            log_decision(message, action="folder_unreadable", level=logging.WARNING, **self.log_ids)
+                record_event(self.lease.job_id, "folder_unreadable", message, worker=self.worker_label,
+                             library_id=self.lease.library_id, level=logging.WARNING)
+            else:
+                log_decision(message, action="folder_unreadable", level=logging.WARNING, **self.log_ids)
+
+
+def check_durable(lease: Lease, progress: Progress) -> None:
+    """After a reconnect: the job row must still show our last commit. Batches commit
+    asynchronously on PostgreSQL, so a database crash may have lost the latest ones; the job
+    then resumes from what the database kept (see _commit_asynchronously)."""
+    row = ScanJob.objects.filter(pk=lease.job_id).values("checkpoint", "files_processed").first()
+    if row is not None and (row["checkpoint"], row["files_processed"]) != (progress.checkpoint, progress.processed):
+        raise LostDurability(f"the database lost the scan's last commits (it now says {row['files_processed']:,} "
+                             f"files, not {progress.processed:,})")
 
 
 def _commit_asynchronously() -> None:
     """On PostgreSQL, do not wait for this batch's WAL flush. Safe: the batch's files, counters
     and checkpoint are one transaction, so a database crash can only lose whole recent batches;
     the job then resumes from the older checkpoint with the older counts (a scan that lives
-    through the crash notices it on reconnecting: _check_durable). SQLite (WAL,
+    through the crash notices it on reconnecting: check_durable). SQLite (WAL,
     synchronous=NORMAL) behaves the same way already."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

@@ -96,7 +96,8 @@ class _UnseenRanges:
 
 class Planner:
     def __init__(self, *, library_id: int, job_id: int, root: str, full: bool, metadata_workers: int,
-                 read_timeout: float, log_ids: dict, scope: Scope | None = None):
+                 read_timeout: float, log_ids: dict, scope: Scope | None = None,
+                 slow_share: Callable[[], bool] = lambda: False):
         self.library_id = library_id
         self.scope = scope or Scope([])
         self.job_id = job_id
@@ -104,7 +105,7 @@ class Planner:
         self.full = full
         self.metadata_workers = metadata_workers
         self.read_timeout = read_timeout
-        self.slow_share: Callable[[], bool] = lambda: False  # the walk's finding (walk.py): overlap the reads
+        self.slow_share = slow_share  # the walk's finding (scanner/core/walk.py): overlap the reads
         self.log_ids = log_ids
 
     def expect_reads(self) -> None:

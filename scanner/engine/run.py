@@ -21,7 +21,6 @@ from collections import deque
 from functools import partial
 
 from django.conf import settings
-from django.db import DatabaseError, connection
 
 from common.dberrors import is_outage
 from libraries.models import MediaFile
@@ -29,22 +28,23 @@ from libraries.paths import is_within
 from scanner.conf import ScannerConfig
 from scanner.core.batching import Batcher, Stopped
 from scanner.core.progress import COUNTERS, Progress
-from scanner.core.readers.dispatch import READ_EXTENSIONS
+from scanner.core.readers import READ_EXTENSIONS
 from scanner.core.scope import Scope, describe_scope
 from scanner.core.walk import RootUnavailable, Walker
 from scanner.engine import catalogue
-from scanner.engine.commit import Committer, LeaseLost, LostDurability
+from scanner.engine.commit import Committer, LeaseLost, LostDurability, check_durable
+from scanner.engine.discover import discover
 from scanner.engine.plan import Batch, Planner
+from scanner.engine.retry import Retry
 from scanner.jobs import lifecycle
 from scanner.jobs.events import record_event
+from scanner.jobs.interruptions import interrupt
 from scanner.jobs.lifecycle import Lease
-from scanner.jobs.resume_policy import after_interruption
 from scanner.models import ScanJob
 
 logger = logging.getLogger(__name__)
 
 LOOKAHEAD = 2  # batches planned (tags being read) ahead of the one being committed
-FOUND_UPDATE_INTERVAL = 1.0  # seconds between discovery-count updates of the job row
 COMMIT_INTERVAL = 0.5  # seconds: batches with little to write are committed together at most this often
 ANALYZE_AFTER = 50_000  # rows a scan inserts before the catalogue's statistics are refreshed, then at each doubling
 
@@ -65,17 +65,9 @@ class ScanEngine:
     def run(self) -> str:
         """'completed', 'failed', 'interrupted' or 'stopped' (paused, cancelled or taken over)."""
         try:
-            self._load()
-            walker = Walker(self.root, after=self.progress.checkpoint, on_dir_error=self.batcher.on_dir_error,
-                            threads=self.config.walk_threads, scope=self.scope)
-            self.planner.slow_share = lambda: bool(walker.slow_share)
-            # A first or full scan reads every file it has a reader for (from the checkpoint on:
-            # a resumed first scan has rows only before it); a quick rescan, only changed files.
-            reads_all = self.planner.full or next(catalogue.rows_in_range(
-                self.lease.library_id, self.progress.checkpoint, None, with_meta=False, scope=self.scope, page_rows=1),
-                None) is None
-            self.batcher.reads = READ_EXTENSIONS if reads_all else frozenset()
-            self._discover(walker, reads_all=reads_all)
+            walker, reads_all = self._load()
+            discover(walker, progress=self.progress, committer=self.committer, stop=self.stop, reads_all=reads_all,
+                     expect_reads=self.planner.expect_reads)
             self._scan(walker)
             return "completed"
         except (LeaseLost, Stopped):
@@ -85,75 +77,54 @@ class ScanEngine:
         except Exception as exc:
             if isinstance(exc, LostDurability) or is_outage(exc):
                 logger.warning("database unavailable during scan: %s", exc, extra={"action": "db_error", **self._ids()})
-                return self._interrupt(exc)
+                interrupt(self.lease, cause=f"a database error ({exc})", config=self.config)
+                return "interrupted"
             logger.exception("scan crashed", extra={"action": "crashed", **self._ids()})
             return self._fail(f"The scan stopped on an unexpected error: {exc}", error=f"{type(exc).__name__}: {exc}")
 
-    def _load(self) -> None:
+    def _load(self) -> tuple[Walker, bool]:
+        """The job's parts, each given what it needs when it is made; the walk, and whether
+        every file it finds will be read."""
         job = ScanJob.objects.select_related("library").get(pk=self.lease.job_id)
         if job.library is None:
             raise RootUnavailable("The library was deleted")
         self.root = job.library.path
-        self.scope = Scope(job.scope)
+        scope = Scope(job.scope)
         roots = settings.MEDIA_ROOTS
         if roots and not any(is_within(self.root, root) for root in roots):
             raise RootUnavailable(f"The library folder {self.root} is outside MEDIA_ROOTS ({', '.join(roots)})")
         self.progress = Progress(checkpoint=job.checkpoint, found=job.files_found, percent=job.progress,
                                  totals={name: getattr(job, name) for name in COUNTERS})
-        self.batcher = Batcher(checkpoint=job.checkpoint, batch_size=self.config.batch_size,
-                               files_per_second=self.config.max_files_per_second, stop=self.stop, log_ids=self._ids())
+        self.retry = Retry(stop=self.stop, log_ids=self._ids(),
+                           on_reconnect=partial(check_durable, self.lease, self.progress))
         self.committer = Committer(self.lease, progress=self.progress, attempts=job.auto_resume_attempts,
-                                   stop=self.stop, worker_label=self.worker_label, log_ids=self._ids())
-        self.planner = Planner(library_id=self.lease.library_id, job_id=self.lease.job_id, root=self.root,
-                               full=job.mode == ScanJob.Mode.FULL, metadata_workers=self.config.metadata_workers,
-                               read_timeout=self.config.read_timeout, log_ids=self._ids(), scope=self.scope)
+                                   retry=self.retry, worker_label=self.worker_label, log_ids=self._ids())
+        full = job.mode == ScanJob.Mode.FULL
+        # A first or full scan reads every file it has a reader for (from the checkpoint on: a
+        # resumed first scan has rows only before it); a quick rescan, only changed files.
+        reads_all = full or self.retry(lambda: next(catalogue.rows_in_range(
+            self.lease.library_id, job.checkpoint, None, with_meta=False, scope=scope, page_rows=1), None) is None)
+        self.batcher = Batcher(checkpoint=job.checkpoint, batch_size=self.config.batch_size,
+                               files_per_second=self.config.max_files_per_second, stop=self.stop,
+                               reads=READ_EXTENSIONS if reads_all else frozenset())
+        walker = Walker(self.root, after=job.checkpoint, on_dir_error=self.batcher.on_dir_error,
+                        threads=self.config.walk_threads, scope=scope)
+        self.planner = Planner(library_id=self.lease.library_id, job_id=self.lease.job_id, root=self.root, full=full,
+                               metadata_workers=self.config.metadata_workers, read_timeout=self.config.read_timeout,
+                               log_ids=self._ids(), scope=scope, slow_share=lambda: bool(walker.slow_share))
         what = f"{self.root}" if not job.scope else f"{describe_scope(job.scope)} in {self.root}"
         if job.checkpoint:
             self._event("resumed", f"Resuming {job.mode} scan of {what} after {job.files_processed:,} files")
         else:
             self._event("started", f"Starting {job.mode} scan of {what}")
-
-    def _discover(self, walker: Walker, *, reads_all: bool) -> None:
-        if self.progress.checkpoint and self.progress.found:
-            # Resuming: the count made when the scan started stands, so a resume on a slow share
-            # does not list it all again first. It stays honest: the percentage never goes back
-            # (at most 99.9 until the end) and the final commit sets the count to what was walked.
-            self.committer.write_job(phase=ScanJob.Phase.SCANNING, status_message=(
-                f"Resuming after {self.progress.processed:,} of {self.progress.found:,} files"))
-            return
-        self.committer.write_job(phase=ScanJob.Phase.DISCOVERING, status_message="Counting the media files")
-        last_write = time.monotonic()
-
-        def progress(count: int) -> None:
-            nonlocal last_write
-            if time.monotonic() - last_write >= FOUND_UPDATE_INTERVAL:
-                self.committer.write_job(files_found=self.progress.discovered(count))
-                last_write = time.monotonic()
-
-        # When every file will be read, on a slow share (where the first batch is long to walk)
-        # the readers start as soon as the count sees one to read. Elsewhere they start when a
-        # batch needs them.
-        def start_readers() -> bool:
-            if walker.slow_share is None:
-                return False  # not timed yet: ask again at the next file
-            if walker.slow_share:
-                self.planner.expect_reads()
-            return True
-
-        count = walker.count(should_stop=self.stop.is_set, on_progress=progress,
-                             notice=READ_EXTENSIONS if reads_all else frozenset(), on_notice=start_readers)
-        if count is None:
-            raise Stopped
-        found = self.progress.discovered(count, final=True)
-        self.committer.write_job(files_found=found, phase=ScanJob.Phase.SCANNING,
-                                 status_message=f"Scanning {found:,} files")
+        return walker, reads_all
 
     def _scan(self, walker: Walker) -> None:
         self.progress.run_started = time.monotonic()
         pending: deque[Batch] = deque()
         try:
             for run in self.batcher.runs(walker):
-                pending.append(self.committer.retrying(partial(self.planner.plan, run)))
+                pending.append(self.retry(partial(self.planner.plan, run)))
                 # Hold batches back only while their tags are being read: stat-only batches
                 # commit at once, so a crash redoes at most the one batch being walked.
                 while pending and (len(pending) > LOOKAHEAD or not pending[-1].reads):
@@ -179,13 +150,13 @@ class ScanEngine:
             return
         self._carried = None
         if batch.final:
-            self.committer.retrying(lambda: self._check_root_before_finishing(walker))
+            self.retry(lambda: self._check_root_before_finishing(walker))
         self.committer.commit(batch, self.progress.step(batch.counts, batch.upper))
         self._last_commit = time.monotonic()
         self._inserted += len(batch.inserts) + len(batch.basic_inserts)
         if self._inserted >= self._analyze_at:  # at each doubling: a few ANALYZEs, even for a million files
             self._analyze_at *= 2
-            self.committer.retrying(catalogue.refresh_statistics)
+            self.retry(catalogue.refresh_statistics)
 
     def _check_root_before_finishing(self, walker: Walker) -> None:
         walker.check_root()
@@ -201,28 +172,9 @@ class ScanEngine:
         lifecycle.fail_held(self.lease, error=error, message=message)
         return "failed"
 
-    def _interrupt(self, error: Exception) -> str:
-        interrupt(self.lease, cause=f"a database error ({error})", config=self.config)
-        return "interrupted"
-
     def _event(self, kind: str, message: str) -> None:
         record_event(self.lease.job_id, kind, message, worker=self.worker_label, library_id=self.lease.library_id)
 
     def _ids(self) -> dict:
         return {"job_id": self.lease.job_id, "library_id": self.lease.library_id, "worker": self.worker_label}
 
-
-def interrupt(lease: Lease, *, cause: str, config: ScannerConfig) -> None:
-    """The job's process lived but could not go on (the database went away, a thread could not
-    start): paused, to resume once it can. If the database is still out of reach, recovery
-    finds the job's thread ended and pauses it the same way."""
-    try:
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()  # after a lost connection: a new one
-        job = ScanJob.objects.get(pk=lease.job_id)
-        verdict = after_interruption(files_processed=job.files_processed, progress=job.progress,
-                                     attempts=job.auto_resume_attempts, process_died=False, config=config)
-        lifecycle.pause_interrupted(lease, cause=cause, files_processed=job.files_processed,
-                                    attempts=job.auto_resume_attempts, verdict=verdict)
-    except DatabaseError:
-        pass

@@ -34,9 +34,10 @@ from django_apscheduler.util import close_old_connections
 
 from scanner.conf import ScannerConfig, scanner_config
 from scanner.core.readers.pool import shutdown_pool
-from scanner.engine.run import ScanEngine, interrupt
+from scanner.engine import ScanEngine
 from scanner.jobs import lifecycle
 from scanner.jobs.changes import queue_scans_for_changes
+from scanner.jobs.interruptions import interrupt
 from scanner.jobs.lifecycle import Lease
 from scanner.jobs.recovery import recover_scans
 from scanner.jobs.schedule import run_shared_duties
