@@ -62,7 +62,7 @@ def library_for(root: Path) -> Library:
 def scan(library: Library, mode: str = "quick") -> tuple[float, ScanJob]:
     """Queue, claim and run one scan in this thread, as a server's scan thread does."""
     worker = workers.register("bench")
-    job = services.start_scan(library_id=library.pk, mode=mode).job
+    job = services.scan_start(library_id=library.pk, mode=mode).job
     lease = lifecycle.claim(job.pk, worker)
     started = time.perf_counter()
     outcome = ScanEngine(lease, config=scanner_config(), stop=threading.Event(), worker_label=worker.label).run()

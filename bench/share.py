@@ -72,13 +72,13 @@ def paused_and_resumed(library, count: int) -> tuple[float, int]:
     and the files the resumed run processed."""
     reset(library)
     worker = workers.register("bench")
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     stop = threading.Event()
 
     def pause_at_half() -> None:
         while not stop.is_set():
             if ScanJob.objects.get(pk=job.pk).files_processed >= count // 2:
-                services.pause_scan_by_library(library_id=library.pk)
+                services.scan_pause(library_id=library.pk)
                 stop.set()
             time.sleep(0.005)
 
@@ -88,7 +88,7 @@ def paused_and_resumed(library, count: int) -> tuple[float, int]:
     watcher.join()
     assert outcome == "stopped", outcome
     before = ScanJob.objects.get(pk=job.pk).files_processed
-    services.resume_scan_by_library(library_id=library.pk)
+    services.scan_resume(library_id=library.pk)
     started = time.perf_counter()
     outcome = ScanEngine(lifecycle.claim(job.pk, worker), config=settings.SCANNER, stop=threading.Event()).run()
     elapsed = time.perf_counter() - started

@@ -49,7 +49,7 @@ class RecentJobInline(admin.TabularInline):
 def _start_scans(modeladmin, request, queryset, mode: str) -> None:
     for library in queryset:
         try:
-            action = services.start_scan(library_id=library.pk, mode=mode)
+            action = services.scan_start(library_id=library.pk, mode=mode)
             verb = "Queued" if action.created else "Resumed"
             modeladmin.message_user(request, f"{verb} a scan of {library.name} (job {action.job.pk}).",
                                     messages.SUCCESS)
@@ -83,7 +83,7 @@ def scan_folders(modeladmin, request, queryset):
     if form.is_valid():
         paths = [line.strip() for line in form.cleaned_data["paths"].splitlines() if line.strip()]
         try:
-            action = services.start_scan(library_id=library.pk, paths=paths)
+            action = services.scan_start(library_id=library.pk, paths=paths)
         except services.ScanControlError as exc:
             form.add_error("paths", str(exc))
         else:

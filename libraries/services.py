@@ -10,7 +10,7 @@ from django.db import transaction
 from common.locks import wait_for_lock
 from libraries.models import Library
 from libraries.paths import validate_library_path
-from scanner.jobs.services import end_scans_of_deleted_library
+from scanner.jobs.services import scan_end_for_deleted_library
 
 
 def _others(exclude_id: int | None) -> list[tuple[str, str]]:
@@ -35,5 +35,5 @@ def library_paths_locked() -> Iterator[None]:
 def library_delete(*, library: Library) -> None:
     """Delete a library and its catalogue; its open scan ends failed and its thread stops."""
     with transaction.atomic():
-        end_scans_of_deleted_library(library=library)
+        scan_end_for_deleted_library(library=library)
         library.delete()

@@ -23,17 +23,17 @@ def _control(modeladmin, request, queryset, verb: str, call) -> None:
 
 @admin.action(description="Pause the selected scans", permissions=["change"])
 def pause_scans(modeladmin, request, queryset):
-    _control(modeladmin, request, queryset, "Paused", services.pause_scan_by_library)
+    _control(modeladmin, request, queryset, "Paused", services.scan_pause)
 
 
 @admin.action(description="Resume the selected scans", permissions=["change"])
 def resume_scans(modeladmin, request, queryset):
-    _control(modeladmin, request, queryset, "Resumed", services.resume_scan_by_library)
+    _control(modeladmin, request, queryset, "Resumed", services.scan_resume)
 
 
 @admin.action(description="Cancel the selected scans", permissions=["change"])
 def cancel_scans(modeladmin, request, queryset):
-    _control(modeladmin, request, queryset, "Cancelled", services.cancel_scan_by_library)
+    _control(modeladmin, request, queryset, "Cancelled", services.scan_cancel)
 
 
 @admin.action(description="Recover now (orphaned, duplicate and interrupted scans)", permissions=["change"])

@@ -40,26 +40,26 @@ class ScannerControlViewSet(viewsets.ViewSet):
     def start(self, request, library_id: str):
         body = StartScanSerializer(data=request.data if request.data else {})
         body.is_valid(raise_exception=True)
-        result = services.start_scan(library_id=int(library_id), mode=body.validated_data["mode"],
+        result = services.scan_start(library_id=int(library_id), mode=body.validated_data["mode"],
                                      paths=body.validated_data.get("paths"))
         return _job_response(result.job, created=result.created)
 
     @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT, 404: NOT_FOUND})
     def pause(self, request, library_id: str):
-        return _job_response(services.pause_scan_by_library(library_id=int(library_id)))
+        return _job_response(services.scan_pause(library_id=int(library_id)))
 
     @extend_schema(request=None, responses={201: JobSerializer, 200: JobSerializer, 404: NOT_FOUND})
     def resume(self, request, library_id: str):
-        result = services.resume_scan_by_library(library_id=int(library_id))
+        result = services.scan_resume(library_id=int(library_id))
         return _job_response(result.job, created=result.created)
 
     @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT, 404: NOT_FOUND})
     def cancel(self, request, library_id: str):
-        return _job_response(services.cancel_scan_by_library(library_id=int(library_id)))
+        return _job_response(services.scan_cancel(library_id=int(library_id)))
 
     @extend_schema(responses={200: LibraryStatusSerializer, 404: NOT_FOUND})
     def status(self, request, library_id: str):
-        job = services.get_library_scan_status(library_id=int(library_id))
+        job = services.scan_status(library_id=int(library_id))
         return Response({"library_id": int(library_id), "job": JobSerializer(job).data if job else None})
 
 

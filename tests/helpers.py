@@ -133,7 +133,7 @@ def fresh(job: ScanJob) -> ScanJob:
 
 def scan_now(library: Library, *, mode: str = "quick", **config_changes) -> ScanJob:
     """Queue, claim and run one scan in this thread, as a server thread would."""
-    action = services.start_scan(library_id=library.pk, mode=mode)
+    action = services.scan_start(library_id=library.pk, mode=mode)
     return run_job(action.job, **config_changes)
 
 

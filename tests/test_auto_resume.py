@@ -37,7 +37,7 @@ def time_passes(job: ScanJob) -> None:
 def test_resumes_without_progress_stop_at_the_limit_until_a_person_resumes(make_library, outages):
     library = make_library()
     many_files(Path(library.path), 5)
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     for attempt in range(1, LIMIT + 1):
         job = run_job(job, auto_resume_max_attempts=LIMIT)
         assert (job.status, job.resumes_automatically) == ("paused", True)
@@ -53,14 +53,14 @@ def test_resumes_without_progress_stop_at_the_limit_until_a_person_resumes(make_
     recover_scans(config=config(auto_resume_max_attempts=LIMIT))
     assert fresh(job).status == "paused", "it waits for a person"
 
-    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    resumed = services.scan_resume(library_id=library.pk).job
     assert (resumed.pk, resumed.status, resumed.auto_resume_attempts) == (job.pk, "pending", 0)
 
 
 def test_each_automatic_resume_in_a_row_waits_longer(make_library, outages):
     library = make_library()
     many_files(Path(library.path), 5)
-    job = run_job(services.start_scan(library_id=library.pk).job)
+    job = run_job(services.scan_start(library_id=library.pk).job)
     recover_scans()
     assert fresh(job).status == "pending", "the first resume is at once"
 
@@ -75,7 +75,7 @@ def test_each_automatic_resume_in_a_row_waits_longer(make_library, outages):
 def test_a_commit_that_moves_the_checkpoint_resets_the_count(make_library, monkeypatch):
     library = make_library()
     many_files(Path(library.path), 6)
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     ScanJob.objects.filter(pk=job.pk).update(auto_resume_attempts=LIMIT - 1)
     real_insert = scanner.engine.catalogue.insert_files
     inserts = []

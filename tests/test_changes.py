@@ -55,8 +55,8 @@ def test_changes_wait_while_a_user_paused_scan_holds_them(make_library, staff_cl
     library = make_library()
     root = Path(library.path)
     many_files(root, 10)
-    services.start_scan(library_id=library.pk)
-    services.pause_scan_by_library(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
+    services.scan_pause(library_id=library.pk)
 
     assert notify(staff_client, f"{root}/Show 000").status_code == 202
     assert notify(staff_client, f"{root}/Show 000/Episode 003.{STAT_ONLY}").status_code == 202
@@ -64,7 +64,7 @@ def test_changes_wait_while_a_user_paused_scan_holds_them(make_library, staff_cl
     assert changes.queue_scans_for_changes() == []
     assert PendingChange.objects.filter(library=library).count() == 2  # durable, waiting
 
-    services.cancel_scan_by_library(library_id=library.pk)
+    services.scan_cancel(library_id=library.pk)
     (job,) = changes.queue_scans_for_changes()  # what each process's claim loop does
     assert job.scope == ["Show 000"] and job.trigger == "notify"
     assert not PendingChange.objects.exists()
@@ -73,11 +73,11 @@ def test_changes_wait_while_a_user_paused_scan_holds_them(make_library, staff_cl
 
 def test_too_many_changed_places_or_the_root_become_a_whole_library_scan(make_library, staff_client):
     library, other = make_library(), make_library()
-    services.start_scan(library_id=library.pk)  # hold the changes until all are noted
-    services.pause_scan_by_library(library_id=library.pk)
+    services.scan_start(library_id=library.pk)  # hold the changes until all are noted
+    services.scan_pause(library_id=library.pk)
     notify(staff_client, *(f"{library.path}/folder {i}" for i in range(1001)))
     notify(staff_client, other.path)
-    services.cancel_scan_by_library(library_id=library.pk)
+    services.scan_cancel(library_id=library.pk)
 
     (job,) = changes.queue_scans_for_changes()
 
@@ -140,7 +140,7 @@ def test_changes_whose_scan_failed_or_was_cancelled_wait_again_and_are_scanned_l
     ScanJob.objects.filter(pk=job.pk).update(completed_at=Now() - timedelta(minutes=6))
     (retry,) = changes.queue_scans_for_changes()
     assert retry.scope == [f"Show 000/New.{STAT_ONLY}"] and retry.trigger == "notify"
-    services.cancel_scan_by_library(library_id=library.pk)  # a user's cancel gives them back too
+    services.scan_cancel(library_id=library.pk)  # a user's cancel gives them back too
     assert PendingChange.objects.filter(library=library, path=f"Show 000/New.{STAT_ONLY}").exists()
     ScanJob.objects.filter(pk=retry.pk).update(completed_at=Now() - timedelta(minutes=6))
     done = run_job(changes.queue_scans_for_changes()[0])
@@ -149,6 +149,6 @@ def test_changes_whose_scan_failed_or_was_cancelled_wait_again_and_are_scanned_l
 
 def test_a_cancelled_manual_scan_gives_back_nothing_it_did_not_hold(make_library):
     library = make_library()
-    services.start_scan(library_id=library.pk)
-    services.cancel_scan_by_library(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
+    services.scan_cancel(library_id=library.pk)
     assert not PendingChange.objects.exists()

@@ -82,10 +82,10 @@ def test_scanworker_runs_queued_scans_and_pauses_them_on_sigterm(make_library, t
     proc = subprocess.Popen([sys.executable, "manage.py", "scanworker"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        services.start_scan(library_id=quick.pk)
+        services.scan_start(library_id=quick.pk)
         wait_until(lambda: ScanJob.objects.filter(library=quick, status="completed").exists(), timeout=20,
                    what="the scanworker to complete a scan")
-        services.start_scan(library_id=slow.pk)
+        services.scan_start(library_id=slow.pk)
         wait_until(lambda: ScanJob.objects.filter(library=slow, files_processed__gt=0).exists(), timeout=20,
                    what="the second scan to progress")
         worker = Worker.objects.get()

@@ -64,7 +64,7 @@ def test_a_connection_lost_while_new_rows_are_copied_is_an_outage_not_a_failure(
         pytest.skip("COPY is the PostgreSQL path")
     library = make_library()
     many_files(Path(library.path), 30)
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     lost = []
 
     def lose_the_connection_before_the_copy(execute, sql, params, many, context):

@@ -200,7 +200,7 @@ def test_a_stale_lease_cannot_commit(make_library):
     """Two engines on one job: the one whose lease was superseded writes nothing."""
     library = make_library()
     paths = many_files(Path(library.path), 60)
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     old = lifecycle.claim(job.pk, make_worker())
     # The job is taken over (as recovery would after declaring the first owner dead).
     ScanJob.objects.filter(pk=job.pk).update(status="pending")
@@ -220,7 +220,7 @@ def test_a_stale_lease_cannot_commit(make_library):
 def test_a_stop_keeps_committed_batches_and_resume_finishes_exactly(make_library, monkeypatch):
     library = make_library()
     paths = many_files(Path(library.path), 95)
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     stop = threading.Event()
     committed = []
     real_insert = catalogue_writes.insert_files
@@ -240,8 +240,8 @@ def test_a_stop_keeps_committed_batches_and_resume_finishes_exactly(make_library
     assert job.files_processed == len(present_paths(library)) == 20
     assert job.checkpoint == sorted(paths)[19]
 
-    services.pause_scan_by_library(library_id=library.pk)
-    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    services.scan_pause(library_id=library.pk)
+    resumed = services.scan_resume(library_id=library.pk).job
     assert resumed.pk == job.pk and resumed.resume_count == 1
     done = run_job(resumed, batch_size=10)
     assert (done.status, done.files_processed, done.files_added, done.files_found) == ("completed", 95, 95, 95)
@@ -253,18 +253,18 @@ def test_a_resumed_scan_keeps_the_first_count_instead_of_listing_everything_agai
     stays honest (never backwards, never 100 before the end, exact at the end)."""
     library = make_library()
     many_files(Path(library.path), 40)
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     stop = threading.Event()
     real_insert = catalogue_writes.insert_files
     monkeypatch.setattr(catalogue_writes, "insert_files",
                         lambda rows, *fields: (real_insert(rows, *fields), rows and stop.set()))
     run_job(job, stop=stop, batch_size=10)
     monkeypatch.undo()
-    services.pause_scan_by_library(library_id=library.pk)
+    services.scan_pause(library_id=library.pk)
     many_files(Path(library.path) / "Zz added later", 20)  # after the checkpoint, in walk order
     counted = []
     monkeypatch.setattr(Walker, "count", lambda self, **kw: counted.append(1) or 0)
-    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    resumed = services.scan_resume(library_id=library.pk).job
     progress = []
     real_commit = Committer.commit
     monkeypatch.setattr(Committer, "commit", lambda self, batch, step: (progress.append(step),
@@ -366,12 +366,12 @@ def test_a_resumed_scan_of_an_empty_mount_point_marks_nothing_missing(make_libra
     root = Path(library.path)
     paths = sorted(many_files(root, 100))
     scan_now(library)
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     ScanJob.objects.filter(pk=job.pk).update(status="paused", pause_reason="interrupted", checkpoint=paths[40],
                                              files_processed=41, files_found=100)
     for child in root.iterdir():
         shutil.rmtree(child)  # the share is not mounted again yet
-    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    resumed = services.scan_resume(library_id=library.pk).job
     done = run_job(resumed)
     assert done.status == "failed" and "is the drive mounted" in done.error_message
     assert not MediaFile.objects.filter(missing=True).exists()

@@ -38,7 +38,7 @@ def test_killed_database_connections_are_retried_and_the_scan_completes_exactly(
     library = make_library()
     paths = many_files(Path(library.path), 1500)
     runtime(max_files_per_second=400, batch_size=25)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     for threshold in (100, 300, 500):
         wait_until(lambda threshold=threshold: job_of(library).files_processed >= threshold, timeout=20,
                    what="progress")
@@ -59,7 +59,7 @@ def test_a_scan_that_finds_its_last_commits_lost_goes_on_from_the_database(runti
     library = make_library()
     many_files(Path(library.path), 1500)
     runtime(max_files_per_second=300, batch_size=25, auto_resume=False)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     wait_until(lambda: job_of(library).files_processed >= 100, timeout=20, what="progress")
     with transaction.atomic(), connection.cursor() as cursor:  # the row stays locked until both are done
         cursor.execute("UPDATE scanner_scanjob SET files_processed = files_processed - 25 WHERE status = 'running'")
@@ -86,7 +86,7 @@ def test_a_postgres_restart_mid_scan_loses_nothing_and_the_web_says_503_meanwhil
     server = Gunicorn(tmp_path, env={"SCANNER_ENABLED": "false"}).start(ready_path="/api/health/")
     assert server.get("/", cookie=session)[0] == 200
     runtime(max_files_per_second=300, batch_size=25)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     wait_until(lambda: job_of(library).files_processed >= 100, timeout=20, what="progress")
     try:
         subprocess.run([*PG_CLUSTER, "stop"], check=True, capture_output=True, timeout=60)
@@ -118,7 +118,7 @@ def test_a_root_removed_mid_scan_fails_the_job_and_marks_nothing_missing(runtime
     for rel in paths[:10]:  # gone before the rescan: a completed rescan would mark them missing
         (root / rel).unlink()
     runtime(max_files_per_second=300, batch_size=25)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     wait_until(lambda: job_of(library).files_processed >= 100, timeout=20, what="progress")
     shutil.rmtree(root)
     failed = wait_until(lambda: (j := job_of(library)).status == "failed" and j, timeout=20, what="the failure")
@@ -134,7 +134,7 @@ def test_permission_changes_and_replaced_files_during_a_scan(make_library, publi
         for n in range(30):
             media.write_wav(root / folder / f"{n:02d}.wav", seconds=0.05)
     library = make_library(path=root)
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     replaced = root / "g" / "05.wav"
 
     def meddle():

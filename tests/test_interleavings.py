@@ -61,7 +61,7 @@ def test_a_user_pause_that_lands_during_a_recovery_pass_is_kept(make_library, de
 
     def user_pauses(seen):
         if seen is not None and seen.pk == job.pk:  # the pass read it paused-and-resumable
-            in_other_connection(lambda: services.pause_scan_by_library(library_id=library.pk))
+            in_other_connection(lambda: services.scan_pause(library_id=library.pk))
 
     report = recover_scans(interleave=user_pauses)
 
@@ -113,7 +113,7 @@ def test_start_racing_a_library_delete_answers_not_found(make_library):
 
     def start():
         with connection.execute_wrapper(after_library_lookup):
-            return services.start_scan(library_id=library.pk)
+            return services.scan_start(library_id=library.pk)
 
     starter, thread_result = in_thread(start)
     assert looked_up.wait(30)
@@ -139,7 +139,7 @@ def test_deleting_a_library_while_its_scan_commits_a_batch_does_not_deadlock(mak
         pytest.skip("the lock cycle needs row locks (PostgreSQL)")
     library = make_library()
     many_files(Path(library.path), 30)
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     worker = make_worker()
     lease = lifecycle.claim(job.pk, worker)
     job_locked, go = threading.Event(), threading.Event()
@@ -171,7 +171,7 @@ def test_deleting_a_library_while_its_scan_commits_a_batch_does_not_deadlock(mak
 def test_a_process_back_from_a_long_silence_keeps_the_job_it_claims(make_library):
     """A process cut off for longer than SCANNER_WORKER_TIMEOUT claims a queued job before its
     next heartbeat: the claim counts as one, so the next recovery pass does not orphan it."""
-    job = services.start_scan(library_id=make_library().pk).job
+    job = services.scan_start(library_id=make_library().pk).job
     back_from_a_partition = remote_worker(seconds_silent=120)
     lease = lifecycle.claim(job.pk, back_from_a_partition)
     recover_scans()

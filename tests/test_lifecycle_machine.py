@@ -242,13 +242,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.noted.append((library_id, rel, before))
                 return
             if action == "start":
-                job = services.start_scan(library_id=library_id).job
+                job = services.scan_start(library_id=library_id).job
             elif action == "resume":
-                job = services.resume_scan_by_library(library_id=library_id).job
+                job = services.scan_resume(library_id=library_id).job
             elif action == "pause":
-                job = services.pause_scan_by_library(library_id=library_id)
+                job = services.scan_pause(library_id=library_id)
             else:
-                job = services.cancel_scan_by_library(library_id=library_id)
+                job = services.scan_cancel(library_id=library_id)
         except (services.ScanAlreadyRunning, services.NoOpenScan):
             return
         if action == "pause":

@@ -219,7 +219,7 @@ def test_a_user_pause_of_an_interrupted_scan_is_kept(make_library):
 
     library = make_library()
     job = ScanJob.objects.create(library=library, status="paused", pause_reason="interrupted", files_processed=500)
-    paused = services.pause_scan_by_library(library_id=library.pk)
+    paused = services.scan_pause(library_id=library.pk)
     assert (paused.pk, paused.status, paused.pause_reason) == (job.pk, "paused", "user")
     recover_scans()
     assert (fresh(job).status, fresh(job).pause_reason) == ("paused", "user")

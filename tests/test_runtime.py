@@ -48,10 +48,10 @@ def test_pause_stops_the_thread_at_once_and_resume_finishes_exactly(runtime, mak
     library = make_library()
     paths = many_files(Path(library.path), 400)
     rt = runtime(max_files_per_second=150, batch_size=10)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     wait_until(lambda: job_of(library).files_processed >= 30, timeout=20, what="some progress")
 
-    paused = services.pause_scan_by_library(library_id=library.pk)
+    paused = services.scan_pause(library_id=library.pk)
     assert paused.status == "paused"
     wait_until(lambda: not rt.registry.threads(), timeout=5, what="the scan thread to stop")
     job = job_of(library)
@@ -59,7 +59,7 @@ def test_pause_stops_the_thread_at_once_and_resume_finishes_exactly(runtime, mak
     assert MediaFile.objects.filter(library=library).count() == job.files_processed, (
         "progress is exactly what was committed")
 
-    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    resumed = services.scan_resume(library_id=library.pk).job
     assert resumed.pk == job.pk
     wait_until(lambda: job_of(library).status == "completed", timeout=30, what="the resumed scan to complete")
     done = job_of(library)
@@ -72,7 +72,7 @@ def test_a_pause_made_by_another_process_stops_the_scan_at_its_next_batch(runtim
     library = make_library()
     many_files(Path(library.path), 400)
     rt = runtime(max_files_per_second=150, batch_size=10)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     wait_until(lambda: job_of(library).files_processed >= 20, timeout=20, what="some progress")
 
     # What another process's pause does: only the row changes; nobody signals our thread.
@@ -89,7 +89,7 @@ def test_capacity_limits_concurrent_scans_in_a_process(runtime, make_library):
         many_files(Path(library.path), 60)
     runtime(max_concurrent=1, max_files_per_second=200, batch_size=10)
     for library in libraries:
-        services.start_scan(library_id=library.pk)
+        services.scan_start(library_id=library.pk)
     peak = 0
 
     def all_done():
@@ -115,7 +115,7 @@ def test_a_process_whose_worker_row_was_removed_stops_its_scans(runtime, make_li
     library = make_library()
     many_files(Path(library.path), 400)
     rt = runtime(max_files_per_second=100, batch_size=10)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     wait_until(lambda: job_of(library).status == "running", timeout=5, what="the scan to start")
     old_worker = rt.identity.worker.pk
     Worker.objects.filter(pk=old_worker).delete()  # as a sweeper that judged us dead would
@@ -127,7 +127,7 @@ def test_shutdown_pauses_running_scans_for_a_prompt_resume(runtime, make_library
     library = make_library()
     many_files(Path(library.path), 400)
     runtime(max_files_per_second=100, batch_size=10)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     wait_until(lambda: job_of(library).files_processed > 0, timeout=10, what="some progress")
     stop_runtime()
     job = job_of(library)
@@ -151,7 +151,7 @@ def test_scan_threads_close_their_database_connections(runtime, make_library):
     runtime(max_concurrent=2)
     baseline = connections()
     for library in libraries:
-        services.start_scan(library_id=library.pk)
+        services.scan_start(library_id=library.pk)
     wait_until(lambda: ScanJob.objects.filter(status="completed").count() == 4, timeout=20, what="four scans")
     # The scheduler's own threads keep theirs; the four scan threads must not leave theirs open.
     wait_until(lambda: connections() <= baseline + 2, timeout=5, what="scan connections to close")
@@ -163,18 +163,18 @@ def test_a_slow_scan_still_commits_progress_every_few_seconds(runtime, make_libr
     library = make_library()
     many_files(Path(library.path), 200)
     runtime(max_files_per_second=8, batch_size=5000)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     progressed = wait_until(lambda: (j := job_of(library)).status == "running" and 0 < j.files_processed < 200 and j,
                             timeout=5, what="a partial commit")
     assert MediaFile.objects.filter(library=library).count() == progressed.files_processed
-    services.cancel_scan_by_library(library_id=library.pk)
+    services.scan_cancel(library_id=library.pk)
 
 
 def test_a_scan_thread_that_cannot_start_gives_its_job_back(make_library, monkeypatch):
     library = make_library()
     many_files(Path(library.path), 5)
     rt = ScanRuntime(kind="test", config=config())
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
 
     def no_threads_left(self):
         raise RuntimeError("can't start new thread")
@@ -200,7 +200,7 @@ def test_a_stopped_thread_is_reported_once_while_it_winds_down(make_library, tmp
     mount = share(source, hang_read=["a.mp3"])  # its scan thread will wait for this read
     library = make_library(path=mount.path)
     rt = ScanRuntime(kind="test", config=config(metadata_workers=1, read_timeout=60))
-    job = services.start_scan(library_id=library.pk).job
+    job = services.scan_start(library_id=library.pk).job
     thread = rt.adopt(lifecycle.claim(job.pk, rt.identity.register()))
     wait_until(lambda: extraction._pool is not None and extraction._pool.hung(0.2), timeout=10,
                what="the tag read to hang")
@@ -231,13 +231,13 @@ def test_a_scan_paused_while_a_tag_read_hangs_does_not_leave_its_thread_stuck(ru
     # One file a run, one every 2 s: b.mp3's read starts (and hangs) with its batch, planned
     # ahead, and the thread waits in the rate limit when the pause comes.
     rt = runtime(metadata_workers=2, read_timeout=60, max_files_per_second=0.5, batch_size=1)
-    services.start_scan(library_id=library.pk)
+    services.scan_start(library_id=library.pk)
     thread = wait_until(lambda: rt.registry.threads() and rt.registry.threads()[0], timeout=10,
                         what="the scan thread")
     try:
         wait_until(lambda: extraction._pool is not None and extraction._pool.hung(0.3), timeout=15,
                    what="the read of b.mp3 to hang")
-        services.pause_scan_by_library(library_id=library.pk)
+        services.scan_pause(library_id=library.pk)
         thread.join(8)
         assert not thread.is_alive(), "the paused scan's thread is stuck behind the hung read"
         assert (job_of(library).status, rt.registry.threads()) == ("paused", [])

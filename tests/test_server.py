@@ -40,7 +40,7 @@ def test_each_gunicorn_worker_scans_and_the_master_does_not(tmp_path, make_libra
         workers = wait_until(lambda: Worker.objects.count() == 2 and list(Worker.objects.all()), timeout=15,
                              what="both gunicorn workers to register")
         assert server.proc.pid not in {w.pid for w in workers}, "the pre-fork master never scans"
-        services.start_scan(library_id=library.pk)
+        services.scan_start(library_id=library.pk)
         wait_until(lambda: ScanJob.objects.filter(library=library, status="completed").exists(), timeout=20,
                    what="a gunicorn worker to complete the scan")
         assert present_paths(library) == set(truth)
@@ -73,7 +73,7 @@ def test_runserver_scans_in_its_serving_process(tmp_path, make_library):
     try:
         worker = wait_until(lambda: Worker.objects.first(), timeout=20, what="runserver's worker row")
         assert worker.kind == "runserver" and worker.pid != proc.pid, "the autoreloader's parent does not scan"
-        services.start_scan(library_id=library.pk)
+        services.scan_start(library_id=library.pk)
         wait_until(lambda: ScanJob.objects.filter(status="completed").exists(), timeout=20, what="the scan")
         assert present_paths(library) == set(truth)
     finally:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def targeted(library, paths, **config_changes) -> ScanJob:
-    job = services.start_scan(library_id=library.pk, paths=paths).job
+    job = services.scan_start(library_id=library.pk, paths=paths).job
     return run_job(job, **config_changes)
 
 
@@ -85,7 +85,7 @@ def test_a_targeted_scan_resumes_from_its_checkpoint(make_library, monkeypatch):
     library = make_library()
     root = Path(library.path)
     many_files(root, 150)
-    job = services.start_scan(library_id=library.pk, paths=["Show 002", "Show 000"]).job
+    job = services.scan_start(library_id=library.pk, paths=["Show 002", "Show 000"]).job
     stop = threading.Event()
     real_insert = catalogue_writes.insert_files
 
@@ -100,8 +100,8 @@ def test_a_targeted_scan_resumes_from_its_checkpoint(make_library, monkeypatch):
     assert job.files_processed == 30 and job.checkpoint == f"Show 000/Episode 029.{STAT_ONLY}"
     monkeypatch.undo()
 
-    services.pause_scan_by_library(library_id=library.pk)
-    resumed = services.resume_scan_by_library(library_id=library.pk).job
+    services.scan_pause(library_id=library.pk)
+    resumed = services.scan_resume(library_id=library.pk).job
     done = run_job(resumed, batch_size=30)
 
     assert (done.status, done.files_processed, done.files_added, done.files_found) == ("completed", 100, 100, 100)
@@ -132,7 +132,7 @@ def test_scope_paths_are_made_relative_collapsed_and_sorted(make_library, staff_
     assert response.json()["scope"] == ["Artist/Album", "Films/x.mkv"]
     assert response.json()["trigger"] == "manual" and response.json()["files_moved"] == 0
 
-    services.cancel_scan_by_library(library_id=library.pk)
+    services.scan_cancel(library_id=library.pk)
     response = staff_client.post(f"/api/scanner/start/{library.pk}", {"paths": ["a", library.path]}, format="json")
     assert response.status_code == 201 and response.json()["scope"] == []  # the root: the whole library
 
@@ -217,8 +217,8 @@ def test_paths_asked_for_while_a_targeted_scan_is_paused_wait_for_it(make_librar
     from scanner.models import PendingChange
 
     library = make_library()
-    services.start_scan(library_id=library.pk, paths=["Show 000"])
-    services.pause_scan_by_library(library_id=library.pk)
+    services.scan_start(library_id=library.pk, paths=["Show 000"])
+    services.scan_pause(library_id=library.pk)
     response = staff_client.post(f"/api/scanner/start/{library.pk}", {"paths": ["Show 001"]}, format="json")
     assert response.status_code == 200 and response.json()["scope"] == ["Show 000"]  # the paused one, resumed
     assert list(PendingChange.objects.values_list("path", "trigger")) == [("Show 001", "notify")]

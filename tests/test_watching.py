@@ -25,7 +25,7 @@ FAST = {"SCANNER_HEARTBEAT_INTERVAL": "0.3", "SCANNER_WORKER_TIMEOUT": "2", "SCA
 
 def scanned(library) -> None:
     """The library's first scan, by the user (watching never starts one by itself)."""
-    run_job(services.start_scan(library_id=library.pk).job)
+    run_job(services.scan_start(library_id=library.pk).job)
 
 
 def row(library, rel: str) -> MediaFile | None:
@@ -122,8 +122,8 @@ def test_the_catch_up_waits_for_an_open_targeted_scan_instead_of_being_dropped(m
     root = Path(library.path)
     many_files(root, 100)
     scanned(library)
-    services.start_scan(library_id=library.pk, paths=["Show 000"])
-    services.pause_scan_by_library(library_id=library.pk)
+    services.scan_start(library_id=library.pk, paths=["Show 000"])
+    services.scan_pause(library_id=library.pk)
     (root / f"Show 001/Added While Down.{STAT_ONLY}").write_bytes(b"x")
     worker, watcher = make_worker(), Watcher(delay=1, label="test")
     try:
@@ -133,7 +133,7 @@ def test_the_catch_up_waits_for_an_open_targeted_scan_instead_of_being_dropped(m
         watcher.stop()
     assert PendingChange.objects.filter(library=library, path="").exists()  # the whole library, waiting
 
-    run_job(services.resume_scan_by_library(library_id=library.pk).job)
+    run_job(services.scan_resume(library_id=library.pk).job)
     (catch_up,) = changes.queue_scans_for_changes()
     assert catch_up.scope == [] and catch_up.trigger == "watch"
     run_job(catch_up)

@@ -53,11 +53,11 @@ class ScanAction:
     created: bool  # a new job (HTTP 201) rather than an existing one (200)
 
 
-def start_scan(*, library_id: int, mode: str = ScanJob.Mode.QUICK, trigger: str = ScanJob.Trigger.MANUAL,
+def scan_start(*, library_id: int, mode: str = ScanJob.Mode.QUICK, trigger: str = ScanJob.Trigger.MANUAL,
                paths: list[str] | None = None) -> ScanAction:
     """Queue a new scan (of `paths` only, relative to the library or absolute inside it, when
     given: a targeted scan); a paused one is resumed instead; a queued or running one is a conflict."""
-    scope = targeted_scope(_library(library_id), paths) if paths is not None else []
+    scope = _targeted_scope(_library(library_id), paths) if paths is not None else []
     what = f"{mode.capitalize()} scan" + (f" of {describe_scope(scope)}" if scope else "")
     for _ in range(CAS_ATTEMPTS):
         job = _open_job(library_id)
@@ -78,13 +78,13 @@ def start_scan(*, library_id: int, mode: str = ScanJob.Mode.QUICK, trigger: str 
     raise _still_changing(library_id)
 
 
-def resume_scan_by_library(*, library_id: int) -> ScanAction:
+def scan_resume(*, library_id: int) -> ScanAction:
     """Resume the paused scan; if one is queued or running, return it; if none is open, start one."""
     for _ in range(CAS_ATTEMPTS):
         job = _open_job(library_id)
         if job is None:
             try:
-                return start_scan(library_id=library_id)
+                return scan_start(library_id=library_id)
             except ScanAlreadyRunning:
                 continue  # somebody started one meanwhile: answer with it
         if job.status != Status.PAUSED:
@@ -95,7 +95,7 @@ def resume_scan_by_library(*, library_id: int) -> ScanAction:
     raise _still_changing(library_id)
 
 
-def pause_scan_by_library(*, library_id: int) -> ScanJob:
+def scan_pause(*, library_id: int) -> ScanJob:
     """Pause the library's queued or running scan; pausing a paused scan changes nothing,
     except that a scan paused by a restart then waits for a person: the user's pause wins."""
     return _change_open_job(
@@ -104,18 +104,18 @@ def pause_scan_by_library(*, library_id: int) -> ScanJob:
     )
 
 
-def cancel_scan_by_library(*, library_id: int) -> ScanJob:
+def scan_cancel(*, library_id: int) -> ScanJob:
     """Cancel the library's open scan. Its catalogue keeps what was committed; nothing is marked missing."""
     return _change_open_job(library_id, "cancel", lifecycle.cancel_by_user, done=lambda job: False)
 
 
-def get_library_scan_status(*, library_id: int) -> ScanJob | None:
+def scan_status(*, library_id: int) -> ScanJob | None:
     """The library's open scan, else its latest, else None."""
     _library(library_id)
     return selectors.library_scan_status(library_id)
 
 
-def end_scans_of_deleted_library(*, library: Library) -> None:
+def scan_end_for_deleted_library(*, library: Library) -> None:
     """Called by the library's deletion, in its transaction: the open scan ends failed (and its
     thread, wherever it runs, stops at its next commit or at once in this process)."""
     assert transaction.get_connection().in_atomic_block, "call inside the deletion's transaction"
@@ -131,7 +131,7 @@ def end_scans_of_deleted_library(*, library: Library) -> None:
     raise _still_changing(library.pk)
 
 
-def targeted_scope(library: Library, paths: list[str]) -> list[str]:
+def _targeted_scope(library: Library, paths: list[str]) -> list[str]:
     """The scope of a targeted scan of these paths (DESIGN.md 8); [] if one is the root."""
     if not paths:
         raise InvalidScope("Give at least one path, or no `paths` to scan the whole library.")

@@ -33,7 +33,7 @@ class Command(BaseCommand):
         lib = _find_library(library)
         mode = ScanJob.Mode.FULL if full else ScanJob.Mode.QUICK
         try:
-            action = services.start_scan(library_id=lib.pk, mode=mode, trigger=ScanJob.Trigger.COMMAND, paths=paths)
+            action = services.scan_start(library_id=lib.pk, mode=mode, trigger=ScanJob.Trigger.COMMAND, paths=paths)
         except services.InvalidScope as exc:
             raise CommandError(str(exc)) from None
         except services.ScanAlreadyRunning as exc:
@@ -78,7 +78,7 @@ class Command(BaseCommand):
             self.stdout.write("")
             self.stdout.write("Ctrl-C: pausing (run the same command again to resume)")
             try:
-                return services.pause_scan_by_library(library_id=lib.pk)
+                return services.scan_pause(library_id=lib.pk)
             except services.NoOpenScan:
                 return _latest(lib)
         finally:
@@ -111,6 +111,6 @@ def _find_library(ref: str) -> Library:
 
 def _latest(lib: Library) -> ScanJob:
     """The library's open scan, else its latest: there is one, since this command queued it."""
-    job = services.get_library_scan_status(library_id=lib.pk)
+    job = services.scan_status(library_id=lib.pk)
     assert job is not None, "the command's own job is gone"  # pruning keeps each library's latest job
     return job
