@@ -54,7 +54,7 @@ from scanner.engine.commit import Committer, LeaseLost, check_durable
 from scanner.engine.plan import Planner
 from scanner.engine.retry import Retry
 from scanner.jobs import changes, services
-from scanner.jobs.lifecycle import Lease
+from scanner.jobs.leases import Lease
 from scanner.jobs.recovery import Recovery
 from scanner.models import PendingChange, ScanEvent, ScanJob, Worker
 from scanner.runtime.process import ScanRuntime

@@ -12,7 +12,8 @@ import pytest
 from libraries.models import MediaFile
 from scanner.jobs import changes, services
 from scanner.models import LibraryWatch, PendingChange, ScanJob, Worker
-from scanner.runtime.watching import MAX_WAIT, SYNC_INTERVAL, Watcher
+from scanner.runtime.changed_places import MAX_WAIT
+from scanner.runtime.watching import SYNC_INTERVAL, Watcher
 from tests.helpers import STAT_ONLY, make_worker, many_files, present_paths, run_job
 from tests.procs import Gunicorn, wait_until
 

@@ -27,7 +27,7 @@ from scanner.engine.plan import Batch
 from scanner.engine.retry import Retry
 from scanner.jobs import lifecycle
 from scanner.jobs.events import log_decision, record_event
-from scanner.jobs.lifecycle import Lease
+from scanner.jobs.leases import Lease, held
 from scanner.models import ScanJob
 
 MAX_FOLDER_EVENTS = 20  # unreadable-folder events kept per run; the counter counts them all
@@ -56,7 +56,7 @@ class Committer:
 
     def write_job(self, **fields) -> None:
         """A guarded update of the job row outside a batch (phase, discovery count)."""
-        if not self.retry(lambda: lifecycle.held(self.lease).update(heartbeat_at=Now(), updated_at=Now(), **fields)):
+        if not self.retry(lambda: held(self.lease).update(heartbeat_at=Now(), updated_at=Now(), **fields)):
             raise LeaseLost
 
     def commit(self, batch: Batch, step: Step) -> None:
@@ -79,7 +79,7 @@ class Committer:
                 _commit_asynchronously()
             # The job row first, final batch too: the lease is checked and the row locked
             # before any catalogue row (the order a library's deletion takes them in as well).
-            if not lifecycle.held(self.lease).update(**(fields if not step.final else {"heartbeat_at": Now()})):
+            if not held(self.lease).update(**(fields if not step.final else {"heartbeat_at": Now()})):
                 raise LeaseLost
             catalogue.insert_files(batch.inserts)
             catalogue.insert_files(batch.basic_inserts, catalogue.BASIC_FIELDS)

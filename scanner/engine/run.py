@@ -39,7 +39,7 @@ from scanner.engine.retry import Retry
 from scanner.jobs import lifecycle
 from scanner.jobs.events import record_event
 from scanner.jobs.interruptions import interrupt
-from scanner.jobs.lifecycle import Lease
+from scanner.jobs.leases import Lease
 from scanner.models import ScanJob
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ a paused scan resumes by itself.
 """
 
 from scanner.jobs.changes import note_changes
-from scanner.jobs.lifecycle import Lease
+from scanner.jobs.leases import Lease
 from scanner.jobs.recovery import RecoveryReport, recover_scans
 from scanner.jobs.services import (
     InvalidScope,

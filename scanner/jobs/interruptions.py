@@ -14,7 +14,7 @@ from django.db import DatabaseError, connection
 
 from scanner.conf import ScannerConfig
 from scanner.jobs import lifecycle
-from scanner.jobs.lifecycle import Lease
+from scanner.jobs.leases import Lease
 from scanner.jobs.resume_policy import after_interruption
 from scanner.models import ScanJob
 

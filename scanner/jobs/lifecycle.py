@@ -16,17 +16,17 @@ to know what a job can go through (each change is announced, once committed, by 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Now
 
 from scanner.core import procinfo
 from scanner.jobs import pending, workers
 from scanner.jobs.events import record_event
+from scanner.jobs.leases import Lease, WorkerGone
 from scanner.jobs.resume_policy import Verdict
 from scanner.models import ScanJob, Worker
 from scanner.signals import job_changed
@@ -35,24 +35,6 @@ Status = ScanJob.Status
 Reason = ScanJob.PauseReason
 # What a guarded UPDATE's WHERE may hold: a Q, or a conditional expression such as ~Exists(...).
 Condition = Q | Combinable
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A claimed job: what a scan thread needs to write it (the token fences stale owners)."""
-
-    job_id: int
-    library_id: int
-    lease_token: int
-
-
-class WorkerGone(Exception):
-    """The claiming process's worker row was removed: another process judged it dead."""
-
-
-def held(lease: Lease) -> QuerySet[ScanJob]:
-    """The job row, if and only if this lease still holds it."""
-    return ScanJob.objects.filter(pk=lease.job_id, lease_token=lease.lease_token, status=Status.RUNNING)
 
 
 # ---------------------------------------------------------------- queue and claim

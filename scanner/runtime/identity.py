@@ -15,7 +15,7 @@ from collections.abc import Collection
 
 from scanner.core import procinfo
 from scanner.jobs import workers
-from scanner.jobs.lifecycle import WorkerGone
+from scanner.jobs.leases import WorkerGone
 from scanner.models import Worker
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ Only server entry points start it (scanner/runtime/entrypoints.py); importing th
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -27,10 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
 from django.db import DatabaseError, connection
-from django_apscheduler.util import close_old_connections
 
 from scanner.conf import ScannerConfig, scanner_config
 from scanner.core.readers.pool import shutdown_pool
@@ -38,39 +34,17 @@ from scanner.engine import ScanEngine
 from scanner.jobs import lifecycle
 from scanner.jobs.changes import queue_scans_for_changes
 from scanner.jobs.interruptions import interrupt
-from scanner.jobs.lifecycle import Lease
+from scanner.jobs.leases import Lease, WorkerGone
 from scanner.jobs.recovery import recover_scans
 from scanner.jobs.schedule import run_shared_duties
 from scanner.models import ScanJob, Worker
+from scanner.runtime.duties import duty, new_scheduler, schedule_duties
 from scanner.runtime.identity import WorkerIdentity
 from scanner.runtime.registry import ScanThread, ThreadRegistry
 from scanner.runtime.watching import Watcher
 from scanner.signals import job_changed
 
 logger = logging.getLogger(__name__)
-
-WATCH_TICK = 0.25  # seconds between looks at the watched libraries' changes
-
-
-def duty(func):
-    """A scheduled duty: fresh database connections, and a database error logged, not raised."""
-
-    @functools.wraps(func)
-    @close_old_connections
-    def run(self: ScanRuntime) -> None:
-        if self._stopping:
-            return
-        try:
-            func(self)
-        except lifecycle.WorkerGone:
-            if not self._stopping:  # else it unregistered while this duty ran: nothing to do
-                raise
-        except DatabaseError as exc:
-            logger.warning("%s postponed: database unavailable or not migrated: %s", func.__name__, exc,
-                           extra={"action": "duty_failed", "worker": self.identity.label})
-
-    return run
-
 
 class ScanRuntime:
     def __init__(self, *, kind: str, config: ScannerConfig | None = None, claim_jobs: bool = True,
@@ -88,11 +62,7 @@ class ScanRuntime:
         self._last_prune = float("-inf")
         self.watcher = Watcher(delay=self.config.watch_delay, label=self.identity.label) \
             if claim_jobs and self.config.watch else None
-        self._scheduler = BackgroundScheduler(
-            jobstores={"default": MemoryJobStore()},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            timezone=UTC,
-        )
+        self._scheduler = new_scheduler()
 
     @property
     def scheduler_running(self) -> bool:
@@ -101,19 +71,7 @@ class ScanRuntime:
     # ----------------------------------------------------------------- life cycle
     def start(self) -> ScanRuntime:
         """Start the duties in the scheduler's threads; nothing here touches the database."""
-        now = datetime.now(UTC)
-        add = self._scheduler.add_job
-        if self.claim_jobs:
-            add(self.recover, id="startup_recovery", next_run_time=now)
-            add(self.claim_pending, "interval", seconds=self.config.claim_interval, id="claim", next_run_time=now)
-            # Jittered, so processes started together do not all sweep at the same instant.
-            jitter = self.config.reconcile_interval / 5
-            add(self.reconcile, "interval", seconds=self.config.reconcile_interval, id="reconcile", jitter=jitter)
-            add(self.housekeeping, "interval", seconds=self.config.reconcile_interval, id="housekeeping",
-                next_run_time=now, jitter=jitter)
-        add(self.heartbeat, "interval", seconds=self.config.heartbeat_interval, id="heartbeat", next_run_time=now)
-        if self.watcher is not None:
-            add(self.watch, "interval", seconds=WATCH_TICK, id="watch", next_run_time=now)
+        schedule_duties(self._scheduler, self)
         job_changed.connect(self._job_changed)
         self._scheduler.start()
         return self
@@ -184,7 +142,7 @@ class ScanRuntime:
                     return
                 try:
                     lease = lifecycle.claim_next(worker, skip_library_ids=busy)
-                except lifecycle.WorkerGone:
+                except WorkerGone:
                     self._worker_lost(worker)
                     return
                 if lease is None or self.adopt(lease) is None:

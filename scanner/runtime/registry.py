@@ -17,7 +17,7 @@ from django.db import DatabaseError, connection
 
 from scanner.jobs import lifecycle
 from scanner.jobs.events import record_event
-from scanner.jobs.lifecycle import Lease
+from scanner.jobs.leases import Lease
 from scanner.models import ScanJob
 
 logger = logging.getLogger(__name__)

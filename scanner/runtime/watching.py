@@ -20,7 +20,6 @@ import errno
 import logging
 import os
 import stat
-import threading
 import time
 
 from django.db import IntegrityError, transaction
@@ -36,23 +35,17 @@ from watchdog.events import (
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
 )
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
 from libraries.models import Library
-from libraries.paths import is_within
-from scanner.core.extensions import KIND_BY_EXTENSION
-from scanner.core.listing import SYSTEM_FOLDERS
 from scanner.core.scope import collapse
-from scanner.core.walk import why_uncatalogable
 from scanner.jobs import changes, lifecycle, selectors
 from scanner.jobs.events import log_decision, record_event
 from scanner.models import LibraryWatch, PendingChange, ScanJob, Worker
+from scanner.runtime.changed_places import ChangedPlaces
 
-MAX_WAIT = 30.0  # seconds after a library's first unwritten change: written even if changes go on
 SYNC_INTERVAL = 2.0  # seconds between looks at which libraries this process should watch
 # What a scan may find changed: contents (modified, closed after writing), stats (attributes: a
 # touch, a chmod that makes a file readable), names (created, deleted, moved).
@@ -60,63 +53,6 @@ SYNC_INTERVAL = 2.0  # seconds between looks at which libraries this process sho
 EVENTS = [FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileClosedEvent, FileAttribEvent, FileMovedEvent,
           DirCreatedEvent, DirDeletedEvent, DirMovedEvent, DirAttribEvent, EventsLostEvent]
 LIMIT_ERRORS = (errno.ENOSPC, errno.EMFILE)  # inotify's watch and instance limits
-
-
-class _Changes(FileSystemEventHandler):
-    """One library's changed places, from the observer's thread, until they are written."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self._lock = threading.Lock()
-        self._places: set[str] = set()
-        self._first = self._last = 0.0
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if isinstance(event, EventsLostEvent):
-            places: set[str | None] = {""}  # the kernel's queue overflowed: anything may have changed
-        else:
-            places = {self._place(os.fsdecode(path), event.is_directory)
-                      for path in (event.src_path, getattr(event, "dest_path", "")) if path}
-            places.discard(None)
-        if places:
-            with self._lock:
-                now = time.monotonic()
-                if not self._places:
-                    self._first = now
-                self._last = now
-                self._places.update(places)  # type: ignore[arg-type]  # None was discarded
-
-    def _place(self, path: str, is_dir: bool) -> str | None:
-        """What a scan should look at for a change at `path`; None for what no scan catalogues."""
-        if not is_within(path, self.root) or path == self.root:
-            return None
-        rel = path[len(self.root.rstrip("/")) + 1:]
-        if any(part.startswith(".") or part in SYSTEM_FOLDERS for part in rel.split("/")):
-            return None  # hidden and system folders are never walked
-        if not is_dir:
-            name = rel.rpartition("/")[2]
-            dot = name.rfind(".")
-            if dot <= 0 or name[dot + 1:].lower() not in KIND_BY_EXTENSION:
-                return None  # not a media file (a download's .part, a .nfo, ...)
-            rel = rel.rpartition("/")[0] or rel  # its folder; a file in the root, itself
-        while rel and why_uncatalogable(rel):  # a name the catalogue cannot hold: its folder, which the walk reports
-            rel = rel.rpartition("/")[0]
-        return rel or None
-
-    def take_due(self, *, delay: float) -> list[str]:
-        """The places, once the library has been quiet for `delay` seconds (or MAX_WAIT passed)."""
-        with self._lock:
-            now = time.monotonic()
-            if not self._places or (now - self._last < delay and now - self._first < MAX_WAIT):
-                return []
-            places, self._places = sorted(self._places), set()
-            return places
-
-    def put_back(self, places: list[str]) -> None:
-        with self._lock:
-            if not self._places:
-                self._first = self._last = time.monotonic()
-            self._places.update(places)
 
 
 class Watcher:
@@ -127,7 +63,7 @@ class Watcher:
         self.label = label
         self._observer = Observer()
         # library id -> (root, watch, changes, (st_dev, st_ino) of the root when the watch began)
-        self._watches: dict[int, tuple[str, ObservedWatch, _Changes, tuple[int, int]]] = {}
+        self._watches: dict[int, tuple[str, ObservedWatch, ChangedPlaces, tuple[int, int]]] = {}
         self._last_sync = float("-inf")
         self._refused: set[tuple[int, str]] = set()  # (library, why) already logged: said once, not every sync
 
@@ -188,7 +124,7 @@ class Watcher:
                 lease = LibraryWatch.objects.create(library_id=library_id, worker=worker)
         except IntegrityError:
             return  # another process took it first, or the library or our worker row is gone
-        found = _Changes(root)
+        found = ChangedPlaces(root)
         try:
             watch = self._schedule(found, root, recursive=True)
         except OSError as exc:
@@ -208,7 +144,7 @@ class Watcher:
         log_decision(f"Watching {root} for changes", action="watch_started", library_id=library_id, worker=self.label)
         self._catch_up(library_id, root)
 
-    def _schedule(self, found: _Changes, root: str, *, recursive: bool) -> ObservedWatch:
+    def _schedule(self, found: ChangedPlaces, root: str, *, recursive: bool) -> ObservedWatch:
         watch = self._observer.schedule(found, root, recursive=recursive, event_filter=EVENTS)
         if not self._observer.is_alive():
             self._observer.start()
