@@ -4,7 +4,7 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from libraries.models import Library, MediaFile
-from libraries.services import clean_library_path, library_delete, library_paths_locked
+from libraries.services import clean_library_path, library_check_path_change, library_delete, library_paths_locked
 from mediaserver.api_policy import SCAN_CONTROL
 from scanner.jobs import services
 from scanner.jobs.schedule import next_scan_at, with_next_scan
@@ -20,7 +20,10 @@ class LibraryForm(forms.ModelForm):
         fields = ["name", "path", "kind", "scan_interval", "watch"]
 
     def clean_path(self) -> str:
-        return clean_library_path(self.cleaned_data["path"], library_id=self.instance.pk)
+        real = clean_library_path(self.cleaned_data["path"], library_id=self.instance.pk)
+        if self.instance.pk is not None:
+            library_check_path_change(library=self.instance, path=real)
+        return real
 
 
 class RecentJobInline(admin.TabularInline):
@@ -49,7 +52,7 @@ class RecentJobInline(admin.TabularInline):
 def _start_scans(modeladmin, request, queryset, mode: str) -> None:
     for library in queryset:
         try:
-            action = services.scan_start(library_id=library.pk, mode=mode)
+            action = services.scan_start(library_id=library.pk, mode=mode, trigger=ScanJob.Trigger.ADMIN)
             verb = "Queued" if action.created else "Resumed"
             modeladmin.message_user(request, f"{verb} a scan of {library.name} (job {action.job.pk}).",
                                     messages.SUCCESS)
@@ -83,7 +86,7 @@ def scan_folders(modeladmin, request, queryset):
     if form.is_valid():
         paths = [line.strip() for line in form.cleaned_data["paths"].splitlines() if line.strip()]
         try:
-            action = services.scan_start(library_id=library.pk, paths=paths)
+            action = services.scan_start(library_id=library.pk, paths=paths, trigger=ScanJob.Trigger.ADMIN)
         except services.ScanControlError as exc:
             form.add_error("paths", str(exc))
         else:

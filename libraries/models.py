@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Value
+from django.db.models.functions import Now
 
 MIN_SCAN_INTERVAL = timedelta(minutes=5)  # a shorter schedule would rescan without pause
 MAX_SCAN_INTERVAL = timedelta(days=365)  # beyond this, date arithmetic overflows
@@ -27,7 +28,7 @@ class Library(models.Model):
     )
     watch = models.BooleanField(
         default=True, help_text="Watch the folder and scan what changes (inotify; one server process at a time)")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())  # the database's clock: a schedule is due by it
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -83,6 +84,7 @@ class MediaFile(models.Model):
     # JSON fields have no containment lookup).
     languages = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
     missing = models.BooleanField(default=False)
+    missing_since = models.DateTimeField(null=True, blank=True, help_text="When a scan found it gone")
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField(help_text="When a scan last recorded this file as new or changed")
     last_job_id = models.BigIntegerField(null=True, blank=True, help_text="The scan job that last wrote this row")
@@ -102,6 +104,8 @@ class MediaFile(models.Model):
             models.Index(fields=["library"], condition=models.Q(missing=True), name="mediafile_library_missing"),
             models.Index(fields=["library", "unseen_by_job_id"], condition=models.Q(unseen_by_job_id__isnull=False),
                          name="mediafile_library_unseen"),
+            # Moves are found by (size, mtime_ns) (scanner/engine/moves.py).
+            models.Index(fields=["library", "size", "mtime_ns"], name="mediafile_library_size_mtime"),
         ]
 
     def __str__(self) -> str:

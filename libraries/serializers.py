@@ -5,20 +5,21 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from libraries.models import Library, MediaFile
-from libraries.services import clean_library_path
+from libraries.services import clean_library_path, library_check_path_change
 from scanner.jobs.schedule import next_scan_at
 from scanner.jobs.selectors import is_watched
-from scanner.models import ScanJob
 
 
 class LibrarySerializer(serializers.ModelSerializer):
     next_scan_at = serializers.SerializerMethodField(help_text="When the schedule queues the next quick scan")
     watching = serializers.SerializerMethodField(help_text="A live server process is watching the folder now")
+    changes_waiting = serializers.IntegerField(read_only=True, default=0,
+                                               help_text="Changed paths noted and not yet in a scan")
 
     class Meta:
         model = Library
-        fields = ["id", "name", "path", "kind", "scan_interval", "next_scan_at", "watch", "watching", "created_at",
-                  "updated_at"]
+        fields = ["id", "name", "path", "kind", "scan_interval", "next_scan_at", "watch", "watching", "changes_waiting",
+                  "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         # The path rules below also cover uniqueness.
         extra_kwargs: dict[str, dict[str, Any]] = {"path": {"validators": []}}
@@ -35,10 +36,11 @@ class LibrarySerializer(serializers.ModelSerializer):
             real = clean_library_path(value, library_id=library_id)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from None
-        if self.instance and real != self.instance.path and ScanJob.objects.filter(
-            library=self.instance, status__in=ScanJob.OPEN_STATUSES
-        ).exists():
-            raise serializers.ValidationError("Cancel or finish this library's scan before moving it.")
+        if self.instance:
+            try:
+                library_check_path_change(library=self.instance, path=real)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
         return real
 
 

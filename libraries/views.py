@@ -9,6 +9,7 @@ from libraries.models import Library, MediaFile
 from libraries.serializers import LibrarySerializer, MediaFileSerializer
 from libraries.services import library_delete, library_paths_locked
 from scanner.jobs.schedule import with_next_scan
+from scanner.jobs.selectors import with_changes_waiting
 
 ID_PATTERN = "[0-9]{1,18}"  # anything else (letters, huge numbers) is a 404, never a database error
 
@@ -16,7 +17,7 @@ ID_PATTERN = "[0-9]{1,18}"  # anything else (letters, huge numbers) is a 404, ne
 class LibraryViewSet(viewsets.ModelViewSet):
     """Libraries: list, create, read, change, delete; and each library's catalogue."""
 
-    queryset = with_next_scan(Library.objects.select_related("watcher"))
+    queryset = with_changes_waiting(with_next_scan(Library.objects.all()))
     serializer_class = LibrarySerializer
     lookup_value_regex = ID_PATTERN
     filter_backends = []

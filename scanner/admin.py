@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from scanner.conf import scanner_config
-from scanner.jobs import services, workers
+from scanner.jobs import pending, services, workers
 from scanner.jobs.recovery import recover_scans
 from scanner.models import LibraryWatch, PendingChange, ScanEvent, ScanJob, Worker
 
@@ -45,6 +45,13 @@ def recover_now(modeladmin, request, queryset):
         modeladmin.message_user(request, report.skipped or "Nothing to recover: every open scan has a live owner.")
 
 
+@admin.action(description="Retry the selected changes now (after repeated failures)", permissions=["change"])
+def retry_changes(modeladmin, request, queryset):
+    retried = pending.retry(queryset)
+    modeladmin.message_user(request, f"{retried} change{'s' if retried != 1 else ''} will be scanned again.",
+                            messages.SUCCESS)
+
+
 class EventInline(admin.TabularInline):
     model = ScanEvent
     fields = ("created_at", "kind", "message", "worker")  # a tuple: mypy then also takes it as readonly_fields
@@ -59,7 +66,7 @@ class EventInline(admin.TabularInline):
 
 @admin.register(ScanJob)
 class ScanJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "library", "status", "pause_reason", "progress_percent", "files", "worker_name",
+    list_display = ["id", "library", "status", "trigger", "pause_reason", "progress_percent", "files", "worker_name",
                     "heartbeat_age", "updated_at"]
     list_filter = ["status", "library", "pause_reason", "mode", "trigger"]
     search_fields = ["library__name", "status_message", "error_message", "worker_name"]
@@ -125,12 +132,14 @@ class WorkerAdmin(admin.ModelAdmin):
 
 @admin.register(PendingChange)
 class PendingChangeAdmin(admin.ModelAdmin):
-    """Changed paths waiting for their library's open scan to end; read-only (they are scanned by themselves)."""
+    """Changed paths waiting for a scan; read-only (they are scanned by themselves), but for a
+    person's retry of those that stopped after repeated failures."""
 
-    list_display = ["created_at", "library", "path", "trigger"]
+    list_display = ["created_at", "library", "path", "trigger", "failures", "wait", "reason"]
     list_filter = ["trigger", "library"]
-    search_fields = ["path"]
+    search_fields = ["path", "reason"]
     list_select_related = ["library"]
+    actions = [retry_changes]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in PendingChange._meta.fields]

@@ -43,6 +43,8 @@ class ScannerConfig:
     prune_interval: float = 3600  # seconds between prunes of old scan history
     watch: bool = True  # watch libraries (those with `watch` on) for changes; False: this process never does
     watch_delay: float = 2  # seconds of quiet in a library before its changes are scanned (at most 30 s after)
+    changes_max_attempts: int = 5  # failed scans of the same changes in a row before they wait for a person
+    move_window_days: float = 30  # days a missing file's row waits to be recognised as moved
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScannerConfig:
@@ -73,6 +75,8 @@ class ScannerConfig:
             # At least a second: the two halves of a rename reach the watcher up to half a second
             # apart (watchdog pairs them that long), and must land in one scan to keep the file's row.
             watch_delay=env_float(environ, "SCANNER_WATCH_DELAY", d.watch_delay, minimum=MIN_WATCH_DELAY),
+            changes_max_attempts=env_int(environ, "SCANNER_CHANGES_MAX_ATTEMPTS", d.changes_max_attempts, minimum=1),
+            move_window_days=env_float(environ, "SCANNER_MOVE_WINDOW_DAYS", d.move_window_days),
         )
         if config.worker_timeout <= config.heartbeat_interval:
             raise ImproperlyConfigured(

@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -62,12 +63,15 @@ class ScanJob(models.Model):
         FULL = "full"
 
     class Trigger(models.TextChoices):
-        MANUAL = "manual"
-        AUTO_RESUME = "auto_resume"
-        SCHEDULE = "schedule"
-        COMMAND = "command"
-        WATCH = "watch"
-        NOTIFY = "notify"
+        """What created the job; it never changes (resumes are counted in resume_count)."""
+
+        MANUAL = "manual"  # the API or a page
+        COMMAND = "command"  # manage.py scan
+        SCHEDULE = "schedule"  # the library's scan_interval
+        WATCH = "watch"  # changes the watcher saw
+        NOTIFY = "notify"  # changes a client notified (POST /api/scanner/changes)
+        CATCH_UP = "catch_up", "Catch-up"  # what changed while nobody watched
+        ADMIN = "admin"  # an admin action
 
     class Phase(models.TextChoices):
         QUEUED = "queued"
@@ -84,6 +88,10 @@ class ScanJob(models.Model):
     phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.QUEUED)
     scope = models.JSONField(default=list, blank=True,
                              help_text="Relative paths a targeted scan covers, sorted; empty: the whole library")
+    # A scope taken from pending changes is owed: it goes back to them if the job ends unfinished.
+    from_changes = models.BooleanField(default=False, help_text="Its scope was taken from pending changes")
+    change_failures = models.PositiveIntegerField(
+        default=0, help_text="Scans of these changes that failed in a row before this one")
 
     files_found = models.PositiveBigIntegerField(default=0)
     files_processed = models.PositiveBigIntegerField(default=0)
@@ -115,7 +123,8 @@ class ScanJob(models.Model):
         default=0, help_text="Automatic resumes in a row since the checkpoint last moved"
     )
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The database's clock, as every time a decision compares (a schedule, a retry delay).
+    created_at = models.DateTimeField(db_default=Now())
     started_at = models.DateTimeField(null=True, blank=True)
     resumed_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
@@ -154,7 +163,7 @@ class ScanEvent(models.Model):
     """The audit trail: one row per decision about a job (claimed, paused, orphaned, ...)."""
 
     job = models.ForeignKey(ScanJob, on_delete=models.CASCADE, related_name="events")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
     kind = models.CharField(max_length=32)
     message = models.TextField()
     worker = models.CharField(max_length=300, blank=True, default="", help_text="hostname:pid that decided")
@@ -176,11 +185,15 @@ class PendingChange(models.Model):
     class Trigger(models.TextChoices):
         WATCH = "watch"
         NOTIFY = "notify"
+        CATCH_UP = "catch_up", "Catch-up"
 
     library = models.ForeignKey(Library, on_delete=models.CASCADE, related_name="pending_changes")
     path = models.TextField(help_text="Relative to the library root; empty: the whole library")
     trigger = models.CharField(max_length=8, choices=Trigger.choices)
-    created_at = models.DateTimeField(db_default=Now())
+    created_at = models.DateTimeField(db_default=Now(), help_text="When it was (last) noted")
+    failures = models.PositiveIntegerField(default=0, help_text="Scans of it that failed in a row")
+    wait = models.DurationField(default=timedelta(0), help_text="Not scanned until this long after created_at")
+    reason = models.TextField(blank=True, default="", help_text="Why it waits, when it does")
 
     class Meta:
         ordering = ["id"]

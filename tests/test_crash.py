@@ -210,4 +210,4 @@ def test_a_targeted_scan_killed_with_its_server_resumes_with_its_scope(servers, 
     servers(env=FAST)
     in_scope = [p for p in paths if p.split("/")[0] in scope]
     done = assert_complete_and_exact(body["id"], library, in_scope)
-    assert done.resume_count == 1 and done.scope == scope and done.trigger == "auto_resume"
+    assert done.resume_count == 1 and done.scope == scope and done.trigger == "manual"

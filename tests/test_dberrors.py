@@ -50,7 +50,7 @@ def test_an_early_outage_pauses_the_scan_and_it_resumes_whatever_its_progress(ma
     assert "database error" in job.status_message and job.resumes_automatically
 
     recover_scans()
-    assert (fresh(job).status, fresh(job).trigger) == ("pending", "auto_resume")
+    assert (fresh(job).status, fresh(job).trigger, fresh(job).resume_count) == ("pending", "manual", 1)
     done = run_job(fresh(job))
     assert (done.status, done.files_processed) == ("completed", 5)
     kinds = list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True))

@@ -38,7 +38,8 @@ def test_a_running_job_whose_owner_died_on_this_host_is_paused_and_resumed(make_
     report = recover_scans(config=config(worker_timeout=3600))
 
     job = fresh(job)
-    assert (job.status, job.trigger, job.resume_count, job.owner) == ("pending", "auto_resume", 1, None)
+    # Its trigger stays what created it; the resume is counted, and told in its events.
+    assert (job.status, job.trigger, job.resume_count, job.owner) == ("pending", "manual", 1, None)
     assert job.status_message == "Interrupted after 1,204 of 5,000 files; resumed automatically"
     assert [d.action for d in report.decisions if d.job == job.pk] == ["orphaned", "auto_resumed"]
     kinds = list(ScanEvent.objects.filter(job=job).values_list("kind", flat=True))

@@ -45,8 +45,9 @@ def test_a_watched_library_catalogues_new_deleted_and_renamed_files(make_library
     rt = runtime(watch=True, watch_delay=1)
     lease = wait_until(lambda: LibraryWatch.objects.filter(library=library).first(), timeout=10, what="the watch")
     assert lease.worker_id == rt.identity.worker.pk and not lease.partial
-    catch_up = ScanJob.objects.filter(library=library, trigger="watch").first()
-    assert catch_up is not None and catch_up.scope == []  # changes made while nobody watched
+    catch_up = wait_until(lambda: ScanJob.objects.filter(library=library, trigger="catch_up").first(), timeout=10,
+                          what="the catch-up scan")
+    assert catch_up.scope == []  # changes made while nobody watched
     wait_until(lambda: settled(library), timeout=20, what="the catch-up scan")
 
     (root / f"Show 000/New.{STAT_ONLY}").write_bytes(b"new")
@@ -136,7 +137,7 @@ def test_the_catch_up_waits_for_an_open_targeted_scan_instead_of_being_dropped(m
 
     run_job(services.scan_resume(library_id=library.pk).job)
     (catch_up,) = changes.queue_scans_for_changes()
-    assert catch_up.scope == [] and catch_up.trigger == "watch"
+    assert catch_up.scope == [] and catch_up.trigger == "catch_up"
     run_job(catch_up)
     assert f"Show 001/Added While Down.{STAT_ONLY}" in present_paths(library)
 

@@ -61,6 +61,28 @@ def db_datetime(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def database_now() -> datetime:
+    """The database's clock, as Django's Now() reads it: every time rows are compared by (when
+    a file was first and last seen, and went missing) comes from this one clock, whichever host
+    scans."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT STATEMENT_TIMESTAMP()")
+            return cursor.fetchone()[0]
+        cursor.execute("SELECT STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')")
+        return datetime.fromisoformat(cursor.fetchone()[0]).replace(tzinfo=UTC)
+
+
+def aware(value: datetime) -> datetime:
+    """A datetime read by a raw statement (naive UTC on SQLite) as an aware one."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def inserted_path(row: tuple) -> str:
+    """The path of a row insert_row or basic_insert_row built."""
+    return row[1]
+
+
 # ----------------------------------------------------------------- what files say, as rows hold it
 def complete_facts(meta: dict) -> dict:
     """A reader's fields as the catalogue keeps them: every field, `taken_at` as an aware

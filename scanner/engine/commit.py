@@ -21,8 +21,7 @@ from django.db.models.functions import Now
 
 from libraries.models import MediaFile
 from scanner.core.progress import COUNTERS, Progress, Step
-from scanner.engine import catalogue
-from scanner.engine.moves import apply_moves
+from scanner.engine import catalogue, moves
 from scanner.engine.plan import Batch
 from scanner.engine.retry import Retry
 from scanner.jobs import lifecycle
@@ -81,6 +80,7 @@ class Committer:
             # before any catalogue row (the order a library's deletion takes them in as well).
             if not held(self.lease).update(**(fields if not step.final else {"heartbeat_at": Now()})):
                 raise LeaseLost
+            self._write_moves(batch)
             catalogue.insert_files(batch.inserts)
             catalogue.insert_files(batch.basic_inserts, catalogue.BASIC_FIELDS)
             catalogue.update_files(batch.updates)
@@ -96,18 +96,31 @@ class Committer:
         """Inside the final batch's transaction: moves, missing files, the job completed."""
         job_id, library_id = self.lease.job_id, self.lease.library_id
         total = {name: self.progress.totals[name] + step.counts.get(name, 0) for name in COUNTERS}
-        moved = apply_moves(library_id, job_id) if total["files_missing"] and total["files_added"] else 0
+        moved = moves.complete_moves(library_id, job_id) if total["files_missing"] else []
         if moved:
-            counts = {**step.counts, "files_moved": moved, "files_added": step.counts.get("files_added", 0) - moved,
-                      "files_missing": step.counts.get("files_missing", 0) - moved}
+            added_here = sum(move.added_here for move in moved)  # the others were added by earlier scans
+            counts = {**step.counts, "files_moved": step.counts.get("files_moved", 0) + len(moved),
+                      "files_added": step.counts.get("files_added", 0) - added_here,
+                      "files_missing": step.counts.get("files_missing", 0) - len(moved)}
             step = replace(step, counts=counts)
             fields.update({name: F(name) + n for name, n in counts.items()})
-        if total["files_missing"] > moved:
+        if total["files_missing"] > len(moved):
             MediaFile.objects.filter(library_id=library_id, unseen_by_job_id=job_id).update(
-                missing=True, unseen_by_job_id=None)
+                missing=True, missing_since=Now(), unseen_by_job_id=None)
         if not lifecycle.complete_held(self.lease, message=self.progress.summary(step), files_found=step.processed,
                                        **fields):
             raise LeaseLost
+
+    def _write_moves(self, batch: Batch) -> None:
+        """Missing rows that files of this batch are (scanner/engine/moves.py) take their paths;
+        one a scan restored meanwhile leaves the file to be inserted as new."""
+        if not batch.moved:
+            return
+        now = catalogue.db_datetime(catalogue.database_now())
+        for row_id, entry in batch.moved:
+            if not moves.take_over(row_id, entry, now=now, job_id=self.lease.job_id):
+                catalogue.insert_files([catalogue.basic_insert_row(self.lease.library_id, entry, now=now,
+                                                                   job_id=self.lease.job_id)], catalogue.BASIC_FIELDS)
 
     def _committed(self, step: Step) -> bool:
         """Whether a commit whose acknowledgement was lost (connection dropped) landed."""

@@ -19,14 +19,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.utils import timezone
-
 from scanner.core.batching import Run
 from scanner.core.readers.dispatch import EMPTY_FILE, READ_EXTENSIONS
 from scanner.core.readers.pool import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.core.scope import Scope
 from scanner.core.walk import VANISHED, FileEntry
-from scanner.engine import catalogue
+from scanner.engine import catalogue, moves
 from scanner.engine.catalogue import NO_FACTS, StoredFile
 from scanner.jobs.events import log_decision
 
@@ -40,13 +38,15 @@ class Batch(Run):
     unseen_ranges: list[tuple[str, str]] = field(default_factory=list)  # (first, last) paths, inclusive
     unseen_rows: int = 0  # rows in unseen_ranges that are not marked missing yet
     to_read: list[tuple[FileEntry, StoredFile | None]] = field(default_factory=list)  # (entry, catalogued row)
+    arrivals: list[FileEntry] = field(default_factory=list)  # new files that may be missing rows moved
+    moved: list[tuple[int, FileEntry]] = field(default_factory=list)  # (missing row, the file it now is)
     reads: PendingReads | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def writes(self) -> int:
         inserts = len(self.inserts) + len(self.basic_inserts)
-        return inserts + len(self.updates) + len(self.restored_ids) + self.unseen_rows
+        return inserts + len(self.updates) + len(self.restored_ids) + self.unseen_rows + len(self.moved)
 
     def followed_by(self, later: Batch) -> Batch:
         """This planned batch and the next one as one commit."""
@@ -54,7 +54,7 @@ class Batch(Run):
             lower=self.lower, upper=later.upper, entries=[], unreadable=self.unreadable + later.unreadable,
             inserts=self.inserts + later.inserts, basic_inserts=self.basic_inserts + later.basic_inserts,
             updates=self.updates + later.updates,
-            restored_ids=self.restored_ids + later.restored_ids,
+            restored_ids=self.restored_ids + later.restored_ids, moved=self.moved + later.moved,
             unseen_ranges=self.unseen_ranges + later.unseen_ranges, unseen_rows=self.unseen_rows + later.unseen_rows,
             counts={name: self.counts.get(name, 0) + later.counts.get(name, 0)
                     for name in self.counts.keys() | later.counts.keys()},
@@ -79,7 +79,8 @@ class _UnseenRanges:
         self.present = 0  # rows of the current run not yet marked missing
 
     def add(self, row: StoredFile) -> None:
-        self.batch.count("files_missing")
+        if not row.missing:  # found gone by this scan; one gone long ago is not counted again
+            self.batch.count("files_missing")
         if self.first and self.scope and self.scope.segment_of(self.first) != self.scope.segment_of(row.path):
             self.end()
         self.first = self.first or row.path
@@ -97,7 +98,7 @@ class _UnseenRanges:
 class Planner:
     def __init__(self, *, library_id: int, job_id: int, root: str, full: bool, metadata_workers: int,
                  read_timeout: float, log_ids: dict, scope: Scope | None = None,
-                 slow_share: Callable[[], bool] = lambda: False):
+                 slow_share: Callable[[], bool] = lambda: False, moves_window: float = 0):
         self.library_id = library_id
         self.scope = scope or Scope([])
         self.job_id = job_id
@@ -106,6 +107,10 @@ class Planner:
         self.metadata_workers = metadata_workers
         self.read_timeout = read_timeout
         self.slow_share = slow_share  # the walk's finding (scanner/core/walk.py): overlap the reads
+        # Days a missing row waits to be found moved; 0 when the library has none so recent.
+        self.moves_window = moves_window
+        self._claimed: set[int] = set()  # missing rows this run found moved (written or not yet)
+        self._restored: set[int] = set()  # missing rows this run found back in their place
         self.log_ids = log_ids
 
     def expect_reads(self) -> None:
@@ -118,7 +123,7 @@ class Planner:
         rows = catalogue.rows_in_range(self.library_id, run.lower, run.upper, with_meta=self.full, scope=self.scope)
         unseen = _UnseenRanges(batch, self.scope)
         unreadable = tuple(prefix for prefix, _ in run.unreadable)
-        now = catalogue.db_datetime(timezone.now())
+        now = catalogue.db_datetime(catalogue.database_now())
         batch.count("files_processed", len(run.entries))
         unchanged = size = 0
         empty: list[str] = []
@@ -144,11 +149,12 @@ class Planner:
                     batch.to_read.append((entry, match))
                     continue
                 empty.append(entry.path)  # nothing to read: counted failed, catalogued by its stats
-            if not same_stat:
+            if match is not None and match.id in self._claimed:
+                self._stage(batch, entry, None, NO_FACTS, now)  # its old row moved away in a batch ahead of this
+            elif not same_stat:
                 self._stage(batch, entry, match, NO_FACTS, now)
             elif match is not None and match.missing:  # (same_stat holds, so match is set: this is for mypy)
-                batch.restored_ids.append(match.id)  # back where it was: no longer missing
-                batch.count("files_updated")
+                self._restore(batch, match)  # back where it was: no longer missing
             else:
                 unchanged += 1
         while row is not None:
@@ -168,18 +174,25 @@ class Planner:
         return batch
 
     def finish(self, batch: Batch) -> None:
-        """Wait for what the batch's files say inside, and stage its new and changed rows."""
-        if not batch.reads:
-            return
-        now = catalogue.db_datetime(timezone.now())
+        """Wait for what the batch's files say inside, and stage its new and changed rows; new
+        files that are missing rows moved become those rows."""
+        if batch.reads:
+            self._stage_read(batch)
+        if batch.arrivals:
+            self._match_moves(batch)
+
+    def _stage_read(self, batch: Batch) -> None:
+        assert batch.reads is not None
+        now = catalogue.db_datetime(catalogue.database_now())
         for (entry, row), (meta, error) in zip(batch.to_read, batch.reads.results(), strict=True):
+            if row is not None and row.id in self._claimed:
+                row = None  # its old row moved away in a batch ahead of this
             same_stat = row is not None and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns)
             if error:
                 self._failed(batch, entry.path, f"unreadable: {error}")
                 if same_stat and row is not None:  # a full rescan that cannot read the tags keeps the old ones
                     if row.missing:
-                        batch.restored_ids.append(row.id)
-                        batch.count("files_updated")
+                        self._restore(batch, row)
                     else:
                         batch.count("files_unchanged")
                     continue
@@ -188,6 +201,26 @@ class Planner:
                 batch.count("files_unchanged")
                 continue
             self._stage(batch, entry, row, catalogue.stored_facts(meta), now)
+
+    def _match_moves(self, batch: Batch) -> None:
+        pairs = moves.missing_matches(self.library_id, batch.arrivals, window_days=self.moves_window,
+                                      skip=self._claimed | self._restored)
+        batch.arrivals = []
+        if not pairs:
+            return
+        taken = {entry.path for _, entry in pairs}
+        batch.inserts = [row for row in batch.inserts if catalogue.inserted_path(row) not in taken]
+        batch.basic_inserts = [row for row in batch.basic_inserts if catalogue.inserted_path(row) not in taken]
+        for old, entry in pairs:
+            self._claimed.add(old.id)
+            batch.moved.append((old.id, entry))
+        batch.count("files_added", -len(pairs))
+        batch.count("files_moved", len(pairs))
+
+    def _restore(self, batch: Batch, row: StoredFile) -> None:
+        self._restored.add(row.id)
+        batch.restored_ids.append(row.id)
+        batch.count("files_updated")
 
     def _passed(self, row: StoredFile, unseen: _UnseenRanges, unreadable: tuple[str, ...]) -> None:
         """A catalogued row the walk went past without finding its file."""
@@ -198,6 +231,8 @@ class Planner:
 
     def _stage(self, batch: Batch, entry: FileEntry, row: StoredFile | None, facts: tuple, now) -> None:
         """Queue the row of a new or changed file (`facts`: catalogue.stored_facts; `now` as the database wants it)."""
+        if row is None and self.moves_window:
+            batch.arrivals.append(entry)
         if row is None and facts is NO_FACTS:
             batch.basic_inserts.append(catalogue.basic_insert_row(self.library_id, entry, now=now, job_id=self.job_id))
             batch.count("files_added")

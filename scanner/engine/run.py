@@ -31,7 +31,7 @@ from scanner.core.progress import COUNTERS, Progress
 from scanner.core.readers import READ_EXTENSIONS
 from scanner.core.scope import Scope, describe_scope
 from scanner.core.walk import RootUnavailable, Walker
-from scanner.engine import catalogue
+from scanner.engine import catalogue, moves
 from scanner.engine.commit import Committer, LeaseLost, LostDurability, check_durable
 from scanner.engine.discover import discover
 from scanner.engine.plan import Batch, Planner
@@ -72,8 +72,8 @@ class ScanEngine:
             return "completed"
         except (LeaseLost, Stopped):
             return "stopped"
-        except RootUnavailable as exc:
-            return self._fail(f"{exc}. Nothing was marked missing.", error=str(exc))
+        except RootUnavailable as exc:  # an absent folder: the changes a scan owes wait for it, uncounted
+            return self._fail(f"{exc}. Nothing was marked missing.", error=str(exc), unavailable=True)
         except Exception as exc:
             if isinstance(exc, LostDurability) or is_outage(exc):
                 logger.warning("database unavailable during scan: %s", exc, extra={"action": "db_error", **self._ids()})
@@ -109,9 +109,12 @@ class ScanEngine:
                                reads=READ_EXTENSIONS if reads_all else frozenset())
         walker = Walker(self.root, after=job.checkpoint, on_dir_error=self.batcher.on_dir_error,
                         threads=self.config.walk_threads, scope=scope)
+        window = self.config.move_window_days
+        recently_missing = self.retry(lambda: moves.recently_missing(self.lease.library_id, window_days=window))
         self.planner = Planner(library_id=self.lease.library_id, job_id=self.lease.job_id, root=self.root, full=full,
                                metadata_workers=self.config.metadata_workers, read_timeout=self.config.read_timeout,
-                               log_ids=self._ids(), scope=scope, slow_share=lambda: bool(walker.slow_share))
+                               log_ids=self._ids(), scope=scope, slow_share=lambda: bool(walker.slow_share),
+                               moves_window=window if recently_missing else 0)
         what = f"{self.root}" if not job.scope else f"{describe_scope(job.scope)} in {self.root}"
         if job.checkpoint:
             self._event("resumed", f"Resuming {job.mode} scan of {what} after {job.files_processed:,} files")
@@ -168,8 +171,8 @@ class ScanEngine:
                 f"The library folder {self.root} is empty but files are catalogued; is the drive mounted?"
             )
 
-    def _fail(self, message: str, *, error: str) -> str:
-        lifecycle.fail_held(self.lease, error=error, message=message)
+    def _fail(self, message: str, *, error: str, unavailable: bool = False) -> str:
+        lifecycle.fail_held(self.lease, error=error, message=message, unavailable=unavailable)
         return "failed"
 
     def _event(self, kind: str, message: str) -> None:

@@ -10,19 +10,23 @@ lets exactly one of them queue the scan.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 
-from libraries.models import Library
+from libraries.models import Library, MediaFile
 from libraries.paths import is_within
 from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
+from scanner.core.walk import RootUnavailable, Walker
 from scanner.jobs import lifecycle, pending
 from scanner.jobs.events import log_decision
 from scanner.models import PendingChange, ScanJob
 
 MAX_PENDING_READ = 20 * MAX_PATHS  # pending rows of one library read at once; beyond, a whole scan
+_unavailable: set[int] = set()  # libraries whose folder this process found missing (said once)
 
 
 @dataclass(frozen=True)
@@ -61,58 +65,96 @@ def note_library_changes(library_id: int, rel_paths: list[str], *, trigger: str)
 
 
 def queue_scans_for_changes(*, library_ids: set[int] | None = None) -> list[ScanJob]:
-    """For each library with pending changes and no open job, queue one targeted quick scan
+    """For each library with changes due and no open job, queue one targeted quick scan
     covering them; the jobs queued."""
-    waiting = pending.waiting_libraries(library_ids)
+    waiting = pending.due_libraries(library_ids)
     if not waiting:
         return []  # the common case, at every claim of every process: one query
     busy = set(ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES, library__isnull=False)
                .values_list("library_id", flat=True))  # a hint: the queue's constraint decides
-    busy |= pending.cooling_down()
     queued = []
-    for library_id in sorted(waiting - busy):
-        job = _queue_one(library_id)
+    for library_id, root in Library.objects.filter(pk__in=waiting - busy).order_by("pk").values_list("pk", "path"):
+        job = _queue_one(library_id, root)
         if job is not None:
             queued.append(job)
     return queued
 
 
-def _queue_one(library_id: int) -> ScanJob | None:
+def _queue_one(library_id: int, root: str) -> ScanJob | None:
+    problem = root_problem(library_id, root)  # looked at before the transaction: a share may be slow
     with transaction.atomic():
-        rows = pending.read(library_id, MAX_PENDING_READ + 1)
+        rows = pending.read_due(library_id, MAX_PENDING_READ + 1)
         if not rows:
             return None
-        scope = [] if len(rows) > MAX_PENDING_READ else collapse([path for _, path, _ in rows])
+        if problem:  # an outage, not a failure: the changes wait for the folder to come back
+            pending.postpone([row.id for row in rows], reason=problem)
+            if library_id not in _unavailable:
+                _unavailable.add(library_id)
+                log_decision(f"{len(rows):,} changed paths wait: {problem}", action="changes_waiting",
+                             library_id=library_id, level=logging.WARNING)
+            return None
+        _unavailable.discard(library_id)
+        scope = [] if len(rows) > MAX_PENDING_READ else collapse([row.path for row in rows])
         if len(scope) > MAX_PATHS:
             scope = []  # too many places at once: one walk of the whole library costs less
-        notify = any(trigger == PendingChange.Trigger.NOTIFY for _, _, trigger in rows)
-        trigger = ScanJob.Trigger.NOTIFY if notify else ScanJob.Trigger.WATCH
+        triggers = {row.trigger for row in rows}
+        trigger = next(t for t in (ScanJob.Trigger.CATCH_UP, ScanJob.Trigger.NOTIFY, ScanJob.Trigger.WATCH)
+                       if t in triggers)
         what = describe_scope(scope) if scope else "the whole library"
         job = lifecycle.queue(library_id=library_id, mode=ScanJob.Mode.QUICK, trigger=trigger, scope=scope,
-                              message=f"Quick scan of {what} queued for {len(rows):,} changed paths ({trigger})")
+                              message=f"Quick scan of {what} queued for {len(rows):,} changed paths ({trigger})",
+                              from_changes=True, change_failures=max(row.failures for row in rows))
         if job is None:
             return None  # an open job came first (or the library went): the changes wait for it
-        pending.take([pk for pk, _, _ in rows])
+        pending.take([row.id for row in rows])
     return job
 
 
+def root_problem(library_id: int, root: str) -> str:
+    """Why the library folder cannot be scanned now (gone, not a folder, unreadable, outside
+    MEDIA_ROOTS, or empty while files are catalogued: an unmounted share's mount point), or ''."""
+    if settings.MEDIA_ROOTS and not any(is_within(root, media) for media in settings.MEDIA_ROOTS):
+        return f"The library folder {root} is outside MEDIA_ROOTS"
+    try:
+        Walker(root).check_root()
+        with os.scandir(root) as entries:
+            empty = next(entries, None) is None
+    except RootUnavailable as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"The library folder {root} cannot be read: {exc.strerror}"
+    if empty and MediaFile.objects.filter(library_id=library_id, missing=False).exists():
+        return f"The library folder {root} is empty but files are catalogued; is the drive mounted?"
+    return ""
+
+
 def _locate(raw, libraries: list[tuple[int, str]]) -> tuple[int | None, str, str]:
-    """(library id, relative path, '') for a path inside a library, else (None, '', reason)."""
+    """(library id, relative path, '') for a path inside a library, else (None, '', reason).
+
+    The library is the one whose walk will see the path: through a symlink, where it really is,
+    unless the link stays inside its library (which the walk follows)."""
     if not isinstance(raw, str) or not raw.strip():
         return None, "", "not a path"
     if not raw.startswith("/"):
         return None, "", "not an absolute path"
     if "\x00" in raw:
         return None, "", "contains a NUL character"
-    candidates = [os.path.normpath(raw)]
-    real = os.path.realpath(raw)  # a path through a link to a library (its parts that exist are resolved)
-    if real != candidates[0]:
-        candidates.append(real)
-    for path in candidates:
-        for library_id, root in libraries:
-            if is_within(path, root):
-                try:
-                    return library_id, relative(path, root), ""
-                except ScopeError as exc:
-                    return None, "", str(exc)
-    return None, "", "inside no library"
+    path = os.path.normpath(raw)
+    real = os.path.realpath(raw)  # the parts that exist resolved: a deleted file's folder still is
+    named, holding = _library_of(path, libraries), _library_of(real, libraries)
+    if named is not None and named == holding:
+        found, where = named, path  # no link, or one inside its library: its walk sees it there
+    elif holding is not None:
+        found, where = holding, real  # through a link out of the library that names it: where it is
+    elif named is not None:
+        return None, "", f"it leads through a link out of its library, to {real}, inside no library"
+    else:
+        return None, "", "inside no library"
+    try:
+        return found[0], relative(where, found[1]), ""
+    except ScopeError as exc:
+        return None, "", str(exc)
+
+
+def _library_of(path: str, libraries: list[tuple[int, str]]) -> tuple[int, str] | None:
+    return next(((pk, root) for pk, root in libraries if is_within(path, root)), None)

@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Now
 
+from libraries.models import Library
 from scanner.core import procinfo
 from scanner.jobs import pending, workers
 from scanner.jobs.events import record_event
@@ -38,15 +39,22 @@ Condition = Q | Combinable
 
 
 # ---------------------------------------------------------------- queue and claim
-def queue(*, library_id: int, mode: str, trigger: str, message: str, scope: list[str] | None = None) -> ScanJob | None:
-    """A new pending job (of `scope` only, when given); None if the library has an open job
-    already or no longer exists."""
+def queue(*, library_id: int, mode: str, trigger: str, message: str, scope: list[str] | None = None,
+          from_changes: bool = False, change_failures: int = 0) -> ScanJob | None:
+    """A new pending job (of `scope` only, when given; `from_changes`: a scope taken from pending
+    changes, owed back if the job ends unfinished); None if the library has an open job already
+    or no longer exists."""
     try:
         with transaction.atomic():
+            # The library's row first: a change of its path holds it (libraries/services.py), so a
+            # job is never queued for the old folder while the path changes under it.
+            if not Library.objects.select_for_update(no_key=True).filter(pk=library_id).values_list("pk"):
+                return None
             job = ScanJob.objects.create(library_id=library_id, mode=mode, trigger=trigger, scope=scope or [],
+                                         from_changes=from_changes, change_failures=change_failures,
                                          status_message="Queued")
             _announce(job, "queued", message, frm="", worker=procinfo.process_label())
-    except IntegrityError:  # the one-open-job constraint, or the library's foreign key
+    except IntegrityError:  # the one-open-job constraint
         return None
     return job
 
@@ -152,34 +160,41 @@ def auto_resume(seen: ScanJob, *, delay: float) -> ScanJob | None:
         seen.pk, _as_seen(seen) & Q(resumes_automatically=True, auto_resume_attempts=seen.auto_resume_attempts,
                                     paused_at__lte=Now() - timedelta(seconds=delay)),
         frm=Status.PAUSED, to=Status.PENDING, event="auto_resumed", message=message,
-        pause_reason=None, resumes_automatically=False, trigger=ScanJob.Trigger.AUTO_RESUME, resumed_at=Now(),
+        pause_reason=None, resumes_automatically=False, resumed_at=Now(),
         resume_count=F("resume_count") + 1, auto_resume_attempts=F("auto_resume_attempts") + int(interrupted),
     )
 
 
 # ---------------------------------------------------------------- ending
 def complete_held(lease: Lease, *, message: str, **fields) -> ScanJob | None:
-    """The final batch's write (inside its transaction): counters, 100 %, completed."""
-    return _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.COMPLETED, event="completed",
-                 message=message, **{**_finished(), "progress": 100, **fields})  # the last run's rate stays on record
+    """The final batch's write (inside its transaction): counters, 100 %, completed. A scan of
+    the whole library has read every change noted before it was queued."""
+    job = _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.COMPLETED, event="completed",
+                message=message, **{**_finished(), "progress": 100, **fields})  # the last run's rate stays on record
+    if job is not None and not job.scope:
+        pending.release_read(job)
+    return job
 
 
-def fail_held(lease: Lease, *, error: str, message: str) -> ScanJob | None:
+def fail_held(lease: Lease, *, error: str, message: str, unavailable: bool = False) -> ScanJob | None:
+    """The scan cannot go on; `unavailable`: its library folder is not there (an unmounted share),
+    which is no failure of the changes it was scanning: they wait for the folder to come back."""
     return _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.FAILED, event="failed", message=message,
-                 level=logging.ERROR, keep_changes=True, error_message=error, **_finished())
+                 level=logging.ERROR, owed="unavailable" if unavailable else "failed", error_message=error,
+                 **_finished())
 
 
 def cancel_by_user(seen: ScanJob) -> ScanJob | None:
     """End an open job; its catalogue keeps what was committed and nothing is marked missing."""
     return _move(seen.pk, _as_seen(seen), frm=seen.status, to=Status.CANCELLED, event="cancelled",
                  message=f"Cancelled by user after {seen.files_processed:,} of {seen.files_found:,} files",
-                 keep_changes=True, **_finished())
+                 owed="cancelled", **_finished())
 
 
 def supersede(seen: ScanJob, *, keeper_id: int) -> ScanJob | None:
     """A duplicate open job of a library (possible only in data from before the constraint)."""
     return _move(seen.pk, _as_seen(seen, counts=False), frm=seen.status, to=Status.CANCELLED, event="superseded",
-                 message=f"Superseded by job {keeper_id}", **_finished())
+                 message=f"Superseded by job {keeper_id}", owed="cancelled", **_finished())
 
 
 def fail_library_gone(seen: ScanJob, *, message: str) -> ScanJob | None:
@@ -214,9 +229,10 @@ def _with_note(message: str, verdict: Verdict) -> str:
 
 
 def _move(job_id: int, where: Condition, *, frm: str, to: str, event: str, message: str, worker: str = "",
-          level: int = logging.INFO, gave_up: bool = False, keep_changes: bool = False, **fields) -> ScanJob | None:
+          level: int = logging.INFO, gave_up: bool = False, owed: str = "", **fields) -> ScanJob | None:
     """The guarded UPDATE, its event and its announcement; `where` fixes the status `frm`.
-    `keep_changes`: a scan of changed paths that ends unfinished gives them back as pending."""
+    `owed` (failed, cancelled, unavailable): the job ends unfinished, so a scope it took from
+    pending changes goes back to them, in this transaction."""
     with transaction.atomic():
         if not ScanJob.objects.filter(where, pk=job_id).update(status=to, status_message=message, updated_at=Now(),
                                                                **fields):
@@ -226,8 +242,8 @@ def _move(job_id: int, where: Condition, *, frm: str, to: str, event: str, messa
         if gave_up:
             record_event(job.pk, "auto_resume_gave_up", message, worker=worker or procinfo.process_label(),
                          library_id=job.library_id, level=logging.WARNING)
-        if keep_changes:
-            pending.give_back(job, worker=worker or procinfo.process_label())
+        if owed and job.from_changes:
+            pending.give_back(job, why=owed, worker=worker or procinfo.process_label())
     return job
 
 

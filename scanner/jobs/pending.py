@@ -1,54 +1,69 @@
 """Pending changes: every write to PendingChange rows (DESIGN.md 8, "A change is owed until a scan
 has read it").
 
-A change is written before anyone is told it was taken; it leaves the table only in the
-transaction that queues a job covering it (`take`, called by scanner/jobs/changes.py), and comes
-back in the transaction that ends such a job unfinished (`give_back`, called by the lifecycle).
+A change is written before anyone is told it was taken. It leaves the table in the transaction
+that queues a job covering it (`take`), and that job owes it (ScanJob.from_changes) until it
+completes; if the job ends unfinished, the change comes back in the transaction that ends it
+(`give_back`), to be scanned again after a delay. Scans of the same changes that keep failing
+stop after SCANNER_CHANGES_MAX_ATTEMPTS in a row: the changes then wait for a person (a new
+notice of the place, the admin's "retry", or a completed scan of the whole library). A whole
+library scan that completes has read every change noted before it was queued (`release_read`).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import NamedTuple
 
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Now
 
+from scanner.conf import scanner_config
 from scanner.jobs.events import record_event
 from scanner.models import PendingChange, ScanJob
 
-RETRY_AFTER = 300  # seconds before changes given back by a failed or cancelled scan are scanned again
+RETRY_AFTER = timedelta(minutes=5)  # before changes given back by a failed or cancelled scan are scanned again
+UNAVAILABLE_RECHECK = timedelta(minutes=1)  # between looks at a library folder that is not there
 IDS_PER_STATEMENT = 1000
 BATCH = 500  # rows per insert
 
 
+class Change(NamedTuple):
+    id: int
+    path: str
+    trigger: str
+    failures: int
+
+
 def note(library_id: int, rel_paths: list[str], *, trigger: str) -> None:
-    """Changed places of one library; one already waiting is not noted twice."""
-    PendingChange.objects.bulk_create([PendingChange(library_id=library_id, path=rel, trigger=trigger)
-                                       for rel in rel_paths], batch_size=BATCH, ignore_conflicts=True)
+    """Changed places of one library. A place already waiting is noted again: dated now, with
+    its delay and failures cleared (a new change is a new try)."""
+    PendingChange.objects.bulk_create(
+        [PendingChange(library_id=library_id, path=rel, trigger=trigger) for rel in rel_paths], batch_size=BATCH,
+        update_conflicts=True, unique_fields=["library", "path"],
+        update_fields=["trigger", "created_at", "failures", "wait", "reason"])
 
 
-def waiting_libraries(library_ids: set[int] | None = None) -> set[int]:
-    """Libraries with pending changes (of `library_ids` only, when given)."""
-    pending = PendingChange.objects.all()
+def due() -> QuerySet[PendingChange]:
+    """Changes a scan may take now: their wait is over, and they have not failed too often."""
+    ready = ExpressionWrapper(F("created_at") + F("wait"), output_field=DateTimeField())
+    return PendingChange.objects.alias(ready=ready).filter(
+        ready__lte=Now(), failures__lt=scanner_config().changes_max_attempts)
+
+
+def due_libraries(library_ids: set[int] | None = None) -> set[int]:
+    """Libraries with changes due (of `library_ids` only, when given)."""
+    rows = due()
     if library_ids is not None:
-        pending = pending.filter(library_id__in=library_ids)
-    return set(pending.values_list("library_id", flat=True))
+        rows = rows.filter(library_id__in=library_ids)
+    return set(rows.values_list("library_id", flat=True).distinct())
 
 
-def cooling_down() -> set[int]:
-    """Libraries whose scan of changes just failed or was cancelled and gave them back: not
-    scanned again at once (a share still away would fail it in a loop; a user's cancel would be
-    undone)."""
-    return set(ScanJob.objects.filter(
-        trigger__in=[ScanJob.Trigger.WATCH, ScanJob.Trigger.NOTIFY],
-        status__in=[ScanJob.Status.FAILED, ScanJob.Status.CANCELLED],
-        completed_at__gt=Now() - timedelta(seconds=RETRY_AFTER)).values_list("library_id", flat=True))
-
-
-def read(library_id: int, limit: int) -> list[tuple[int, str, str]]:
-    """(id, path, trigger) of the library's oldest pending changes, at most `limit`."""
-    return list(PendingChange.objects.filter(library_id=library_id).order_by("id")
-                .values_list("id", "path", "trigger")[:limit])
+def read_due(library_id: int, limit: int) -> list[Change]:
+    """The library's oldest due changes, at most `limit`."""
+    return [Change(*row) for row in due().filter(library_id=library_id).order_by("id")
+            .values_list("id", "path", "trigger", "failures")[:limit]]
 
 
 def take(ids: list[int]) -> None:
@@ -58,13 +73,57 @@ def take(ids: list[int]) -> None:
         PendingChange.objects.filter(pk__in=ids[start:start + IDS_PER_STATEMENT]).delete()
 
 
-def give_back(job: ScanJob, *, worker: str) -> None:
-    """A scan of notified or watched changes that failed or was cancelled: its paths are pending
-    changes again (the 202 promised they would be scanned), scanned after RETRY_AFTER."""
-    if job.trigger not in (ScanJob.Trigger.WATCH, ScanJob.Trigger.NOTIFY) or job.library_id is None:
+def postpone(ids: list[int], *, reason: str) -> None:
+    """The library folder is not there (an unmounted share): an outage, not a failure. The
+    changes wait for it, looked at again after UNAVAILABLE_RECHECK."""
+    for start in range(0, len(ids), IDS_PER_STATEMENT):
+        PendingChange.objects.filter(pk__in=ids[start:start + IDS_PER_STATEMENT]).update(
+            created_at=Now(), wait=UNAVAILABLE_RECHECK, reason=reason)
+
+
+def give_back(job: ScanJob, *, why: str, worker: str) -> None:
+    """A job that owed its scope ended unfinished (`why`: failed, cancelled, unavailable): its
+    paths are pending changes again, in the transaction that ended it. A failure counts towards
+    SCANNER_CHANGES_MAX_ATTEMPTS; a cancel or an absent folder does not. A place noted again
+    while the job ran is newer: it stays as it is."""
+    if job.library_id is None:
         return
-    trigger = PendingChange.Trigger.NOTIFY if job.trigger == ScanJob.Trigger.NOTIFY else PendingChange.Trigger.WATCH
-    note(job.library_id, job.scope or [""], trigger=trigger)
-    record_event(job.pk, "changes_kept", f"Its {len(job.scope or [''])} changed paths wait as pending changes and "
-                 f"are scanned again in {RETRY_AFTER // 60} minutes", worker=worker, library_id=job.library_id,
-                 level=logging.INFO)
+    failures = job.change_failures + (why == "failed")
+    wait = UNAVAILABLE_RECHECK if why == "unavailable" else RETRY_AFTER
+    reason = {"failed": f"its scan failed: {job.error_message}", "cancelled": "its scan was cancelled",
+              "unavailable": job.error_message}[why]
+    trigger = job.trigger if job.trigger in PendingChange.Trigger.values else PendingChange.Trigger.NOTIFY
+    paths = job.scope or [""]
+    PendingChange.objects.bulk_create([
+        PendingChange(library_id=job.library_id, path=path, trigger=trigger, failures=failures, wait=wait,
+                      reason=reason[:2000]) for path in paths], batch_size=BATCH, ignore_conflicts=True)
+    limit = scanner_config().changes_max_attempts
+    if failures >= limit:
+        record_event(job.pk, "changes_gave_up", f"Its {len(paths):,} changed paths failed {failures} scans in a row "
+                     f"and wait for a person ({reason}); notify them again, or retry them in the admin",
+                     worker=worker, library_id=job.library_id, level=logging.WARNING)
+    else:
+        record_event(job.pk, "changes_kept", f"Its {len(paths):,} changed paths wait as pending changes and are "
+                     f"scanned again in {int(wait.total_seconds() // 60)} minutes ({reason})", worker=worker,
+                     library_id=job.library_id)
+
+
+def retry(rows: QuerySet[PendingChange]) -> int:
+    """A person's retry of changes that stopped after repeated failures: due again now."""
+    return rows.update(failures=0, wait=timedelta(0), created_at=Now(), reason="")
+
+
+def release_read(job: ScanJob) -> int:
+    """A scan of the whole library completed (call in its completing transaction): it walked
+    every place after it was queued, so changes noted before that have been read."""
+    assert job.library_id is not None, "a completed job has its library"
+    return PendingChange.objects.filter(library_id=job.library_id, created_at__lt=job.created_at).delete()[0]
+
+
+def waiting_for_a_person(library_id: int) -> QuerySet[PendingChange]:
+    return PendingChange.objects.filter(library_id=library_id, failures__gte=scanner_config().changes_max_attempts)
+
+
+def stuck() -> Q:
+    """Changes that stopped after repeated failures (for counting beside others)."""
+    return Q(failures__gte=scanner_config().changes_max_attempts)

@@ -137,7 +137,8 @@ class Recovery:
                 continue
             own = self.worker is not None and job.owner == self.worker.pk
             verdict = after_interruption(files_processed=job.files_processed, progress=job.progress,
-                                         attempts=job.auto_resume_attempts, process_died=not own, config=self.config)
+                                         attempts=job.auto_resume_attempts, process_died=not own, config=self.config,
+                                         owes_changes=job.from_changes)
             note = "; resume it when ready" if verdict.resumable and not self.resume else ""
             paused = self._decide(job, "orphaned", death.why, partial(
                 lifecycle.pause_orphaned, job, why=death.why, still_dead=death.still_dead, verdict=verdict, note=note))

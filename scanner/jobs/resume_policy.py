@@ -5,7 +5,8 @@ resumes what was marked resumable, after a backoff that grows with each attempt.
 - A pause for a server shutdown always resumes: it was on purpose.
 - An outage (the database went away; the process lived) resumes whatever the progress.
 - A process death resumes only above SCANNER_AUTO_RESUME_MIN_FILES or _MIN_PERCENT: a scan
-  that dies at once may be what kills its server, and resuming it would be a crash loop.
+  that dies at once may be what kills its server, and resuming it would be a crash loop. A scan
+  of notified or watched changes resumes anyway: they were promised a scan.
 - Either way, after SCANNER_AUTO_RESUME_MAX_ATTEMPTS automatic resumes in a row without the
   checkpoint moving, the job waits for a person (who resets the count by resuming it).
 """
@@ -28,13 +29,15 @@ class Verdict:
 
 
 def after_interruption(*, files_processed: int, progress: float, attempts: int, process_died: bool,
-                       config: ScannerConfig) -> Verdict:
+                       config: ScannerConfig, owes_changes: bool = False) -> Verdict:
+    """`owes_changes`: the job's scope came from pending changes, answered 202 long ago: it
+    resumes whatever its progress (the attempt count still bounds a crash loop)."""
     if attempts >= config.auto_resume_max_attempts:
         return Verdict(False, gave_up=True, note=(
             f"resumed automatically {attempts} times in a row without progress, so it waits: "
             "check the log, then resume it"))
-    if process_died and not (files_processed > config.auto_resume_min_files
-                             or progress > config.auto_resume_min_percent):
+    if process_died and not owes_changes and not (files_processed > config.auto_resume_min_files
+                                                  or progress > config.auto_resume_min_percent):
         return Verdict(False, note="too little progress to resume automatically: resume it when ready")
     return Verdict(True)
 

@@ -7,6 +7,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from libraries.models import Library
+from scanner.conf import scanner_config
 from scanner.models import LibraryWatch, PendingChange, ScanJob
 
 
@@ -24,11 +25,19 @@ def library_scan_status(library_id: int) -> ScanJob | None:
 
 
 def with_changes_waiting(libraries: QuerySet[Library]) -> QuerySet[Library]:
-    """Libraries with `changes_waiting`, their pending changes (a subquery: exact beside other
-    counts of joined rows), and their watch lease."""
-    pending = PendingChange.objects.filter(library=OuterRef("pk")).values("library").annotate(n=Count("pk"))
+    """Libraries with `changes_waiting`, their pending changes (subqueries: exact beside other
+    counts of joined rows), `changes_stuck`, those that stopped after repeated failures and wait
+    for a person, with `changes_stuck_reason`, and their watch lease."""
+    pending = PendingChange.objects.filter(library=OuterRef("pk"))
+    stuck = pending.filter(failures__gte=scanner_config().changes_max_attempts)
     return libraries.select_related("watcher__worker").annotate(
-        changes_waiting=Coalesce(Subquery(pending.values("n")), 0))
+        changes_waiting=Coalesce(Subquery(_count(pending)), 0),
+        changes_stuck=Coalesce(Subquery(_count(stuck)), 0),
+        changes_stuck_reason=Subquery(stuck.order_by("-id").values("reason")[:1]))
+
+
+def _count(rows: QuerySet) -> QuerySet:
+    return rows.values("library").annotate(n=Count("pk")).values("n")
 
 
 def watch_of(library: Library) -> LibraryWatch | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from libraries.models import Library
-from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
+from scanner.core.scope import MAX_PATHS, Scope, ScopeError, collapse, describe_scope, relative
 from scanner.jobs import changes, lifecycle, selectors
 from scanner.models import PendingChange, ScanJob
 
@@ -71,11 +71,21 @@ def scan_start(*, library_id: int, mode: str = ScanJob.Mode.QUICK, trigger: str 
             raise ScanAlreadyRunning(f"A scan of this library is already {job.status}", job)
         resumed = lifecycle.resume_by_user(job)
         if resumed is not None:
-            if paths is not None and resumed.scope:
-                # The paused scan goes on as it was; the paths asked for wait for its end.
-                changes.note_library_changes(library_id, scope or [""], trigger=PendingChange.Trigger.NOTIFY)
+            # The paused scan goes on as it was; the paths asked for that it will not walk (outside
+            # its scope, or before its checkpoint) wait for its end as pending changes.
+            left = [path for path in scope or [""] if not _will_walk(resumed, path)] if paths is not None else []
+            if left:
+                changes.note_library_changes(library_id, left, trigger=PendingChange.Trigger.NOTIFY)
             return ScanAction(resumed, created=False)
     raise _still_changing(library_id)
+
+
+def _will_walk(job: ScanJob, path: str) -> bool:
+    """Whether the job, from its checkpoint on, walks everything at and under `path` ('' is the
+    whole library): its scope holds it, and its checkpoint has not reached it (a checkpoint
+    sorts before everything a walk still yields)."""
+    inside = not job.scope or Scope(job.scope).holds(path) if path else not job.scope
+    return inside and (not job.checkpoint or (bool(path) and job.checkpoint < path))
 
 
 def scan_resume(*, library_id: int) -> ScanAction:

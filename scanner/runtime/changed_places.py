@@ -10,6 +10,7 @@ is the whole library ("").
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -79,3 +80,24 @@ class ChangedPlaces(FileSystemEventHandler):
             if not self._places:
                 self._first = self._last = time.monotonic()
             self._places.update(places)
+
+
+class UnwatchedFolders(logging.Handler):
+    """Folders watchdog could not watch once a watch was running (the kernel's watch limit,
+    reached by folders created since): it only logs "Unable to watch", so this collects them
+    from its log records for the watcher to act on."""
+
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+        self._lock_paths = threading.Lock()
+        self._paths: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "Unable to watch %r: %s" and isinstance(record.args, tuple) and record.args:
+            with self._lock_paths:
+                self._paths.append(os.fsdecode(record.args[0]))  # type: ignore[arg-type]  # a path, str or bytes
+
+    def take(self) -> list[str]:
+        with self._lock_paths:
+            taken, self._paths = self._paths, []
+        return taken

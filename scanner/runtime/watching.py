@@ -22,7 +22,7 @@ import os
 import stat
 import time
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from watchdog.events import (
     DirAttribEvent,
     DirCreatedEvent,
@@ -40,11 +40,13 @@ from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
 from libraries.models import Library
-from scanner.core.scope import collapse
-from scanner.jobs import changes, lifecycle, selectors
+from libraries.paths import is_within
+from scanner.core.scope import collapse, relative
+from scanner.core.walk import why_uncatalogable
+from scanner.jobs import changes, pending, selectors
 from scanner.jobs.events import log_decision, record_event
 from scanner.models import LibraryWatch, PendingChange, ScanJob, Worker
-from scanner.runtime.changed_places import ChangedPlaces
+from scanner.runtime.changed_places import ChangedPlaces, UnwatchedFolders
 
 SYNC_INTERVAL = 2.0  # seconds between looks at which libraries this process should watch
 # What a scan may find changed: contents (modified, closed after writing), stats (attributes: a
@@ -53,6 +55,7 @@ SYNC_INTERVAL = 2.0  # seconds between looks at which libraries this process sho
 EVENTS = [FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileClosedEvent, FileAttribEvent, FileMovedEvent,
           DirCreatedEvent, DirDeletedEvent, DirMovedEvent, DirAttribEvent, EventsLostEvent]
 LIMIT_ERRORS = (errno.ENOSPC, errno.EMFILE)  # inotify's watch and instance limits
+WATCHDOG_LOGGER = "watchdog.observers.inotify"  # says "Unable to watch" for a folder the limit refused
 
 
 class Watcher:
@@ -66,6 +69,8 @@ class Watcher:
         self._watches: dict[int, tuple[str, ObservedWatch, ChangedPlaces, tuple[int, int]]] = {}
         self._last_sync = float("-inf")
         self._refused: set[tuple[int, str]] = set()  # (library, why) already logged: said once, not every sync
+        self._unwatched = UnwatchedFolders()
+        logging.getLogger(WATCHDOG_LOGGER).addHandler(self._unwatched)
 
     def tick(self, worker: Worker) -> None:
         """A duty, every fraction of a second: write what is due; now and then, take up or drop leases."""
@@ -79,12 +84,15 @@ class Watcher:
                 except Exception:
                     found.put_back(places)  # the database is away: kept for the next tick
                     raise
+        if unwatched := self._unwatched.take():
+            self._partly_unwatched(unwatched, worker)
         if time.monotonic() - self._last_sync >= SYNC_INTERVAL:
             self._last_sync = time.monotonic()
             self._sync(worker)
 
     def stop(self) -> None:
         """Stop watching (the leases go with the worker row, which the caller deletes)."""
+        logging.getLogger(WATCHDOG_LOGGER).removeHandler(self._unwatched)
         if self._observer.is_alive():
             self._observer.stop()
             self._observer.join(timeout=5)
@@ -105,7 +113,13 @@ class Watcher:
         taken = set(LibraryWatch.objects.values_list("library_id", flat=True))
         for library_id, root in wanted.items():
             if library_id not in taken:
-                self._take(library_id, root, worker)
+                try:
+                    self._take(library_id, root, worker)
+                except DatabaseError:
+                    raise  # the duty says so and tries again
+                except Exception as exc:  # one library's trouble never keeps the others unwatched
+                    LibraryWatch.objects.filter(library_id=library_id, worker=worker).delete()
+                    self._say_once(library_id, "error", f"Cannot watch {root}: {type(exc).__name__}: {exc}")
 
     def _still_watching(self, watch: ObservedWatch, identity: tuple[int, int]) -> bool:
         """The root is still the folder the watch began on, and its emitter still runs (it stops
@@ -122,13 +136,18 @@ class Watcher:
         try:
             with transaction.atomic():
                 lease = LibraryWatch.objects.create(library_id=library_id, worker=worker)
+                # What changed while nobody watched (the server was down, the share remounted) is
+                # owed a scan of the whole library, recorded with the lease: nothing after this
+                # can drop it. Never scanned: the first scan is the user's (or the schedule's).
+                if ScanJob.objects.filter(library_id=library_id).exists():
+                    pending.note(library_id, [""], trigger=PendingChange.Trigger.CATCH_UP)
         except IntegrityError:
             return  # another process took it first, or the library or our worker row is gone
         found = ChangedPlaces(root)
         try:
             watch = self._schedule(found, root, recursive=True)
-        except OSError as exc:
-            if exc.errno not in LIMIT_ERRORS:
+        except (OSError, RecursionError) as exc:  # the kernel's limits; a folder nested too deep to walk
+            if isinstance(exc, OSError) and exc.errno not in LIMIT_ERRORS:
                 LibraryWatch.objects.filter(pk=lease.pk, worker=worker).delete()
                 self._say_once(library_id, "failed", f"Cannot watch {root}: {exc.strerror or exc}")
                 return
@@ -138,11 +157,11 @@ class Watcher:
                 LibraryWatch.objects.filter(pk=lease.pk, worker=worker).delete()
                 self._say_once(library_id, "limit", f"Cannot watch {root}: {again.strerror or again}")
                 return
-            self._partial(lease, root, exc)
+            self._partial(library_id, worker, f"Only the top folder of {root} is watched: {_why(exc)}.")
         self._watches[library_id] = (root, watch, found, identity)
         self._refused = {(lib, why) for lib, why in self._refused if lib != library_id}
         log_decision(f"Watching {root} for changes", action="watch_started", library_id=library_id, worker=self.label)
-        self._catch_up(library_id, root)
+        changes.queue_scans_for_changes(library_ids={library_id})  # the catch-up, at once if it can be
 
     def _schedule(self, found: ChangedPlaces, root: str, *, recursive: bool) -> ObservedWatch:
         watch = self._observer.schedule(found, root, recursive=recursive, event_filter=EVENTS)
@@ -150,30 +169,27 @@ class Watcher:
             self._observer.start()
         return watch
 
-    def _partial(self, lease: LibraryWatch, root: str, error: OSError) -> None:
-        note = (f"Only the top folder of {root} is watched: the kernel's inotify limit was reached ({error.strerror}). "
-                "Raise fs.inotify.max_user_watches (sysctl); until then scheduled scans cover the rest.")
-        LibraryWatch.objects.filter(pk=lease.pk, worker_id=lease.worker_id).update(partial=True, note=note)
-        log_decision(note, action="watch_partial", library_id=lease.library_id, worker=self.label,
-                     level=logging.WARNING)
-        job = selectors.library_scan_status(lease.library_id)
+    def _partial(self, library_id: int, worker: Worker, what: str) -> None:
+        note = f"{what} Until it is all watched, scheduled scans cover the rest."
+        if not LibraryWatch.objects.filter(library_id=library_id, worker=worker).update(partial=True, note=note):
+            return  # no longer ours
+        log_decision(note, action="watch_partial", library_id=library_id, worker=self.label, level=logging.WARNING)
+        job = selectors.library_scan_status(library_id)
         if job is not None:
-            record_event(job.pk, "watch_partial", note, worker=self.label, library_id=lease.library_id,
+            record_event(job.pk, "watch_partial", note, worker=self.label, library_id=library_id,
                          level=logging.WARNING)
 
-    def _catch_up(self, library_id: int, root: str) -> None:
-        """Changes made while nobody watched (the server was down, the share remounted): a quick
-        scan of the whole library, if it has been scanned before, unless a scan of the whole
-        library is open already. A targeted one open (or paused) does not cover them: the whole
-        library then waits as a pending change until that scan ends."""
-        if not ScanJob.objects.filter(library_id=library_id).exists():
-            return  # never scanned: the first scan is the user's (or the schedule's)
-        queued = lifecycle.queue(library_id=library_id, mode=ScanJob.Mode.QUICK, trigger=ScanJob.Trigger.WATCH,
-                                 message=f"Quick scan queued: watching {root} started; it catches changes made "
-                                         "while nobody watched")
-        open_job = selectors.open_job_of_library(library_id) if queued is None else None
-        if open_job is not None and open_job.scope:
-            changes.note_library_changes(library_id, [""], trigger=PendingChange.Trigger.WATCH)
+    def _partly_unwatched(self, paths: list[str], worker: Worker) -> None:
+        """Folders created since a watch began that the kernel would not watch: the library is
+        watched in part, and what is in them now is scanned (a catch-up of what is not watched)."""
+        for library_id, (root, _, _, _) in list(self._watches.items()):
+            folders = [path for path in paths if is_within(path, root) and path != root]
+            if folders:
+                rels = collapse([_storable(relative(path, root)) for path in folders])
+                self._partial(library_id, worker, f"{len(rels):,} folders of {root} created since the watch began "
+                                                  f"are not watched ({', '.join(rels[:3])}): the kernel's inotify "
+                                                  "limit was reached; raise fs.inotify.max_user_watches (sysctl).")
+                changes.note_library_changes(library_id, rels or [""], trigger=PendingChange.Trigger.WATCH)
 
     def _drop(self, library_id: int, worker: Worker) -> None:
         root, watch, _, _ = self._watches.pop(library_id)
@@ -189,6 +205,20 @@ class Watcher:
             self._refused.add((library_id, why))
             log_decision(message, action="watch_refused", library_id=library_id, worker=self.label,
                          level=logging.WARNING)
+
+
+def _storable(rel: str) -> str:
+    """The folder itself, or the nearest one above it whose name the catalogue can hold."""
+    while rel and why_uncatalogable(rel):
+        rel = rel.rpartition("/")[0]
+    return rel
+
+
+def _why(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "a folder is nested too deep to watch"
+    return (f"the kernel's inotify limit was reached ({getattr(error, 'strerror', None) or error}); raise "
+            "fs.inotify.max_user_watches (sysctl)")
 
 
 def _identity(path: str) -> tuple[int, int] | None:

@@ -6,6 +6,9 @@
   const POLL_MS = 1000;
   const banner = document.getElementById("connection");
   const OPEN = ["pending", "running", "paused"];
+  // The job's trigger as the page names it (ScanJob.Trigger's labels).
+  const TRIGGERS = { manual: "Manual", command: "Command", schedule: "Schedule", watch: "Watch", notify: "Notify",
+                     catch_up: "Catch-up", admin: "Admin" };
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -43,6 +46,7 @@
     set(block, "phase", !job ? "–" : job.status === "paused" ? "paused" : job.status === "pending" ? "queued" : job.phase);
     set(block, "scope", job && job.scope.length ? `Only ${job.scope.join(", ")}` : "");
     set(block, "status", job ? job.status : "never scanned");
+    set(block, "trigger", job ? TRIGGERS[job.trigger] || job.trigger : "–");
     set(block, "message", job ? job.status_message || job.error_message : "");
     const link = block.querySelector('[data-field="joblink"]');
     if (link && job) { link.href = `/jobs/${job.id}/`; link.textContent = `Scan #${job.id}`; }
