@@ -50,6 +50,30 @@ def make_library(tmp_path):
 
 
 @pytest.fixture
+def tmpfs_share():
+    """A share to mount at a folder, as a NAS share is: a file system of its own (tmpfs), so its
+    files are on another device than the folder under it. `share.mount(path)`, `share.unmount()`;
+    skipped where the test may not mount."""
+    mounted: list[Path] = []
+
+    class Share:
+        def mount(self, path: Path) -> Path:
+            path.mkdir(parents=True, exist_ok=True)
+            if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "share", str(path)],
+                              capture_output=True).returncode:
+                pytest.skip("needs the right to mount a file system (root)")
+            mounted.append(path)
+            return path
+
+        def unmount(self) -> None:
+            subprocess.run(["umount", str(mounted.pop())], check=True)
+
+    yield Share()
+    while mounted:
+        subprocess.run(["umount", "-l", str(mounted.pop())])
+
+
+@pytest.fixture
 def public_tmp():
     """A folder every user can traverse (pytest's tmp_path is private to root), for tests that
     check permissions as an unprivileged user."""

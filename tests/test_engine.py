@@ -185,16 +185,28 @@ def test_a_missing_root_fails_the_scan_and_marks_nothing_missing(make_library):
     assert not MediaFile.objects.filter(missing=True).exists()
 
 
-def test_an_empty_mount_point_does_not_mark_the_library_missing(make_library):
+def test_an_empty_mount_point_does_not_mark_the_library_missing(make_library, tmp_path, tmpfs_share):
+    root = tmpfs_share.mount(tmp_path / "nas")
+    library = make_library(path=root)
+    build_tree(root)
+    scan_now(library)
+    tmpfs_share.unmount()  # the mount point is left, empty, on another device than the files
+    job = scan_now(library)
+    assert job.status == "failed" and "is the drive mounted" in job.error_message
+    assert not MediaFile.objects.filter(missing=True).exists()
+
+
+def test_a_library_whose_every_file_was_deleted_marks_them_missing(make_library):
+    """An empty folder on the device its files were on is not an unmounted share: they are gone."""
     library = make_library()
     root = Path(library.path)
-    build_tree(root)
+    truth = build_tree(root)
     scan_now(library)
     for child in root.iterdir():
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     job = scan_now(library)
-    assert job.status == "failed" and "is the drive mounted" in job.error_message
-    assert not MediaFile.objects.filter(missing=True).exists()
+    assert (job.status, job.files_missing) == ("completed", len(truth)), job.error_message
+    assert MediaFile.objects.filter(library=library, missing=False).count() == 0
 
 
 def test_a_stale_lease_cannot_commit(make_library):
@@ -362,16 +374,15 @@ def test_a_full_rescan_that_cannot_read_tags_keeps_the_old_ones(make_library):
     assert catalogue(library)["a.flac"].title == "Kept"
 
 
-def test_a_resumed_scan_of_an_empty_mount_point_marks_nothing_missing(make_library):
-    library = make_library()
-    root = Path(library.path)
+def test_a_resumed_scan_of_an_empty_mount_point_marks_nothing_missing(make_library, tmp_path, tmpfs_share):
+    root = tmpfs_share.mount(tmp_path / "nas")
+    library = make_library(path=root)
     paths = sorted(many_files(root, 100))
     scan_now(library)
     job = services.scan_start(library_id=library.pk).job
     ScanJob.objects.filter(pk=job.pk).update(status="paused", pause_reason="interrupted", checkpoint=paths[40],
                                              files_processed=41, files_found=100)
-    for child in root.iterdir():
-        shutil.rmtree(child)  # the share is not mounted again yet
+    tmpfs_share.unmount()  # the share is not mounted again yet
     resumed = services.scan_resume(library_id=library.pk).job
     done = run_job(resumed)
     assert done.status == "failed" and "is the drive mounted" in done.error_message

@@ -20,7 +20,7 @@ from scanner.jobs import lifecycle, services
 from scanner.jobs.recovery import recover_scans
 from scanner.jobs.schedule import run_shared_duties
 from scanner.models import ScanEvent, ScanJob, Worker
-from tests.helpers import config, fresh, local_worker, make_worker, many_files, remote_worker, running_job
+from tests.helpers import config, fresh, local_worker, make_worker, many_files, remote_worker, run_job, running_job
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -200,3 +200,38 @@ def test_a_library_deleted_while_the_schedule_queues_scans_costs_no_other_librar
         run_shared_duties(prune=False, retention_days=0)
     assert read.is_set()
     assert ScanJob.objects.filter(library=kept, status="pending").exists()
+
+
+def test_a_scan_queued_while_its_library_moves_waits_and_walks_the_new_folder(make_library, tmp_path):
+    """PostgreSQL. A change of a library's path checks that no scan is open, then writes: a scan
+    queued between the two (a notification, the schedule) would walk the old folder into the
+    moved library. The queue waits for the row the change holds, and finds the new folder."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's IMMEDIATE transaction serialises the two already")
+    from django.db import transaction
+
+    from libraries.services import library_check_path_change
+
+    library = make_library()
+    new_folder = tmp_path / "moved"
+    many_files(new_folder, 5)
+    checked, go = threading.Event(), threading.Event()
+
+    def move():
+        with transaction.atomic():
+            library_check_path_change(library=library, path=str(new_folder))
+            checked.set()  # no open scan: now the write, and the commit
+            go.wait(30)
+            Library.objects.filter(pk=library.pk).update(path=str(new_folder))
+
+    mover, _ = in_thread(move)
+    assert checked.wait(30)
+    queuer, queued = in_thread(lambda: lifecycle.queue(library_id=library.pk, mode="quick", trigger="notify",
+                                                       message="Quick scan queued (notify)"))
+    wait_until(lambda: backend_waiting_on_lock("SELECT"), timeout=10, what="the queue to wait for the library row")
+    go.set()
+    mover.join(30)
+    queuer.join(30)
+    (job,) = queued
+    assert job is not None and Library.objects.get(pk=library.pk).path == str(new_folder)
+    assert run_job(job).status == "completed" and job.library.files.count() == 5

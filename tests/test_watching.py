@@ -233,6 +233,82 @@ def test_the_kernel_watch_limit_leaves_the_library_watched_in_part(make_library,
     wait_until(lambda: row(library, f"Top.{STAT_ONLY}"), timeout=10, what="a change in the top folder")
 
 
+def test_the_watch_limit_reached_after_the_watch_began_is_said_and_what_it_misses_is_scanned(make_library,
+                                                                                             inotify_limit):
+    """Folders created once a watch runs need watches of their own; past the kernel's limit
+    watchdog only logs "Unable to watch". The library is then watched in part, says so, and
+    what the unwatched folders hold now is scanned."""
+    library = make_library()
+    root = Path(library.path)
+    many_files(root, 20, per_folder=10)
+    scanned(library)
+    worker, watcher = make_worker(), Watcher(delay=1, label="test")
+    try:
+        assert ticks_until(watcher, worker, lambda: LibraryWatch.objects.filter(library=library).exists(), 5)
+        run_job(ScanJob.objects.get(library=library, trigger="catch_up"))  # the catch-up of a new watch
+        inotify_limit(0)  # every watch in use: the next folder cannot be watched
+        (root / "New Show").mkdir()
+        (root / f"New Show/Episode 1.{STAT_ONLY}").write_bytes(b"x")
+        lease = LibraryWatch.objects.filter(library=library, partial=True)
+        assert ticks_until(watcher, worker, lease.exists, 10), "the watch says it is partial"
+    finally:
+        watcher.stop()
+    assert "New Show" in lease.get().note and "inotify limit" in lease.get().note
+    assert ScanJob.objects.filter(library=library, events__kind="watch_partial").exists()
+    job = ScanJob.objects.get(library=library, status="pending")  # what the unwatched folder holds now
+    assert job.scope == ["New Show"] and run_job(job).status == "completed"
+    assert f"New Show/Episode 1.{STAT_ONLY}" in present_paths(library)
+
+
+def nest(root: Path, depth: int) -> None:
+    """Folders `d/d/d/...` `depth` deep, made one level at a time from the one above."""
+    here = os.getcwd()
+    try:
+        os.chdir(root)
+        for _ in range(depth):
+            os.mkdir("d")
+            os.chdir("d")
+    finally:
+        os.chdir(here)
+
+
+def unnest(root: Path, depth: int) -> None:
+    here = os.getcwd()
+    try:
+        os.chdir(root)
+        for _ in range(depth):
+            os.chdir("d")
+        for _ in range(depth):
+            os.chdir("..")
+            os.rmdir("d")
+    finally:
+        os.chdir(here)
+
+
+def test_a_folder_too_deep_to_watch_leaves_its_library_watched_in_part_and_the_others_whole(make_library):
+    """watchdog walks a library recursively to watch it; a folder nested a thousand levels deep
+    ends that walk with a RecursionError. That library is watched in part, says why once, and
+    the next library is watched as usual."""
+    deep, other = make_library("deep"), make_library("other")
+    nest(Path(deep.path), 1100)
+    for library in (deep, other):
+        many_files(Path(library.path), 5)
+        scanned(library)
+    worker, watcher = make_worker(), Watcher(delay=1, label="test")
+    try:
+        both = LibraryWatch.objects.filter(library__in=[deep, other])
+        assert ticks_until(watcher, worker, lambda: both.count() == 2, 5)
+        for _ in range(3):
+            watcher.tick(worker)
+    finally:
+        watcher.stop()
+        unnest(Path(deep.path), 1100)  # shutil.rmtree, pytest's included, would recurse as deep
+    lease = LibraryWatch.objects.get(library=deep)
+    assert lease.partial and "nested too deep" in lease.note
+    assert not LibraryWatch.objects.get(library=other).partial
+    assert ScanJob.objects.filter(library=deep, events__kind="watch_partial").count() == 1
+
+
 # ------------------------------------------------------------------ real servers
 @pytest.fixture
 def servers(tmp_path):

@@ -120,6 +120,10 @@ class Walker:
             raise RootUnavailable(f"The library folder {self.root} is not a folder any more")
         return st.st_dev, st.st_ino
 
+    @property
+    def root_device(self) -> int:
+        return self._root_id[0]
+
     def check_root(self) -> None:
         """Raise RootUnavailable unless the root is still the same, readable folder."""
         if self._stat_root() != self._root_id:

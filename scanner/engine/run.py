@@ -23,7 +23,6 @@ from functools import partial
 from django.conf import settings
 
 from common.dberrors import is_outage
-from libraries.models import MediaFile
 from libraries.paths import is_within
 from scanner.conf import ScannerConfig
 from scanner.core.batching import Batcher, Stopped
@@ -36,7 +35,7 @@ from scanner.engine.commit import Committer, LeaseLost, LostDurability, check_du
 from scanner.engine.discover import discover
 from scanner.engine.plan import Batch, Planner
 from scanner.engine.retry import Retry
-from scanner.jobs import lifecycle
+from scanner.jobs import lifecycle, selectors
 from scanner.jobs.events import record_event
 from scanner.jobs.interruptions import interrupt
 from scanner.jobs.leases import Lease
@@ -163,10 +162,8 @@ class ScanEngine:
 
     def _check_root_before_finishing(self, walker: Walker) -> None:
         walker.check_root()
-        if walker.root_was_empty and MediaFile.objects.filter(
-            library_id=self.lease.library_id, missing=False, path__gt=self.progress.checkpoint
-        ).exists():
-            # An unmounted share often leaves its empty mount point behind.
+        if walker.root_was_empty and selectors.catalogued_elsewhere(self.lease.library_id, walker.root_device):
+            # An unmounted share leaves its empty mount point behind: on another device than its files.
             raise RootUnavailable(
                 f"The library folder {self.root} is empty but files are catalogued; is the drive mounted?"
             )

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from libraries.models import Library, MediaFile
+from libraries.models import Library
 from libraries.paths import is_within
 from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
 from scanner.core.walk import RootUnavailable, Walker
-from scanner.jobs import lifecycle, pending
+from scanner.jobs import lifecycle, pending, selectors
 from scanner.jobs.events import log_decision
 from scanner.models import PendingChange, ScanJob
 
@@ -116,14 +116,15 @@ def root_problem(library_id: int, root: str) -> str:
     if settings.MEDIA_ROOTS and not any(is_within(root, media) for media in settings.MEDIA_ROOTS):
         return f"The library folder {root} is outside MEDIA_ROOTS"
     try:
-        Walker(root).check_root()
+        walker = Walker(root)
+        walker.check_root()
         with os.scandir(root) as entries:
             empty = next(entries, None) is None
     except RootUnavailable as exc:
         return str(exc)
     except OSError as exc:
         return f"The library folder {root} cannot be read: {exc.strerror}"
-    if empty and MediaFile.objects.filter(library_id=library_id, missing=False).exists():
+    if empty and selectors.catalogued_elsewhere(library_id, walker.root_device):
         return f"The library folder {root} is empty but files are catalogued; is the drive mounted?"
     return ""
 

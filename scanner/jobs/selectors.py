@@ -6,7 +6,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from libraries.models import Library
+from libraries.models import Library, MediaFile
 from scanner.conf import scanner_config
 from scanner.models import LibraryWatch, PendingChange, ScanJob
 
@@ -50,3 +50,11 @@ def watch_of(library: Library) -> LibraryWatch | None:
 
 def is_watched(library: Library) -> bool:
     return watch_of(library) is not None
+
+
+def catalogued_elsewhere(library_id: int, device: int) -> bool:
+    """Files of the library are catalogued, none of them on `device` (the one its folder is on
+    now): an empty folder is then a share's mount point with the share not mounted, not a
+    library whose files were deleted. Rows with no device recorded count as elsewhere."""
+    present = MediaFile.objects.filter(library_id=library_id, missing=False)
+    return present.exists() and not present.filter(device=device).exists()
