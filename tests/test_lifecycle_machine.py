@@ -7,7 +7,10 @@ Hypothesis interleaves users (start, pause, resume, cancel), claims, batch commi
 crashes and restarts, scan threads that die without a word, time passing for the dead, and
 recovery passes and reconciles by any process, with a user action or another process's claim
 injected between a pass's reads and its writes (the pass's `interleave` seam). Users also
-notify changed paths (POST /api/scanner/changes), which every claim turns into targeted scans.
+notify changed paths (POST /api/scanner/changes) and the watcher notes them, which every claim
+turns into targeted scans; a watch taken up owes a catch-up of the whole library; files move
+between folders (their halves noted apart, as Sonarr does), scans fail, and a library's folder
+goes away (an unmounted share) and comes back.
 
 After every step the invariants of DESIGN.md 5 must hold, read from the database:
 - at most one open job per library;
@@ -16,7 +19,12 @@ After every step the invariants of DESIGN.md 5 must hold, read from the database
 - each job's committed counters equal the catalogue rows it committed;
 - checkpoints, progress and counts never go backwards;
 - every status change has its event, and the events chain from `queued` to the status now;
-- every noted change is either still pending or in the scope of a job queued after it.
+- every noted change is pending (itself or a place holding it), or in the scope of an open or
+  completed job queued after it (a completed scan has read it);
+- a moved file keeps its original row once both halves have been scanned;
+and at the end of each sequence, once a person has resumed what waits for one and every
+process has worked until nothing is open or owed: every file on disk is catalogued, not missing,
+exactly once, and nothing else is.
 
 `make test` runs a fixed seed and a few examples; FULL=1 runs many more.
 """
@@ -26,10 +34,12 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -49,16 +59,18 @@ from hypothesis.stateful import (
 from libraries.models import Library, MediaFile
 from scanner.core.batching import Batcher
 from scanner.core.progress import COUNTERS, Progress
-from scanner.core.walk import Walker
+from scanner.core.scope import Scope
+from scanner.core.walk import RootUnavailable, Walker
+from scanner.engine import moves
 from scanner.engine.commit import Committer, LeaseLost, check_durable
 from scanner.engine.plan import Planner
 from scanner.engine.retry import Retry
-from scanner.jobs import changes, services
+from scanner.jobs import changes, lifecycle, pending, services
 from scanner.jobs.leases import Lease
 from scanner.jobs.recovery import Recovery
 from scanner.models import PendingChange, ScanEvent, ScanJob, Worker
 from scanner.runtime.process import ScanRuntime
-from tests.helpers import STAT_ONLY, config
+from tests.helpers import STAT_ONLY, config, scan_now
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(1200)]
 
@@ -67,8 +79,9 @@ PROCESSES = 3
 LIBRARIES = 2
 FILES = 7  # per library; batches of BATCH: a scan commits 3 batches, the last one completing it
 BATCH = 3
-USER_ACTIONS = ("start", "pause", "resume", "cancel", "notify")
-CHANGED = ("Show 0", "Show 1/Episode 4.heic", "Show 2")  # what users say changed (nothing does: a rescan)
+USER_ACTIONS = ("start", "pause", "resume", "cancel", "notify", "watch")
+# What users or the watcher say changed: the folders files move out of and into, and one file.
+CHANGED = ("Show 0", "Show 1/Episode 4.heic", "Show 1", "Moved", "Show 2")
 SETTINGS = config(worker_timeout=3600, heartbeat_interval=10, metadata_workers=0, batch_size=BATCH)
 
 
@@ -83,10 +96,14 @@ class StepScan:
         retry = Retry(stop=stop, log_ids={}, on_reconnect=partial(check_durable, lease, self.progress))
         self.committer = Committer(lease, progress=self.progress, attempts=job.auto_resume_attempts, retry=retry,
                                    worker_label="", log_ids={})
+        window = SETTINGS.move_window_days
+        window = window if moves.recently_missing(lease.library_id, window_days=window) else 0
         self.planner = Planner(library_id=lease.library_id, job_id=lease.job_id, root=job.library.path, full=False,
-                               metadata_workers=0, read_timeout=5, log_ids={})
+                               metadata_workers=0, read_timeout=5, log_ids={}, scope=Scope(job.scope),
+                               moves_window=window)
         batcher = Batcher(checkpoint=job.checkpoint, batch_size=BATCH, files_per_second=0, stop=stop)
-        self.runs = batcher.runs(Walker(job.library.path, after=job.checkpoint, on_dir_error=batcher.on_dir_error))
+        self.runs = batcher.runs(Walker(job.library.path, after=job.checkpoint, on_dir_error=batcher.on_dir_error,
+                                        scope=Scope(job.scope)))
 
     def step(self) -> str:
         batch = self.planner.plan(next(self.runs))
@@ -109,14 +126,27 @@ class Stepper:
 
     def __call__(self, lease: Lease, stop: threading.Event) -> str:
         inbox = self.inboxes.setdefault((lease.job_id, lease.lease_token), queue.Queue())
-        scan = StepScan(lease)
+        try:
+            scan = StepScan(lease)
+        except RootUnavailable as exc:  # as the engine: the folder is away
+            lifecycle.fail_held(lease, error=str(exc), message=str(exc), unavailable=True)
+            return "failed"
         while not stop.is_set():
             try:
                 command, reply = inbox.get(timeout=0.02)
             except queue.Empty:
                 continue
             try:
-                outcome = "died" if command == "die" else scan.step()
+                if command == "die":
+                    outcome = "died"
+                elif command == "fail":  # a scan that fails (a bug, a read the file system refuses)
+                    lifecycle.fail_held(lease, error="a failure", message="The scan failed")
+                    outcome = "failed"
+                else:
+                    outcome = scan.step()
+            except RootUnavailable as exc:
+                lifecycle.fail_held(lease, error=str(exc), message=str(exc), unavailable=True)
+                outcome = "failed"
             except Exception as exc:
                 self.errors.append(f"job {lease.job_id}, lease {lease.lease_token}: {exc!r}")
                 outcome = "crashed"
@@ -210,11 +240,17 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.seen: dict[int, tuple] = {}  # job -> (checkpoint, progress, processed) last seen
         self.noted: list[tuple[int, str, int]] = []  # (library, path, the newest job id before it was noted)
         self.changes = itertools.cycle(CHANGED)
+        self.moved: list[tuple[int, str, str, int]] = []  # (library, old path, new path, the row's id before)
+        self.away: set[int] = set()  # libraries whose folder is away (an unmounted share)
+        self.halves: list[tuple[int, str]] = []  # (library, place) of moves not noted yet
 
     @initialize()
     def clean_slate_and_processes(self):
         for model in (ScanEvent, ScanJob, MediaFile, Worker, PendingChange):
             model.objects.all().delete()
+        for library in self.libraries:
+            build(Path(library.path))
+            scan_now(library, metadata_workers=0)  # catalogued: every change from now on is owed a scan
         for process in self.processes:
             process.start()
             process.register()
@@ -234,12 +270,8 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def act_as_user(self, action: str, library_id: int) -> None:
         try:
-            if action == "notify":
-                rel = next(self.changes)
-                before = ScanJob.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-                root = Library.objects.get(pk=library_id).path
-                assert changes.note_changes([f"{root}/{rel}"]).queued == [{"library": library_id, "path": rel}]
-                self.noted.append((library_id, rel, before))
+            if action in ("notify", "watch"):
+                self.note(library_id, next(self.changes), watched=action == "watch")
                 return
             if action == "start":
                 job = services.scan_start(library_id=library_id).job
@@ -256,6 +288,61 @@ class LifecycleMachine(RuleBasedStateMachine):
         elif job.status != ScanJob.Status.PAUSED:
             self.user_paused.discard(job.pk)
 
+    def note(self, library_id: int, rel: str, *, watched: bool = False) -> None:
+        """A change, as a notification (its 202) or the watcher (its pending row) says it."""
+        before = ScanJob.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        if watched:
+            changes.note_library_changes(library_id, [rel], trigger="watch")
+        else:
+            root = Library.objects.get(pk=library_id).path
+            assert changes.note_changes([f"{root}/{rel}"]).queued == [{"library": library_id, "path": rel}]
+        self.noted.append((library_id, rel, before))
+
+    @rule(library=st.integers(0, LIBRARIES - 1))
+    def a_watch_is_taken_up(self, library):
+        """A process takes a library's watch up (after a restart): it owes a look at all of it."""
+        library_id = self.libraries[library].pk
+        before = ScanJob.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        pending.note(library_id, [""], trigger="catch_up")  # what the watcher records with its lease
+        self.noted.append((library_id, "", before))
+        changes.queue_scans_for_changes(library_ids={library_id})
+
+    # ------------------------------------------------------------- the files, and their folder
+    @rule(library=st.integers(0, LIBRARIES - 1), episode=st.integers(0, FILES - 1), new_first=st.booleans())
+    def a_file_moves(self, library, episode, new_first):
+        """A file moves to another folder, and both halves are noted, one now and the other when a
+        user or the watcher says so (the new place first, as Sonarr does, or the old)."""
+        library = self.libraries[library]
+        old = f"Show {episode % 3}/Episode {episode}.{STAT_ONLY}"
+        new = f"Moved/Episode {episode}.{STAT_ONLY}"
+        root = Path(library.path)
+        row = MediaFile.objects.filter(library=library, path=old, missing=False).first()
+        if library.pk in self.away or row is None or not (root / old).exists():
+            return
+        (root / "Moved").mkdir(exist_ok=True)
+        (root / old).rename(root / new)
+        self.moved.append((library.pk, old, new, row.pk))
+        first, second = ("Moved", old.rpartition("/")[0])[::1 if new_first else -1]
+        self.note(library.pk, first)
+        self.halves.append((library.pk, second))
+
+    @precondition(lambda self: self.halves)
+    @rule(data=st.data())
+    def the_other_half_of_a_move_is_noted(self, data):
+        library_id, place = self.halves.pop(data.draw(st.integers(0, len(self.halves) - 1)))
+        self.note(library_id, place, watched=data.draw(st.booleans()))
+
+    @rule(library=st.integers(0, LIBRARIES - 1))
+    def the_folder_goes_away_or_comes_back(self, library):
+        library = self.libraries[library]
+        root = Path(library.path)
+        if library.pk in self.away:
+            root.with_name(root.name + ".away").rename(root)
+            self.away.discard(library.pk)
+        else:
+            root.rename(root.with_name(root.name + ".away"))
+            self.away.add(library.pk)
+
     # ------------------------------------------------------------- processes
     @precondition(lambda self: self.alive())
     @rule(data=st.data(), batches=st.integers(0, 3))
@@ -267,6 +354,12 @@ class LifecycleMachine(RuleBasedStateMachine):
             for _ in range(batches):
                 if not thread.is_alive() or self.stepper.tell(thread, "step") != "committed":
                     break
+
+    @precondition(lambda self: self.scanning())
+    @rule(data=st.data())
+    def a_scan_fails(self, data):
+        """A scan fails (a bug, a file system error it cannot get past): what it owed is owed again."""
+        self.stepper.tell(data.draw(st.sampled_from(self.scanning())), "fail")
 
     @precondition(lambda self: self.scanning())
     @rule(data=st.data())
@@ -375,12 +468,16 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def committed_counters_are_the_rows_committed(self):
         for job in ScanJob.objects.all():
+            # Rows it wrote: those it added, and those it found moved (the rows it added may have
+            # been found moved, and so dropped, by a later scan).
             rows = MediaFile.objects.filter(last_job_id=job.pk).count()
-            assert job.files_added == rows, (job.pk, job.files_added, rows)
+            assert rows <= job.files_added + job.files_moved, (job.pk, job.files_added, job.files_moved, rows)
             assert job.files_processed <= FILES, (job.pk, job.files_processed)
-            assert job.files_processed == job.files_added + job.files_unchanged + job.files_updated + job.files_failed
+            handled = job.files_added + job.files_unchanged + job.files_updated + job.files_failed
+            assert handled <= job.files_processed <= handled + job.files_moved, (job.pk, handled, job.files_processed)
         for library in self.libraries:
-            assert MediaFile.objects.filter(library=library).count() <= FILES
+            moves = sum(1 for moved in self.moved if moved[0] == library.pk)
+            assert MediaFile.objects.filter(library=library).count() <= FILES + moves
 
     @invariant()
     def nothing_goes_backwards(self):
@@ -401,18 +498,94 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @invariant()
     def no_change_is_lost(self):
+        """Every change accepted is pending (itself, or a place that holds it), or in the scope of
+        a job queued after it that is open or completed: a failed or cancelled one gave it back."""
         for library_id, rel, before in self.noted:
-            if PendingChange.objects.filter(library_id=library_id, path=rel).exists():
+            waiting = PendingChange.objects.filter(library_id=library_id).values_list("path", flat=True)
+            if any(holds(path, rel) for path in waiting):
                 continue
-            scopes = ScanJob.objects.filter(library_id=library_id, pk__gt=before).values_list("scope", flat=True)
-            assert any(not scope or any(rel == p or rel.startswith(p + "/") for p in scope) for scope in scopes), (
-                library_id, rel, list(scopes))
+            scopes = ScanJob.objects.filter(library_id=library_id, pk__gt=before).exclude(
+                status__in=["failed", "cancelled"]).values_list("scope", flat=True)
+            assert any(not scope or any(holds(path, rel) for path in scope) for scope in scopes), (
+                library_id, rel, list(scopes), list(waiting))
+
+    @invariant()
+    def a_moved_file_keeps_its_row(self):
+        """Once both halves of a move were scanned (its old place found empty, its new place
+        catalogued), the row at the new place is the file's own."""
+        for library_id, old, new, row_id in self.moved:
+            at_new = MediaFile.objects.filter(library_id=library_id, path=new).first()
+            at_old = MediaFile.objects.filter(library_id=library_id, path=old).first()
+            if at_new is not None and (at_old is None or at_old.missing):
+                assert (at_new.pk, at_old) == (row_id, None), (old, new, row_id, at_new.pk, at_old and at_old.pk)
 
     def teardown(self):
+        try:
+            if not self.stepper.errors:
+                self.settle_everything()
+                self.every_file_is_catalogued_once()
+        finally:
+            for process in self.processes:
+                if process.alive:
+                    process.kill()
+                process.connection_thread.shutdown()
+            for library in self.libraries:
+                away = Path(library.path).with_name(Path(library.path).name + ".away")
+                if away.exists():
+                    away.rename(library.path)
+
+    def settle_everything(self):
+        """What a person and the processes do in the end: folders back, the dead gone, paused
+        scans resumed and changes stuck after failures retried, and every process working
+        until nothing is open or owed."""
+        for library in self.libraries:
+            if library.pk in self.away:
+                self.the_folder_goes_away_or_comes_back(self.libraries.index(library))
+        while self.halves:
+            self.note(*self.halves.pop())
+        self.time_passes_for_the_dead()
         for process in self.processes:
-            if process.alive:
-                process.kill()
-            process.connection_thread.shutdown()
+            if not process.alive:
+                process.start()
+                process.register()
+        for _ in range(60):
+            PendingChange.objects.update(created_at=Now() - timedelta(hours=1))  # every delay over
+            pending.retry(PendingChange.objects.filter(failures__gte=SETTINGS.changes_max_attempts))
+            for job in ScanJob.objects.filter(status="paused"):
+                self.act_as_user("resume", job.library_id)
+            for process in self.processes:
+                process.run(process.runtime.reconcile)
+                process.settle()
+                process.run(process.runtime.claim_pending)
+                for thread in process.threads():
+                    while thread.is_alive() and self.stepper.tell(thread, "step") == "committed":
+                        pass
+                process.settle()
+            if not ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES).exists() \
+                    and not PendingChange.objects.exists():
+                return
+        raise AssertionError(f"still open or owed: {list(ScanJob.objects.filter(status__in=ScanJob.OPEN_STATUSES))}"
+                             f" {list(PendingChange.objects.values_list('library_id', 'path'))}")
+
+    def every_file_is_catalogued_once(self):
+        for library in self.libraries:
+            root = Path(library.path)
+            on_disk = {str(path.relative_to(root)) for path in root.rglob(f"*.{STAT_ONLY}")}
+            present = list(MediaFile.objects.filter(library=library, missing=False).values_list("path", flat=True))
+            assert sorted(present) == sorted(on_disk), (library.pk, sorted(present), sorted(on_disk))
+
+
+def holds(place: str, rel: str) -> bool:
+    """Whether the place ("" the whole library, a folder or a file) holds the path."""
+    return not place or rel == place or rel.startswith(place + "/")
+
+
+def build(folder: Path) -> None:
+    """A library's files, as each sequence starts: seven episodes in three folders."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for i in range(FILES):
+        (folder / f"Show {i % 3}").mkdir(parents=True, exist_ok=True)
+        (folder / f"Show {i % 3}/Episode {i}.{STAT_ONLY}").write_bytes(b"x" * (i + 1))
 
 
 def test_the_lifecycle_holds_its_invariants_under_interleavings(tmp_path_factory):
@@ -420,12 +593,11 @@ def test_the_lifecycle_holds_its_invariants_under_interleavings(tmp_path_factory
     libraries = []
     for n in range(LIBRARIES):
         folder = root / f"library{n}"
-        for i in range(FILES):
-            (folder / f"Show {i % 3}").mkdir(parents=True, exist_ok=True)
-            (folder / f"Show {i % 3}/Episode {i}.{STAT_ONLY}").write_bytes(b"x" * i)
+        build(folder)
         libraries.append(Library.objects.create(name=f"Library {n}", path=str(folder)))
     LifecycleMachine.libraries = libraries
     run_state_machine_as_test(LifecycleMachine, settings=settings(
-        max_examples=600 if FULL else 100, stateful_step_count=50, derandomize=True, deadline=None,
+        max_examples=int(os.environ.get("MACHINE_EXAMPLES", 600 if FULL else 100)), stateful_step_count=50,
+        derandomize=True, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], print_blob=True,
     ))
