@@ -211,3 +211,26 @@ def test_a_targeted_scan_killed_with_its_server_resumes_with_its_scope(servers, 
     in_scope = [p for p in paths if p.split("/")[0] in scope]
     done = assert_complete_and_exact(body["id"], library, in_scope)
     assert done.resume_count == 1 and done.scope == scope and done.trigger == "manual"
+
+
+def test_changes_of_a_scan_killed_with_its_server_come_back_when_its_resumed_scan_is_cancelled(servers, token,
+                                                                                                 make_library):
+    """Notified changes (a 202) are owed until a scan has read them: through a SIGKILL and the
+    automatic resume, the job stays a scan of changes, and cancelling it gives them back."""
+    library = make_library()
+    paths = many_files(Path(library.path), 600, per_folder=10)
+    gentle = {**FAST, "SCANNER_MAX_FILES_PER_SECOND": "100"}
+    server = servers(env=gentle)
+    status, body = server.api("POST", "/api/scanner/changes", token,
+                              {"paths": [f"{library.path}/{path}" for path in paths]})
+    assert status == 202 and len(body["queued"]) == 600, body
+    scan = wait_until(lambda: ScanJob.objects.filter(library=library, files_processed__gte=50).first(), timeout=30,
+                      what="the scan of the changes to get going")
+    server.kill(signal.SIGKILL)
+
+    again = servers(env=gentle)
+    wait_until(lambda: job(scan.pk).resume_count >= 1, timeout=30, what="the automatic resume")
+    status, body = again.api("POST", f"/api/scanner/cancel/{library.pk}", token)
+    assert status == 200 and (body["id"], body["status"], body["trigger"]) == (scan.pk, "cancelled", "notify"), body
+    status, body = again.api("GET", f"/api/libraries/{library.pk}/", token)
+    assert body["changes_waiting"] == 600, body  # none lost: each waits to be scanned again

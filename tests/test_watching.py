@@ -367,3 +367,38 @@ def test_a_change_made_while_the_server_was_stopped_is_caught_when_it_starts(ser
 
     wait_until(lambda: row(library, f"Show 000/Added While Down.{STAT_ONLY}"), timeout=20, what="the new file")
     wait_until(lambda: row(library, f"Show 000/Episode 001.{STAT_ONLY}").missing, timeout=20, what="missing")
+
+
+def test_a_full_rescan_killed_past_a_changed_folder_is_followed_by_the_catch_up(servers, make_library):
+    """SIGKILL during a full rescan of a watched library that has passed folder A; A changes
+    while the server is down; on restart the rescan resumes from its checkpoint (it will not
+    walk A again), so the catch-up the new watch owes waits for it and then reads A."""
+    library = make_library()
+    root = Path(library.path)
+    paths = many_files(root, 400, per_folder=20)
+    scanned(library)
+    gentle = {"SCANNER_MAX_FILES_PER_SECOND": "100"}
+    server = servers(env=gentle)
+    wait_until(lambda: ScanJob.objects.filter(library=library, trigger="catch_up", status="completed").exists(),
+               timeout=30, what="the first catch-up scan")
+    status, body = server.api("POST", f"/api/scanner/start/{library.pk}", make_token(), {"mode": "full"})
+    assert status == 201, body
+    wait_until(lambda: ScanJob.objects.get(pk=body["id"]).checkpoint > "Show 003/", timeout=30, what="past Show 000")
+    server.kill(signal.SIGKILL)
+    (root / f"Show 000/Added While Down.{STAT_ONLY}").write_bytes(b"x")
+    (root / paths[0]).unlink()
+
+    servers(env=gentle)
+    wait_until(lambda: row(library, f"Show 000/Added While Down.{STAT_ONLY}") is not None, timeout=60,
+               what="the file added while the server was down")
+    wait_until(lambda: row(library, paths[0]).missing, timeout=30, what="the file deleted while it was down")
+    full = ScanJob.objects.get(pk=body["id"])
+    assert (full.status, full.resume_count, full.trigger) == ("completed", 1, "manual")
+
+
+def make_token() -> str:
+    from rest_framework.authtoken.models import Token
+
+    from tests.helpers import make_operator
+
+    return Token.objects.create(user=make_operator("ops")).key
