@@ -151,7 +151,10 @@ REST_FRAMEWORK = {
     # Anonymous callers reach nothing but the health check (the rest is 401 before any work):
     # this keeps them from hammering it.
     "DEFAULT_THROTTLE_CLASSES": ["mediaserver.throttling.AnonRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/min"},
+    # "changes": notifications of changed paths, per user (scanner/views.py ChangesView): a
+    # season pack imported by Sonarr is a few dozen calls; a flood is cut here, and past 1,000
+    # places a library's changes are one change of the whole library anyway (jobs/pending.py).
+    "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "changes": "600/min"},
     # Throttles tell callers apart by mediaserver.client_address (mediaserver/throttling.py).
     # DRF's own reading of X-Forwarded-For believes any peer: 0 keeps any throttle that still
     # uses it on REMOTE_ADDR.

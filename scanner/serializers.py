@@ -4,21 +4,25 @@ from scanner.core.scope import MAX_PATHS
 from scanner.models import ScanEvent, ScanJob
 
 MAX_CHANGED_PATHS = 10_000  # paths in one notification
+SCOPE_SHOWN = 20  # paths of a job's scope in an answer
 
 
 class JobSerializer(serializers.ModelSerializer):
     """The Job object of the API contract (DESIGN.md 6)."""
 
     worker = serializers.SerializerMethodField(help_text='"hostname:pid" of the process running the job, or null')
+    scope = serializers.SerializerMethodField(
+        help_text=f"The first {SCOPE_SHOWN} paths a targeted scan covers (relative, sorted); [] the whole library")
+    scope_count = serializers.SerializerMethodField(help_text="How many paths the scope has in all")
     eta_seconds = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
         model = ScanJob
         fields = [
-            "id", "library", "status", "pause_reason", "mode", "trigger", "scope", "phase", "files_found",
-            "files_processed", "files_unchanged", "files_added", "files_updated", "files_missing", "files_moved",
-            "files_failed", "bytes_processed", "dirs_failed", "progress", "files_per_second", "eta_seconds",
-            "status_message", "error_message", "worker",
+            "id", "library", "status", "pause_reason", "mode", "trigger", "scope", "scope_count", "phase",
+            "files_found", "files_processed", "files_unchanged", "files_added", "files_updated", "files_missing",
+            "files_moved", "files_failed", "bytes_processed", "dirs_failed", "progress", "files_per_second",
+            "eta_seconds", "status_message", "error_message", "worker",
             "resume_count", "heartbeat_at", "created_at", "started_at", "resumed_at", "paused_at", "completed_at",
             "updated_at",
         ]
@@ -26,6 +30,14 @@ class JobSerializer(serializers.ModelSerializer):
 
     def get_worker(self, job: ScanJob) -> str | None:
         return job.worker_name or None
+
+    def get_scope(self, job: ScanJob) -> list[str]:
+        # A bounded summary: a scope of 1,000 long paths in every answer of a page polled each
+        # second would be megabytes a second.
+        return job.scope[:SCOPE_SHOWN]
+
+    def get_scope_count(self, job: ScanJob) -> int:
+        return len(job.scope)
 
 
 class LibraryStatusSerializer(serializers.Serializer):

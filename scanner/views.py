@@ -7,9 +7,11 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from mediaserver.api_policy import CanControlScans
+from mediaserver.throttling import AnonRateThrottle
 from scanner import metrics
 from scanner.conf import scanner_config
 from scanner.jobs import changes, services
@@ -68,6 +70,8 @@ class ChangesView(APIView):
     stored as a pending change of its library before the answer, then scanned by a targeted scan."""
 
     permission_classes = [CanControlScans]
+    throttle_classes = [AnonRateThrottle, ScopedRateThrottle]
+    throttle_scope = "changes"
 
     @extend_schema(request=ChangesSerializer, responses={202: ChangesAnswerSerializer})
     def post(self, request):

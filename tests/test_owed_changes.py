@@ -256,3 +256,51 @@ def test_the_library_api_counts_its_changes_waiting(make_library, staff_client):
     listed = staff_client.get("/api/libraries/").json()["results"]
     assert [row["changes_waiting"] for row in listed if row["id"] == library.pk] == [2]
     assert Library.objects.get(pk=library.pk)
+
+
+# ---------------------------------------------------------------- bounds (issue 23, 5)
+def test_paths_no_file_system_can_hold_are_ignored_with_the_reason(make_library, staff_client):
+    library = make_library()
+    long_name, too_deep = "n" * 300, "/".join(["folder"] * 450)  # a name over 255 bytes; a path over 2,000
+    response = staff_client.post("/api/scanner/changes", {"paths": [
+        f"{library.path}/{long_name}.mkv", f"{library.path}/{too_deep}/x.mkv", f"{library.path}/{'a' * 5000}",
+        f"{library.path}/fine.mkv"]}, format="json")
+    assert response.status_code == 202, response.content[:300]
+    reasons = [item["reason"] for item in response.json()["ignored"]]
+    assert reasons[0].startswith("longer than a file system allows") and reasons[2] == reasons[0]
+    assert reasons[1] == "path is too long to catalogue"
+    assert response.json()["queued"] == [{"library": library.pk, "path": "fine.mkv"}]
+
+
+def test_a_flood_of_changes_becomes_one_change_of_the_whole_library(make_library, staff_client):
+    library = make_library()
+    services.scan_start(library_id=library.pk)
+    services.scan_pause(library_id=library.pk)  # a paused scan holds them: they pile up
+    for batch in range(3):
+        paths = [f"{library.path}/Show {batch}/{n:04d}.mkv" for n in range(600)]
+        assert staff_client.post("/api/scanner/changes", {"paths": paths}, format="json").status_code == 202
+    assert pending_paths(library) == {""}  # what 1,800 places would become anyway: the whole library
+    services.scan_cancel(library_id=library.pk)
+    (job,) = changes.queue_scans_for_changes()
+    assert job.scope == []
+
+
+def test_an_answer_carries_a_bounded_summary_of_a_scope(make_library, staff_client):
+    library = make_library()
+    folders = [f"{'Folder with a rather long name ' * 40}{n:04d}" for n in range(1000)]
+    response = staff_client.post(f"/api/scanner/start/{library.pk}", {"paths": folders}, format="json")
+    assert response.status_code == 201 and ScanJob.objects.get(pk=response.json()["id"]).scope == sorted(folders)
+    status = staff_client.get(f"/api/scanner/status/{library.pk}")
+    job = status.json()["job"]
+    assert (len(job["scope"]), job["scope_count"]) == (20, 1000) and len(status.content) < 40_000
+
+
+def test_notifications_are_rate_limited_per_user(make_library, staff_client, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    assert ScopedRateThrottle.THROTTLE_RATES["changes"] == "600/min"  # what the README says
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "changes": "3/min"})
+    library = make_library()
+    answers = [staff_client.post("/api/scanner/changes", {"paths": [f"{library.path}/a.mkv"]}, format="json")
+               for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [202, 202, 202, 429]

@@ -20,12 +20,13 @@ from django.db import transaction
 from libraries.models import Library
 from libraries.paths import is_within
 from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
-from scanner.core.walk import RootUnavailable, Walker
+from scanner.core.walk import RootUnavailable, Walker, why_uncatalogable
 from scanner.jobs import lifecycle, pending, selectors
 from scanner.jobs.events import log_decision
 from scanner.models import PendingChange, ScanJob
 
 MAX_PENDING_READ = 20 * MAX_PATHS  # pending rows of one library read at once; beyond, a whole scan
+PATH_MAX, NAME_MAX = 4096, 255  # bytes: Linux's limits of a path and of one name in it
 _unavailable: set[int] = set()  # libraries whose folder this process found missing (said once)
 
 
@@ -140,6 +141,9 @@ def _locate(raw, libraries: list[tuple[int, str]]) -> tuple[int | None, str, str
         return None, "", "not an absolute path"
     if "\x00" in raw:
         return None, "", "contains a NUL character"
+    if len(raw.encode("utf-8", "surrogateescape")) > PATH_MAX or any(
+            len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in raw.split("/")):
+        return None, "", f"longer than a file system allows ({PATH_MAX:,} bytes, {NAME_MAX} a name)"
     path = os.path.normpath(raw)
     real = os.path.realpath(raw)  # the parts that exist resolved: a deleted file's folder still is
     named, holding = _library_of(path, libraries), _library_of(real, libraries)
@@ -152,9 +156,12 @@ def _locate(raw, libraries: list[tuple[int, str]]) -> tuple[int | None, str, str
     else:
         return None, "", "inside no library"
     try:
-        return found[0], relative(where, found[1]), ""
+        rel = relative(where, found[1])
     except ScopeError as exc:
         return None, "", str(exc)
+    if problem := why_uncatalogable(rel):
+        return None, "", problem
+    return found[0], rel, ""
 
 
 def _library_of(path: str, libraries: list[tuple[int, str]]) -> tuple[int, str] | None:

@@ -16,6 +16,7 @@ import logging
 from datetime import timedelta
 from typing import NamedTuple
 
+from django.db import transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Now
 
@@ -23,6 +24,7 @@ from scanner.conf import scanner_config
 from scanner.jobs.events import record_event
 from scanner.models import PendingChange, ScanJob
 
+MAX_PER_LIBRARY = 1000  # pending changes of one library; more become one change of the whole library
 RETRY_AFTER = timedelta(minutes=5)  # before changes given back by a failed or cancelled scan are scanned again
 UNAVAILABLE_RECHECK = timedelta(minutes=1)  # between looks at a library folder that is not there
 IDS_PER_STATEMENT = 1000
@@ -39,10 +41,30 @@ class Change(NamedTuple):
 def note(library_id: int, rel_paths: list[str], *, trigger: str) -> None:
     """Changed places of one library. A place already waiting is noted again: dated now, with
     its delay and failures cleared (a new change is a new try)."""
-    PendingChange.objects.bulk_create(
-        [PendingChange(library_id=library_id, path=rel, trigger=trigger) for rel in rel_paths], batch_size=BATCH,
-        update_conflicts=True, unique_fields=["library", "path"],
-        update_fields=["trigger", "created_at", "failures", "wait", "reason"])
+    with transaction.atomic():
+        if len(rel_paths) > MAX_PER_LIBRARY or _whole_library_waits(library_id):
+            rel_paths = [""]  # the whole library is owed already: a place in it adds nothing but its date
+        PendingChange.objects.bulk_create(
+            [PendingChange(library_id=library_id, path=rel, trigger=trigger) for rel in rel_paths], batch_size=BATCH,
+            update_conflicts=True, unique_fields=["library", "path"],
+            update_fields=["trigger", "created_at", "failures", "wait", "reason"])
+        _bound(library_id, trigger)
+
+
+def _whole_library_waits(library_id: int) -> bool:
+    return PendingChange.objects.filter(library_id=library_id, path="").exists()
+
+
+def _bound(library_id: int, trigger: str) -> None:
+    """Past MAX_PER_LIBRARY places, a library's changes are one change of the whole library:
+    what they would become anyway (a scan of more than 1,000 places walks it all), in one row,
+    so that nobody can fill the table, or the answers that count it."""
+    rows = PendingChange.objects.filter(library_id=library_id)
+    if rows.count() > MAX_PER_LIBRARY:
+        rows.exclude(path="").delete()
+        PendingChange.objects.bulk_create([PendingChange(library_id=library_id, path="", trigger=trigger)],
+                                          update_conflicts=True, unique_fields=["library", "path"],
+                                          update_fields=["trigger", "created_at", "failures", "wait", "reason"])
 
 
 def due() -> QuerySet[PendingChange]:
@@ -97,6 +119,7 @@ def give_back(job: ScanJob, *, why: str, worker: str) -> None:
     PendingChange.objects.bulk_create([
         PendingChange(library_id=job.library_id, path=path, trigger=trigger, failures=failures, wait=wait,
                       reason=reason[:2000]) for path in paths], batch_size=BATCH, ignore_conflicts=True)
+    _bound(job.library_id, trigger)
     limit = scanner_config().changes_max_attempts
     if failures >= limit:
         record_event(job.pk, "changes_gave_up", f"Its {len(paths):,} changed paths failed {failures} scans in a row "

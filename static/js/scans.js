@@ -44,7 +44,8 @@
     set(block, "eta", job && job.eta_seconds !== null ? `${Math.round(job.eta_seconds)} s` : "–");
     // The phase a paused or queued job stopped in is not what it is doing now.
     set(block, "phase", !job ? "–" : job.status === "paused" ? "paused" : job.status === "pending" ? "queued" : job.phase);
-    set(block, "scope", job && job.scope.length ? `Only ${job.scope.join(", ")}` : "");
+    set(block, "scope", job && job.scope.length ? `Only ${job.scope.slice(0, 3).join(", ")}` +
+      (job.scope_count > 3 ? ` and ${job.scope_count - 3} more` : "") : "");
     set(block, "status", job ? job.status : "never scanned");
     set(block, "trigger", job ? TRIGGERS[job.trigger] || job.trigger : "–");
     set(block, "message", job ? job.status_message || job.error_message : "");
