@@ -77,13 +77,14 @@ def test_too_many_changed_places_or_the_root_become_a_whole_library_scan(make_li
     services.scan_pause(library_id=library.pk)
     notify(staff_client, *(f"{library.path}/folder {i}" for i in range(1001)))
     notify(staff_client, other.path)
+    assert list(PendingChange.objects.filter(library=library).values_list("path", flat=True)) == [""]  # one row
     services.scan_cancel(library_id=library.pk)
 
     (job,) = changes.queue_scans_for_changes()
 
     assert job.library_id == library.pk and job.scope == []
     queued = job.events.get(kind="queued").message
-    assert queued == "Quick scan of the whole library queued for 1,001 changed paths (notify)"
+    assert queued == "Quick scan of the whole library queued for 1 changed path (notify)"
     assert queued_job(other).scope == []  # queued at once: nothing held it
 
 

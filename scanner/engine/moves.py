@@ -69,6 +69,26 @@ def recently_missing(library_id: int, *, window_days: float) -> bool:
     return MediaFile.objects.filter(library_id=library_id, missing=True, missing_since__gte=since).exists()
 
 
+class Arrivals:
+    """A run of a scan's use of missing rows: taken by files that appeared (moves), or found back
+    in place. A row is used once, whichever of two batches in flight gets to it first."""
+
+    def __init__(self, library_id: int, *, window_days: float):
+        self.library_id = library_id
+        self.window_days = window_days  # 0: the library had no row missing so recently; nothing to match
+        self.claimed: set[int] = set()  # rows taken by files that appeared (written or not yet)
+        self.restored: set[int] = set()  # rows found back in their place
+
+    def match(self, arrivals: list[FileEntry]) -> list[tuple[int, FileEntry]]:
+        """(missing row id, the new file it is) for the files that are missing rows moved."""
+        if not self.window_days or not arrivals:
+            return []
+        pairs = missing_matches(self.library_id, arrivals, window_days=self.window_days,
+                                skip=self.claimed | self.restored)
+        self.claimed.update(old.id for old, _ in pairs)
+        return [(old.id, entry) for old, entry in pairs]
+
+
 def missing_matches(library_id: int, arrivals: list[FileEntry], *, window_days: float,
                     skip: set[int]) -> list[tuple[Candidate, FileEntry]]:
     """Rows missing for less than the window that these new files are (ids in `skip` are

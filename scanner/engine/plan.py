@@ -60,6 +60,18 @@ class Batch(Run):
                     for name in self.counts.keys() | later.counts.keys()},
         )
 
+    def take_moved(self, pairs: list[tuple[int, FileEntry]]) -> None:
+        """New files of this batch that are missing rows moved (missing row id, file): written as
+        those rows taking their paths, not inserted."""
+        self.arrivals = []
+        taken = {entry.path for _, entry in pairs}
+        if taken:
+            self.inserts = [row for row in self.inserts if catalogue.inserted_path(row) not in taken]
+            self.basic_inserts = [row for row in self.basic_inserts if catalogue.inserted_path(row) not in taken]
+            self.moved += pairs
+            self.count("files_added", -len(pairs))
+            self.count("files_moved", len(pairs))
+
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
 
@@ -107,10 +119,8 @@ class Planner:
         self.metadata_workers = metadata_workers
         self.read_timeout = read_timeout
         self.slow_share = slow_share  # the walk's finding (scanner/core/walk.py): overlap the reads
-        # Days a missing row waits to be found moved; 0 when the library has none so recent.
-        self.moves_window = moves_window
-        self._claimed: set[int] = set()  # missing rows this run found moved (written or not yet)
-        self._restored: set[int] = set()  # missing rows this run found back in their place
+        # Missing rows taken by new files (moves); a window of 0 when the library has none so recent.
+        self.moves = moves.Arrivals(library_id, window_days=moves_window)
         self.log_ids = log_ids
 
     def expect_reads(self) -> None:
@@ -149,7 +159,7 @@ class Planner:
                     batch.to_read.append((entry, match))
                     continue
                 empty.append(entry.path)  # nothing to read: counted failed, catalogued by its stats
-            if match is not None and match.id in self._claimed:
+            if match is not None and match.id in self.moves.claimed:
                 self._stage(batch, entry, None, NO_FACTS, now)  # its old row moved away in a batch ahead of this
             elif not same_stat:
                 self._stage(batch, entry, match, NO_FACTS, now)
@@ -179,13 +189,13 @@ class Planner:
         if batch.reads:
             self._stage_read(batch)
         if batch.arrivals:
-            self._match_moves(batch)
+            batch.take_moved(self.moves.match(batch.arrivals))
 
     def _stage_read(self, batch: Batch) -> None:
         assert batch.reads is not None
         now = catalogue.db_datetime(catalogue.database_now())
         for (entry, row), (meta, error) in zip(batch.to_read, batch.reads.results(), strict=True):
-            if row is not None and row.id in self._claimed:
+            if row is not None and row.id in self.moves.claimed:
                 row = None  # its old row moved away in a batch ahead of this
             same_stat = row is not None and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns)
             if error:
@@ -202,23 +212,8 @@ class Planner:
                 continue
             self._stage(batch, entry, row, catalogue.stored_facts(meta), now)
 
-    def _match_moves(self, batch: Batch) -> None:
-        pairs = moves.missing_matches(self.library_id, batch.arrivals, window_days=self.moves_window,
-                                      skip=self._claimed | self._restored)
-        batch.arrivals = []
-        if not pairs:
-            return
-        taken = {entry.path for _, entry in pairs}
-        batch.inserts = [row for row in batch.inserts if catalogue.inserted_path(row) not in taken]
-        batch.basic_inserts = [row for row in batch.basic_inserts if catalogue.inserted_path(row) not in taken]
-        for old, entry in pairs:
-            self._claimed.add(old.id)
-            batch.moved.append((old.id, entry))
-        batch.count("files_added", -len(pairs))
-        batch.count("files_moved", len(pairs))
-
     def _restore(self, batch: Batch, row: StoredFile) -> None:
-        self._restored.add(row.id)
+        self.moves.restored.add(row.id)
         batch.restored_ids.append(row.id)
         batch.count("files_updated")
 
@@ -231,7 +226,7 @@ class Planner:
 
     def _stage(self, batch: Batch, entry: FileEntry, row: StoredFile | None, facts: tuple, now) -> None:
         """Queue the row of a new or changed file (`facts`: catalogue.stored_facts; `now` as the database wants it)."""
-        if row is None and self.moves_window:
+        if row is None and self.moves.window_days:
             batch.arrivals.append(entry)
         if row is None and facts is NO_FACTS:
             batch.basic_inserts.append(catalogue.basic_insert_row(self.library_id, entry, now=now, job_id=self.job_id))

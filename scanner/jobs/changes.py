@@ -103,7 +103,8 @@ def _queue_one(library_id: int, root: str) -> ScanJob | None:
                        if t in triggers)
         what = describe_scope(scope) if scope else "the whole library"
         job = lifecycle.queue(library_id=library_id, mode=ScanJob.Mode.QUICK, trigger=trigger, scope=scope,
-                              message=f"Quick scan of {what} queued for {len(rows):,} changed paths ({trigger})",
+                              message=f"Quick scan of {what} queued for {len(rows):,} changed "
+                                      f"path{'s' if len(rows) != 1 else ''} ({trigger})",
                               from_changes=True, change_failures=max(row.failures for row in rows))
         if job is None:
             return None  # an open job came first (or the library went): the changes wait for it

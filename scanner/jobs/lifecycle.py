@@ -20,22 +20,18 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Now
 
 from libraries.models import Library
 from scanner.core import procinfo
 from scanner.jobs import pending, workers
-from scanner.jobs.events import record_event
 from scanner.jobs.leases import Lease, WorkerGone
 from scanner.jobs.resume_policy import Verdict
+from scanner.jobs.transitions import Condition, announce, as_held, as_seen, finished, move, released, with_note
 from scanner.models import ScanJob, Worker
-from scanner.signals import job_changed
 
 Status = ScanJob.Status
 Reason = ScanJob.PauseReason
-# What a guarded UPDATE's WHERE may hold: a Q, or a conditional expression such as ~Exists(...).
-Condition = Q | Combinable
 
 
 # ---------------------------------------------------------------- queue and claim
@@ -53,7 +49,7 @@ def queue(*, library_id: int, mode: str, trigger: str, message: str, scope: list
             job = ScanJob.objects.create(library_id=library_id, mode=mode, trigger=trigger, scope=scope or [],
                                          from_changes=from_changes, change_failures=change_failures,
                                          status_message="Queued")
-            _announce(job, "queued", message, frm="", worker=procinfo.process_label())
+            announce(job, "queued", message, frm="", worker=procinfo.process_label())
     except IntegrityError:  # the one-open-job constraint
         return None
     return job
@@ -65,7 +61,7 @@ def claim(job_id: int, worker: Worker) -> Lease | None:
     with transaction.atomic():
         if not workers.beat(worker.pk):
             raise WorkerGone(worker.label)  # never take a job under an owner others think dead
-        job = _move(
+        job = move(
             job_id, Q(status=Status.PENDING, library__isnull=False), frm=Status.PENDING, to=Status.RUNNING,
             event="claimed", message=f"Starting on {worker.label}", worker=worker.label, owner=worker.pk,
             worker_name=worker.label, lease_token=F("lease_token") + 1, heartbeat_at=Now(),
@@ -97,18 +93,18 @@ def claim_next(worker: Worker, *, skip_library_ids: set[int] | frozenset[int] = 
 # ---------------------------------------------------------------- pausing
 def pause_by_user(seen: ScanJob) -> ScanJob | None:
     """Pause a queued, running or automatically resumable job; it resumes only by a person."""
-    return _move(
-        seen.pk, _as_seen(seen), frm=seen.status, to=Status.PAUSED, event="paused",
+    return move(
+        seen.pk, as_seen(seen), frm=seen.status, to=Status.PAUSED, event="paused",
         message=f"Paused by user after {seen.files_processed:,} of {seen.files_found:,} files",
-        pause_reason=Reason.USER, paused_at=Now(), resumes_automatically=False, **_released(),
+        pause_reason=Reason.USER, paused_at=Now(), resumes_automatically=False, **released(),
     )
 
 
 def pause_for_shutdown(lease: Lease) -> ScanJob | None:
-    return _move(
-        lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.PAUSED, event="shutdown_paused",
+    return move(
+        lease.job_id, as_held(lease), frm=Status.RUNNING, to=Status.PAUSED, event="shutdown_paused",
         message="Paused by a server shutdown; resumes when a server starts",
-        pause_reason=Reason.SHUTDOWN, paused_at=Now(), resumes_automatically=True, **_released(),
+        pause_reason=Reason.SHUTDOWN, paused_at=Now(), resumes_automatically=True, **released(),
     )
 
 
@@ -116,11 +112,11 @@ def pause_interrupted(lease: Lease, *, cause: str, files_processed: int, attempt
                       verdict: Verdict) -> ScanJob | None:
     """The scan's own process lived but could not go on (`cause`: the database went away, its
     thread could not start): paused, to resume when it can."""
-    message = _with_note(f"Interrupted by {cause} after {files_processed:,} files", verdict)
-    return _move(
-        lease.job_id, _as_held(lease) & Q(auto_resume_attempts=attempts), frm=Status.RUNNING, to=Status.PAUSED,
+    message = with_note(f"Interrupted by {cause} after {files_processed:,} files", verdict)
+    return move(
+        lease.job_id, as_held(lease) & Q(auto_resume_attempts=attempts), frm=Status.RUNNING, to=Status.PAUSED,
         event="interrupted", message=message, level=logging.WARNING, gave_up=verdict.gave_up,
-        pause_reason=Reason.INTERRUPTED, paused_at=Now(), resumes_automatically=verdict.resumable, **_released(),
+        pause_reason=Reason.INTERRUPTED, paused_at=Now(), resumes_automatically=verdict.resumable, **released(),
     )
 
 
@@ -128,12 +124,12 @@ def pause_orphaned(seen: ScanJob, *, why: str, still_dead: Condition, verdict: V
                    note: str = "") -> ScanJob | None:
     """A running job whose owner cannot be running it. `still_dead` must hold the owner's death
     at the moment of this write, never a list of live workers read earlier."""
-    message = _with_note(f"Interrupted ({why}) after {seen.files_processed:,} of {seen.files_found:,} files", verdict)
-    return _move(
-        seen.pk, _as_seen(seen) & Q(owner=seen.owner, auto_resume_attempts=seen.auto_resume_attempts) & still_dead,
+    message = with_note(f"Interrupted ({why}) after {seen.files_processed:,} of {seen.files_found:,} files", verdict)
+    return move(
+        seen.pk, as_seen(seen) & Q(owner=seen.owner, auto_resume_attempts=seen.auto_resume_attempts) & still_dead,
         frm=seen.status, to=Status.PAUSED, event="orphaned", message=message + note, level=logging.WARNING,
         gave_up=verdict.gave_up,
-        pause_reason=Reason.INTERRUPTED, paused_at=Now(), resumes_automatically=verdict.resumable, **_released(),
+        pause_reason=Reason.INTERRUPTED, paused_at=Now(), resumes_automatically=verdict.resumable, **released(),
     )
 
 
@@ -141,8 +137,8 @@ def pause_orphaned(seen: ScanJob, *, why: str, still_dead: Condition, verdict: V
 def resume_by_user(seen: ScanJob) -> ScanJob | None:
     """Queue a paused job again from its checkpoint; a person's resume resets the attempt count."""
     message = f"Resuming after {seen.files_processed:,} files" if seen.files_processed else "Queued"
-    return _move(
-        seen.pk, _as_seen(seen), frm=seen.status, to=Status.PENDING, event="resume_requested", message=message,
+    return move(
+        seen.pk, as_seen(seen), frm=seen.status, to=Status.PENDING, event="resume_requested", message=message,
         pause_reason=None, resumes_automatically=False, auto_resume_attempts=0, resumed_at=Now(),
         resume_count=F("resume_count") + 1,
     )
@@ -156,8 +152,8 @@ def auto_resume(seen: ScanJob, *, delay: float) -> ScanJob | None:
     message = f"{how} after {seen.files_processed:,} of {seen.files_found:,} files; resumed automatically"
     if seen.auto_resume_attempts:
         message += f" (attempt {seen.auto_resume_attempts + 1} without progress)"
-    return _move(
-        seen.pk, _as_seen(seen) & Q(resumes_automatically=True, auto_resume_attempts=seen.auto_resume_attempts,
+    return move(
+        seen.pk, as_seen(seen) & Q(resumes_automatically=True, auto_resume_attempts=seen.auto_resume_attempts,
                                     paused_at__lte=Now() - timedelta(seconds=delay)),
         frm=Status.PAUSED, to=Status.PENDING, event="auto_resumed", message=message,
         pause_reason=None, resumes_automatically=False, resumed_at=Now(),
@@ -169,8 +165,8 @@ def auto_resume(seen: ScanJob, *, delay: float) -> ScanJob | None:
 def complete_held(lease: Lease, *, message: str, **fields) -> ScanJob | None:
     """The final batch's write (inside its transaction): counters, 100 %, completed. A scan of
     the whole library has read every change noted before it was queued."""
-    job = _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.COMPLETED, event="completed",
-                message=message, **{**_finished(), "progress": 100, **fields})  # the last run's rate stays on record
+    job = move(lease.job_id, as_held(lease), frm=Status.RUNNING, to=Status.COMPLETED, event="completed",
+                message=message, **{**finished(), "progress": 100, **fields})  # the last run's rate stays on record
     if job is not None and not job.scope:
         pending.release_read(job)
     return job
@@ -179,76 +175,24 @@ def complete_held(lease: Lease, *, message: str, **fields) -> ScanJob | None:
 def fail_held(lease: Lease, *, error: str, message: str, unavailable: bool = False) -> ScanJob | None:
     """The scan cannot go on; `unavailable`: its library folder is not there (an unmounted share),
     which is no failure of the changes it was scanning: they wait for the folder to come back."""
-    return _move(lease.job_id, _as_held(lease), frm=Status.RUNNING, to=Status.FAILED, event="failed", message=message,
+    return move(lease.job_id, as_held(lease), frm=Status.RUNNING, to=Status.FAILED, event="failed", message=message,
                  level=logging.ERROR, owed="unavailable" if unavailable else "failed", error_message=error,
-                 **_finished())
+                 **finished())
 
 
 def cancel_by_user(seen: ScanJob) -> ScanJob | None:
     """End an open job; its catalogue keeps what was committed and nothing is marked missing."""
-    return _move(seen.pk, _as_seen(seen), frm=seen.status, to=Status.CANCELLED, event="cancelled",
+    return move(seen.pk, as_seen(seen), frm=seen.status, to=Status.CANCELLED, event="cancelled",
                  message=f"Cancelled by user after {seen.files_processed:,} of {seen.files_found:,} files",
-                 owed="cancelled", **_finished())
+                 owed="cancelled", **finished())
 
 
 def supersede(seen: ScanJob, *, keeper_id: int) -> ScanJob | None:
     """A duplicate open job of a library (possible only in data from before the constraint)."""
-    return _move(seen.pk, _as_seen(seen, counts=False), frm=seen.status, to=Status.CANCELLED, event="superseded",
-                 message=f"Superseded by job {keeper_id}", owed="cancelled", **_finished())
+    return move(seen.pk, as_seen(seen, counts=False), frm=seen.status, to=Status.CANCELLED, event="superseded",
+                 message=f"Superseded by job {keeper_id}", owed="cancelled", **finished())
 
 
 def fail_library_gone(seen: ScanJob, *, message: str) -> ScanJob | None:
-    return _move(seen.pk, _as_seen(seen, counts=False), frm=seen.status, to=Status.FAILED, event="library_gone",
-                 message=message, level=logging.WARNING, error_message=message, **_finished())
-
-
-# ---------------------------------------------------------------- how
-def _as_seen(job: ScanJob, *, counts: bool = True) -> Q:
-    """The job is still as the caller read it: status, pause reason, lease, and its counts
-    when the decision or the message uses them (a running job's counts move with each batch)."""
-    seen = Q(status=job.status, pause_reason=job.pause_reason, lease_token=job.lease_token)
-    return seen & Q(files_processed=job.files_processed) if counts else seen
-
-
-def _as_held(lease: Lease) -> Q:
-    return Q(status=Status.RUNNING, lease_token=lease.lease_token)
-
-
-def _released() -> dict:
-    """Fields that end ownership; every transition out of `running` sets them."""
-    return {"owner": None, "worker_name": "", "files_per_second": 0}
-
-
-def _finished() -> dict:
-    return {**_released(), "phase": ScanJob.Phase.DONE, "pause_reason": None, "resumes_automatically": False,
-            "completed_at": Now()}
-
-
-def _with_note(message: str, verdict: Verdict) -> str:
-    return f"{message}; {verdict.note}" if verdict.note else message
-
-
-def _move(job_id: int, where: Condition, *, frm: str, to: str, event: str, message: str, worker: str = "",
-          level: int = logging.INFO, gave_up: bool = False, owed: str = "", **fields) -> ScanJob | None:
-    """The guarded UPDATE, its event and its announcement; `where` fixes the status `frm`.
-    `owed` (failed, cancelled, unavailable): the job ends unfinished, so a scope it took from
-    pending changes goes back to them, in this transaction."""
-    with transaction.atomic():
-        if not ScanJob.objects.filter(where, pk=job_id).update(status=to, status_message=message, updated_at=Now(),
-                                                               **fields):
-            return None
-        job = ScanJob.objects.get(pk=job_id)
-        _announce(job, event, message, frm=frm, worker=worker or procinfo.process_label(), level=level)
-        if gave_up:
-            record_event(job.pk, "auto_resume_gave_up", message, worker=worker or procinfo.process_label(),
-                         library_id=job.library_id, level=logging.WARNING)
-        if owed and job.from_changes:
-            pending.give_back(job, why=owed, worker=worker or procinfo.process_label())
-    return job
-
-
-def _announce(job: ScanJob, event: str, message: str, *, frm: str, worker: str, level: int = logging.INFO) -> None:
-    record_event(job.pk, event, message, worker=worker, library_id=job.library_id, level=level,
-                 **{"from": frm, "to": job.status, "lease": job.lease_token})
-    transaction.on_commit(lambda: job_changed.send_robust(
-        sender=ScanJob, job_id=job.pk, library_id=job.library_id, status=job.status))
+    return move(seen.pk, as_seen(seen, counts=False), frm=seen.status, to=Status.FAILED, event="library_gone",
+                 message=message, level=logging.WARNING, error_message=message, **finished())
