@@ -18,7 +18,7 @@ from mutagen.flac import FLAC
 from mutagen.id3 import ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK
 from mutagen.mp4 import MP4
 from mutagen.wave import WAVE
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, PngImagePlugin
 
 MP3_RATE = 32_000
 MP3_FRAME = bytes([0xFF, 0xFB, 0x18, 0xC0]) + bytes(140)  # MPEG-1 L3, 32 kbps, 32 kHz, mono: 144 bytes
@@ -318,14 +318,44 @@ def write_photo(path: Path, *, width: int = 40, height: int = 30, taken: str = "
                         tags.MakerNote: bytes(range(256)) * 120})
         gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
         gps.update({ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (48.0, 51.0, 29.0)})
-    options: dict = {"exif": exif} if len(exif) or exif.get_ifd(ExifTags.IFD.Exif) else {}
+    written = len(exif) or any(exif.get_ifd(ifd) for ifd in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo))
+    options: dict = {"exif": exif} if written else {}
     if xmp:
         packet = f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>{xmp}</rdf:RDF></x:xmpmeta>'.encode()
         if path.suffix.lower() in (".tif", ".tiff"):
             options["tiffinfo"] = {700: packet}
+        elif path.suffix.lower() == ".png":
+            options["pnginfo"] = PngImagePlugin.PngInfo()
+            options["pnginfo"].add_itxt("XML:com.adobe.xmp", packet.decode())
         else:
             options["xmp"] = packet
     if mpo:
         options.update(format="MPO", save_all=True, append_images=[Image.new("RGB", (width, height))])
     image.save(path, **options)
+    return path
+
+
+def add_dolby_vision_box(path: Path) -> Path:
+    """Put a Dolby Vision configuration box (dvcC: profile 8.1, level 4) in the first video
+    sample entry of an MP4 that FFmpeg wrote (its movie box after the media data, so that no
+    chunk offset moves), growing each enclosing box."""
+    data = bytearray(path.read_bytes())
+    record = bytes([1, 0, (8 << 1) | (4 >> 5), ((4 & 0x1F) << 3) | 0b101, 1 << 4]) + bytes(19)
+    box = struct.pack(">I", 8 + len(record)) + b"dvcC" + record
+    chain, offset, end = [], 0, len(data)
+    for wanted, skip in ((b"moov", 0), (b"trak", 0), (b"mdia", 0), (b"minf", 0), (b"stbl", 0), (b"stsd", 8),
+                         (None, 0)):
+        while offset < end:
+            size, name = struct.unpack_from(">I4s", data, offset)
+            if wanted is None or name == wanted:
+                chain.append(offset)
+                offset, end = offset + 8 + skip, offset + size
+                break
+            offset += size
+    assert data.find(b"mdat") < chain[0], "the movie box must come after the media data"
+    entry_end = chain[-1] + struct.unpack_from(">I", data, chain[-1])[0]
+    data[entry_end:entry_end] = box
+    for start in chain:
+        struct.pack_into(">I", data, start, struct.unpack_from(">I", data, start)[0] + len(box))
+    path.write_bytes(bytes(data))
     return path

@@ -44,7 +44,7 @@ def _track(handle: BinaryIO, start: int, end: int, budget: list[int]) -> VideoTr
     for name, box_start, box_end in _walk(handle, start, end, budget):
         if name == b"tkhd":
             matrix = _matrix(handle, box_start, box_end)
-        elif name == b"hdlr":
+        elif name == b"hdlr" and not handler:  # the media handler; QuickTime adds a data handler in minf
             handle.seek(box_start + 8)
             handler = handle.read(4)
         elif name == b"stsd" and box_end - box_start > 16:
