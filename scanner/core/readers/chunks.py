@@ -47,7 +47,8 @@ def aiff_chunks(handle: BinaryIO) -> tuple[bytes | None, dict[str, str]]:
     header = handle.read(12)
     if len(header) < 12 or header[:4] != b"FORM" or header[8:12] not in (b"AIFF", b"AIFC"):
         return None, {}
-    compression, tags = b"NONE" if header[8:12] == b"AIFF" else None, {}
+    compression: bytes | None = b"NONE" if header[8:12] == b"AIFF" else None
+    tags: dict[str, str] = {}
     for name, size in _chunks(handle, ">I", len(header)):
         if name == b"COMM" and size >= 22 and header[8:12] == b"AIFC":
             compression = handle.read(22)[18:22]
