@@ -51,9 +51,12 @@ class StreamSerializer(serializers.Serializer):
     language = serializers.CharField(allow_null=True,
                                      help_text="ISO 639-2/T code (eng, fra, deu, ...); null when unknown")
     title = serializers.CharField(required=False, help_text="The track's own name, when it has one")
-    default = serializers.BooleanField(default=False, help_text="The player picks this track unless told otherwise")
-    forced = serializers.BooleanField(default=False, help_text="Subtitles shown even with subtitles off (foreign dialogue)")
-    hearing_impaired = serializers.BooleanField(default=False, help_text="For the deaf and hard of hearing (SDH, captions)")
+    default = serializers.BooleanField(default=False,
+                                       help_text="The player picks this track unless told otherwise")
+    forced = serializers.BooleanField(default=False,
+                                      help_text="Subtitles shown even with subtitles off (foreign dialogue)")
+    hearing_impaired = serializers.BooleanField(default=False,
+                                                help_text="For the deaf and hard of hearing (SDH, captions)")
     width = serializers.IntegerField(required=False, help_text="Video tracks: pixels, as stored")
     height = serializers.IntegerField(required=False, help_text="Video tracks: pixels, as stored")
     display_width = serializers.IntegerField(required=False,

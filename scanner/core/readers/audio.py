@@ -96,6 +96,10 @@ def _by_ffmpeg(path: str, refused: str) -> tuple[dict, str]:
     from scanner.core.readers.video import read_video
 
     facts, error = read_video(path)
+    if not error and not (facts.get("sample_rate") or facts.get("width")):
+        # FFmpeg falls back to the extension's demuxer when no format claims the content, and
+        # "reads" a stream with no parameters from junk: nothing was read.
+        error = "FFmpeg found no stream it could describe"
     if error:
         return {}, refused or error
     return facts, ""
