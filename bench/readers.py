@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 os.environ.update(MEDIASERVER_VAR_DIR=str(DATA / "var"), DJANGO_LOG_LEVEL="WARNING",
                   DATABASE_URL=f"sqlite:///{DATA / 'readers.sqlite3'}")
-for leftover in DATA.glob("readers.sqlite3*"):
-    leftover.unlink()
+if __name__ == "__main__":  # not in the reader processes, which run this module again (spawn)
+    for leftover in DATA.glob("readers.sqlite3*"):
+        leftover.unlink()
 sys.path.insert(0, str(ROOT))
 
 from bench import measure, trees  # noqa: E402  (measure sets Django up)

@@ -134,7 +134,8 @@ def write_video(path: Path, *, video_codec: str = "mpeg4", width: int = 64, heig
                 subtitle_codec: str = "subrip", title: str = "", rate: int = 10, pix_fmt: str = "yuv420p",
                 rotation: int = 0, color_trc: int = 0, chapters: int = 0, tags: dict | None = None,
                 options: dict | None = None, codec_options: dict | None = None,
-                sample_aspect_ratio: Fraction | None = None, first_packet_prefix: bytes = b"") -> Path:
+                sample_aspect_ratio: Fraction | None = None, first_packet_prefix: bytes = b"",
+                timestamps: list[int] | None = None) -> Path:
     """A real video of `frames` grey frames at `rate` fps (the container from the file's
     extension), with a short silent audio track for each of `audio` and a one-line subtitle
     track for each of `subtitles`: a language, or a dict of "language", "title", "layout"
@@ -143,7 +144,8 @@ def write_video(path: Path, *, video_codec: str = "mpeg4", width: int = 64, heig
     `rotation`: degrees clockwise a player turns the picture (a display matrix); `color_trc`:
     FFmpeg's transfer characteristic (16 PQ, 18 HLG); `chapters`: how many; `tags`: the
     container's; `options`: the muxer's (MP4 "movflags": "use_metadata_tags" keeps any tag);
-    `first_packet_prefix`: Annex B NAL units put before the first video packet's own (HEVC SEI)."""
+    `first_packet_prefix`: Annex B NAL units put before the first video packet's own (HEVC SEI);
+    `timestamps`: each frame's, in 1/`rate` s (gaps make a variable frame rate, as phones record)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", options=options or {}) as out:
         video = out.add_stream(video_codec, rate=rate)
@@ -186,7 +188,7 @@ def write_video(path: Path, *, video_codec: str = "mpeg4", width: int = 64, heig
                 frame = av.VideoFrame(width, height, pix_fmt)
                 for plane in frame.planes:
                     plane.update(bytes([128 if pix_fmt == "yuv420p" else 0]) * plane.buffer_size)
-                frame.pts = index
+                frame.pts = timestamps[index] if timestamps else index
             for packet in video.encode(frame):  # None: the encoder's last packets
                 if prefix:
                     packet, prefix = _prefixed(packet, prefix), b""
