@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint setup browser fuse fail2ban bench clean
+.PHONY: run test lint setup browser fuse fail2ban ffmpeg bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,17 @@ fail2ban:
 	  } > var/apt-fail2ban.log 2>&1 || echo "Could not install fail2ban (see var/apt-fail2ban.log)"; \
 	fi
 
+# tests/test_media_referee.py compares the catalogue with Debian's ffprobe (package ffmpeg); install
+# it when missing (needs root and apt). Without it the referee skips, unless REQUIRE_FFPROBE is set.
+ffmpeg:
+	@if ! command -v ffprobe >/dev/null; then \
+	  echo "Installing Debian's ffmpeg (ffprobe) for the media facts referee..."; \
+	  mkdir -p var; \
+	  { apt-get install -y --no-install-recommends ffmpeg \
+	    || { apt-get update && apt-get install -y --no-install-recommends ffmpeg; }; \
+	  } > var/apt-ffmpeg.log 2>&1 || echo "Could not install ffmpeg (see var/apt-ffmpeg.log)"; \
+	fi
+
 # ruff (lint, import order), mypy (types) and import-linter (the layers of DESIGN.md 1), all configured in
 # pyproject.toml; `make test` runs it first.
 lint: $(VENV)/.dev-deps
@@ -70,7 +81,7 @@ lint: $(VENV)/.dev-deps
 	$(BIN)/lint-imports --no-cache
 
 # Slow tests (load, chaos, database restarts) run only with FULL=1, as .ci/run does.
-test: $(VENV)/.dev-deps lint browser fuse fail2ban
+test: $(VENV)/.dev-deps lint browser fuse fail2ban ffmpeg
 	$(BIN)/python -m pytest $(if $(FULL),,-m "not slow") $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-deps fuse

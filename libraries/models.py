@@ -77,12 +77,30 @@ class MediaFile(models.Model):
     sample_rate = models.PositiveIntegerField(null=True, blank=True, help_text="Hz")
     width = models.PositiveIntegerField(null=True, blank=True, help_text="Pixels (videos and images)")
     height = models.PositiveIntegerField(null=True, blank=True, help_text="Pixels (videos and images)")
-    taken_at = models.DateTimeField(null=True, blank=True, help_text="Photos: when taken (EXIF), camera time as UTC")
+    taken_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Photos and phone videos: when taken; without a stated offset, the camera's clock as UTC")
     # Videos: [{"type": "video"|"audio"|"subtitle", "codec", "language", ...}], else [].
     streams = models.JSONField(default=list, blank=True, db_default=Value([], output_field=models.JSONField()))
     # The streams' languages, " eng fre ", so that ?language= is one portable LIKE (SQLite's
     # JSON fields have no containment lookup).
     languages = models.CharField(max_length=200, blank=True, default="", db_default="", editable=False)
+    # Issue 25's facts (DESIGN.md 6; the README's "What files say inside" says where each comes
+    # from). Database defaults, as above: a file with nothing read leaves them out.
+    artists = models.JSONField(default=list, blank=True, db_default=Value([], output_field=models.JSONField()),
+                               help_text="Every credited artist; `artist` joins them with '; '")
+    album_artists = models.JSONField(default=list, blank=True, db_default=Value([], output_field=models.JSONField()))
+    channels = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Audio channels")
+    bit_depth = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                 help_text="Bits per sample (PCM, lossless) or per pixel component")
+    rotation = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                help_text="Degrees clockwise a player turns the picture")
+    frame_rate = models.FloatField(null=True, blank=True, help_text="Average frames per second")
+    hdr = models.CharField(max_length=16, null=True, blank=True, help_text="hdr10, hdr10+, hlg, dolby_vision")
+    taken_at_offset = models.BooleanField(default=False, db_default=False,
+                                          help_text="The file stated the UTC offset of taken_at")
+    camera = models.CharField(max_length=200, blank=True, default="", db_default="", help_text="Make and model")
+    chapters = models.PositiveIntegerField(null=True, blank=True, help_text="Videos: chapters")
     missing = models.BooleanField(default=False)
     missing_since = models.DateTimeField(null=True, blank=True, help_text="When a scan found it gone")
     first_seen = models.DateTimeField()

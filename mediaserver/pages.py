@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 
 from libraries.filters import MediaFileFilter
 from libraries.models import Library, MediaFile
+from libraries.selectors import mark_albums_with_discs
 from scanner.jobs import selectors
 from scanner.models import ScanJob
 
@@ -34,6 +35,8 @@ def library_detail(request, pk: int):
     found = MediaFileFilter(request.GET, queryset=MediaFile.objects.filter(library=library).order_by("path"))
     files = found.qs if found.is_valid() else MediaFile.objects.none()
     page = Paginator(files, FILES_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    mark_albums_with_discs(library=library, files=page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "library.html", {

@@ -40,23 +40,29 @@ def test_videos_are_probed_for_duration_resolution_codecs_and_languages(make_lib
     film, big, clip = files["Film (2001)/Film.mkv"], files["Big/Big.mp4"], files["Web/Clip.webm"]
     assert {k: film[k] for k in ("kind", "duration", "width", "height", "codec", "title")} == {
         "kind": "video", "duration": 1.0, "width": 64, "height": 48, "codec": "mpeg4", "title": "A Film"}
+    flags = {"default": False, "forced": False, "hearing_impaired": False}
     assert film["streams"] == [
-        {"type": "video", "codec": "mpeg4", "language": None, "width": 64, "height": 48},
-        {"type": "audio", "codec": "aac", "language": "eng", "channels": 2, "sample_rate": 48000},
-        {"type": "audio", "codec": "aac", "language": "fre", "channels": 2, "sample_rate": 48000},
-        {"type": "subtitle", "codec": "srt", "language": "eng"},
+        {"type": "video", "codec": "mpeg4", "language": None, **flags, "width": 64, "height": 48, "frame_rate": 10.0,
+         "bit_depth": 8},
+        {"type": "audio", "codec": "aac", "language": "eng", **flags, "channels": 2, "channel_layout": "stereo",
+         "sample_rate": 48000},
+        {"type": "audio", "codec": "aac", "language": "fra", **flags, "channels": 2, "channel_layout": "stereo",
+         "sample_rate": 48000},
+        {"type": "subtitle", "codec": "subrip", "language": "eng", **flags},
     ]
     assert film["bitrate"] > 0 and film["taken_at"] is None
     assert (big["width"], big["height"], big["codec"], big["duration"]) == (1920, 1080, "h264", 0.5)
     assert [(s["type"], s["codec"], s["language"]) for s in big["streams"]] == [
         ("video", "h264", None), ("audio", "aac", "jpn")]
     assert [(s["type"], s["codec"], s["language"]) for s in clip["streams"]] == [
-        ("video", "vp9", None), ("audio", "opus", "spa"), ("subtitle", "webvtt", "ger")]
+        ("video", "vp9", None), ("audio", "opus", "spa"), ("subtitle", "webvtt", "deu")]
 
     assert set(files_by_path(user_client, library, "&kind=video&min_height=1080")) == {"Big/Big.mp4"}
     assert set(files_by_path(user_client, library, "&language=fre")) == {"Film (2001)/Film.mkv"}
     assert set(files_by_path(user_client, library, "&language=GER")) == {"Web/Clip.webm"}
-    assert set(files_by_path(user_client, library, "&language=en")) == set()  # a whole code, not a prefix
+    assert set(files_by_path(user_client, library, "&language=en")) == {"Film (2001)/Film.mkv"}  # ISO 639-1
+    refused = user_client.get(f"/api/libraries/{library.pk}/files/?language=qq")
+    assert refused.status_code == 400 and "Not a language: 'qq'" in refused.json()["language"][0]
     assert user_client.get(f"/api/libraries/{library.pk}/files/?min_height=tall").status_code == 400
 
 
@@ -206,21 +212,35 @@ def test_the_schema_describes_streams(user_client):
         "$ref": "#/components/schemas/Stream"}
 
 
-def test_the_library_page_shows_what_files_hold(make_library, client, django_user_model):
+def test_the_library_page_shows_what_files_hold(make_library, client, django_user_model, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"  # +05:30 all year: the page shows times there
     library = make_library()
     root = Path(library.path)
-    media.write_video(root / "Film.mkv", audio=("eng", "fre"), subtitles=("ger",))
-    media.write_photo(root / "beach.jpg", width=400, height=300, taken="2021:06:05 14:30:00", offset="+02:00")
+    media.write_video(root / "Film.mkv", audio=("eng", "fre"), subtitles=("ger",), frames=20, rate=1)
+    media.write_photo(root / "beach.jpg", width=400, height=300, taken="2021:06:05 14:30:00", offset="+02:00",
+                      model="Canon EOS 80D", make="Canon")
+    media.write_photo(root / "old.jpg", taken="2019:01:02 03:04:05")  # no offset: the camera's clock
     media.write_flac(root / "song.flac", tags={"artist": "Guest", "album_artist": "The Band", "disc": 2,
-                                              "genre": "Jazz"})
+                                              "genre": "Jazz", "track": 7, "year": 1999, "album": "Live"})
+    media.write_flac(root / "one/a.flac", tags={"album": "Single", "disc": 1, "track": 1, "year": 2001})
+    media.write_flac(root / "two/a.flac", tags={"album": "Double", "disc": 1, "track": 1})
+    media.write_flac(root / "two/b.flac", tags={"album": "Double", "disc": 2, "track": 1})
     scan_now(library)
     client.force_login(django_user_model.objects.create_user("viewer"))
 
     page = client.get(f"/libraries/{library.pk}/").content.decode()
 
-    assert re.search(r"64×48 · mpeg4 · \d+ kb/s · audio eng, fre · subtitles ger", page)
-    assert "400×300 · jpeg · taken 2021-06-05 12:30" in page
-    assert re.search(r"disc 2 · Jazz · flac · \d+ kb/s · album artist The Band", page)
+    assert re.search(r"64×48 · mpeg4 · \d+ kb/s · audio English, French · subtitles German", page)
+    assert "400×300 · jpeg · taken 2021-06-05 18:00 +05:30 · Canon EOS 80D" in page  # 12:30 UTC in Kolkata
+    assert "taken 2019-01-02 03:04 (camera clock)" in page
+    assert re.search(r"track 7 · 1999 · disc 2 · Jazz · flac · \d+ kb/s · album artist The Band", page)
+    assert re.search(r"track 1 · 2001 · flac", page)  # a single disc says no "disc 1"
+    assert page.count("track 1 · disc 1 · flac") == 1  # the first of two discs does
+    assert "<td>0:00:20</td>" in page and "<td>0:00:02</td>" in page  # h:mm:ss
+
+    french = client.get(f"/libraries/{library.pk}/?language=French").content.decode()
+    assert "Film.mkv" in french and "song.flac" not in french and 'value="French"' in french
+    assert "Not a language" in client.get(f"/libraries/{library.pk}/?language=Elvish").content.decode()
 
 
 # ----------------------------------------------------------------- found in review

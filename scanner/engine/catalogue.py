@@ -22,7 +22,8 @@ from scanner.core.walk import FileEntry
 
 META_FIELDS = (
     "duration", "title", "artist", "album", "album_artist", "track", "disc", "year", "genre", "codec", "bitrate",
-    "sample_rate", "width", "height", "taken_at", "streams", "languages",
+    "sample_rate", "width", "height", "taken_at", "streams", "languages", "artists", "album_artists", "channels",
+    "bit_depth", "rotation", "frame_rate", "hdr", "taken_at_offset", "camera", "chapters",
 )
 # An inserted row: these values, in this order (insert_row builds them).
 INSERT_FIELDS = ("library_id", "path", "size", "mtime_ns", "inode", "device", "kind", "extension", *META_FIELDS,
@@ -33,16 +34,22 @@ UPDATE_FIELDS = ("size", "mtime_ns", "inode", "device", "kind", "extension", *ME
 # What media files hold beyond the stats and tags of the first catalogue. A file with nothing
 # read (an empty file, one with no reader) leaves them to their database defaults: a third
 # fewer values per row in a first scan of such files (bench/NOTES.md).
-FACT_FIELDS = ("album_artist", "disc", "genre", "width", "height", "taken_at", "streams", "languages")
+FACT_FIELDS = ("album_artist", "disc", "genre", "width", "height", "taken_at", "streams", "languages", "artists",
+               "album_artists", "channels", "bit_depth", "rotation", "frame_rate", "hdr", "taken_at_offset", "camera",
+               "chapters")
 BASIC_FIELDS = tuple(name for name in INSERT_FIELDS if name not in FACT_FIELDS)
 EMPTY_META: dict = {
     "duration": None, "title": "", "artist": "", "album": "", "album_artist": "", "track": None, "disc": None,
     "year": None, "genre": "", "codec": "", "bitrate": None, "sample_rate": None, "width": None, "height": None,
-    "taken_at": None, "streams": [], "languages": "",
+    "taken_at": None, "streams": [], "languages": "", "artists": [], "album_artists": [], "channels": None,
+    "bit_depth": None, "rotation": None, "frame_rate": None, "hdr": None, "taken_at_offset": False, "camera": "",
+    "chapters": None,
 }
+JSON_FIELDS = ("streams", "artists", "album_artists")  # lists, as JSON text in a raw statement
 # Characters of MediaFile.languages (" eng fre ") left between the spaces around, with room to spare.
 LANGUAGES_LIMIT = (MediaFile._meta.get_field("languages").max_length or 0) - 4
-_STREAMS, _TAKEN_AT = META_FIELDS.index("streams"), META_FIELDS.index("taken_at")
+_JSON = tuple(META_FIELDS.index(name) for name in JSON_FIELDS)
+_TAKEN_AT = META_FIELDS.index("taken_at")
 
 
 class StoredFile(NamedTuple):
@@ -94,6 +101,8 @@ def complete_facts(meta: dict) -> dict:
             meta["taken_at"] = datetime.fromisoformat(meta["taken_at"]).astimezone(UTC)
         except (ValueError, OverflowError):
             meta["taken_at"] = None
+    if meta["taken_at"] is None:
+        meta["taken_at_offset"] = False
     if meta["streams"]:
         languages = sorted({stream["language"] for stream in meta["streams"] if stream.get("language")})
         while len(" ".join(languages)) > LANGUAGES_LIMIT:
@@ -105,7 +114,8 @@ def complete_facts(meta: dict) -> dict:
 def stored_facts(meta: dict) -> tuple:
     """META_FIELDS' values of completed facts, as a raw statement wants them."""
     values = [meta[name] for name in META_FIELDS]  # a hot loop: thousands of files a batch
-    values[_STREAMS] = json.dumps(meta["streams"]) if meta["streams"] else "[]"
+    for index in _JSON:
+        values[index] = json.dumps(values[index]) if values[index] else "[]"
     if meta["taken_at"] is not None:
         values[_TAKEN_AT] = db_datetime(meta["taken_at"])
     return tuple(values)
@@ -115,8 +125,9 @@ def holds_facts(row: StoredFile, meta: dict) -> bool:
     """Whether a row read in full mode holds these completed facts already."""
     assert row.facts is not None, "read with_meta=True"
     stored = dict(zip(META_FIELDS, row.facts, strict=True))
-    if isinstance(stored["streams"], str):  # SQLite hands JSON back as text
-        stored["streams"] = json.loads(stored["streams"])
+    for name in JSON_FIELDS:
+        if isinstance(stored[name], str):  # SQLite hands JSON back as text
+            stored[name] = json.loads(stored[name])
     if isinstance(stored["taken_at"], datetime) and stored["taken_at"].tzinfo is None:  # SQLite: naive UTC
         stored["taken_at"] = stored["taken_at"].replace(tzinfo=UTC)
     return all(stored[name] == meta[name] for name in META_FIELDS)

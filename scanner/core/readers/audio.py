@@ -1,81 +1,105 @@
-"""Audio tags and stream facts, read with mutagen. No Django here (runs in reader processes)."""
+"""Audio tags and stream facts, read with mutagen. No Django here (runs in reader processes).
+
+A file is read by what it holds, not by its name: mutagen picks a format by name and content;
+when that format refuses the file (an MP3 named .flac), the formats are scored on content
+alone, and FFmpeg (scanner/core/readers/video.py) reads what mutagen cannot at all.
+"""
 
 from __future__ import annotations
 
-import os
-
 import mutagen
+from mutagen.aac import AAC
+from mutagen.ac3 import AC3
+from mutagen.aiff import AIFF
+from mutagen.apev2 import APEv2File
+from mutagen.asf import ASF
+from mutagen.dsdiff import DSDIFF
+from mutagen.dsf import DSF
+from mutagen.flac import FLAC
+from mutagen.id3 import ID3FileType
+from mutagen.monkeysaudio import MonkeysAudio
+from mutagen.mp3 import MP3
+from mutagen.mp4 import MP4
+from mutagen.musepack import Musepack
+from mutagen.oggflac import OggFLAC
+from mutagen.oggopus import OggOpus
+from mutagen.oggspeex import OggSpeex
+from mutagen.oggvorbis import OggVorbis
+from mutagen.trueaudio import TrueAudio
+from mutagen.wave import WAVE
+from mutagen.wavpack import WavPack
 
-from scanner.core.readers.values import describe, number, positive, seconds, text
+from scanner.core.readers.audio_codecs import bit_depth, codec_name, media_bitrate
+from scanner.core.readers.tags import mutagen_table, tag_fields
+from scanner.core.readers.values import describe, positive, seconds, text
 
-CODEC_BY_CLASS = {
-    "MP3": "mp3", "EasyMP3": "mp3", "FLAC": "flac", "OggVorbis": "vorbis", "OggOpus": "opus",
-    "OggFLAC": "flac", "OggSpeex": "speex", "WAVE": "pcm", "AIFF": "pcm", "ASF": "wma",
-    "MonkeysAudio": "ape", "WavPack": "wavpack", "AAC": "aac", "Musepack": "musepack",
-    "TrueAudio": "tta", "DSF": "dsd", "DSDIFF": "dsd", "MP4": "aac", "EasyMP4": "aac",
-}
-# Tag keys by field: easy keys (MP3, MP4, Vorbis comments) first, then raw ID3 frames
-# (WAV and AIFF carry ID3 without an "easy" wrapper) and raw MP4 atoms.
-TAG_KEYS = {
-    "title": ("title", "TIT2", "\xa9nam"),
-    "artist": ("artist", "TPE1", "albumartist", "TPE2", "\xa9ART"),
-    "album": ("album", "TALB", "\xa9alb"),
-    "album_artist": ("albumartist", "album artist", "TPE2", "aART"),
-    "track": ("tracknumber", "TRCK", "trkn"),
-    "disc": ("discnumber", "TPOS", "disk"),
-    "year": ("date", "TDRC", "year", "TYER", "originaldate", "\xa9day"),
-    "genre": ("genre", "TCON", "\xa9gen"),
-}
+# The formats tried on content alone, as mutagen.File tries them (less those that are not audio).
+FORMATS = (MP3, TrueAudio, OggSpeex, OggVorbis, OggFLAC, FLAC, AIFF, APEv2File, MP4, ID3FileType, WavPack,
+           Musepack, MonkeysAudio, ASF, OggOpus, AAC, AC3, DSF, DSDIFF, WAVE)
+HEADER_BYTES = 128  # what mutagen's scores look at
+OPUS_RATE = 48_000  # Opus always decodes at 48 kHz (RFC 7845); its header's rate is the input's
 
 
 def read_audio(path: str) -> tuple[dict, str]:
     try:
-        audio = mutagen.File(path, easy=True)
+        audio, refused = mutagen.File(path), ""
     except Exception as exc:  # mutagen raises many types on corrupt input; all mean "unreadable"
-        return {}, describe(exc)
+        audio, refused = None, describe(exc)
     if audio is None:
-        return {}, "not a format mutagen can read"
-    info = audio.info
+        audio = _by_content(path)
+    if audio is None:
+        return _by_ffmpeg(path, refused or "not a format mutagen can read")
+    facts = _facts(audio, path)
+    if not facts["codec"]:  # a codec no table here names: FFmpeg's name for it
+        by_ffmpeg, error = _by_ffmpeg(path, "")
+        facts["codec"] = "" if error else by_ffmpeg.get("codec", "")
+    return facts, ""
+
+
+def _facts(audio, path: str) -> dict:
+    info, extras = audio.info, {}  # type: tuple[object, dict[str, dict[str, str]]]
     duration = seconds(getattr(info, "length", 0))
-    codec = getattr(info, "codec", "") or CODEC_BY_CLASS.get(type(audio).__name__, type(audio).__name__.lower())
-    fields = {
+    codec = text(codec_name(audio, path, extras), 64)
+    table = mutagen_table(audio.tags)
+    for field, value in extras.get("info", {}).items():  # WAV and AIFF chunks: beside ID3, never over it
+        table.setdefault(field, [value])
+    return {
         "duration": duration,
-        "codec": text(codec, 64),
-        "bitrate": positive(getattr(info, "bitrate", 0)) or _average_bitrate(path, duration),
-        "sample_rate": positive(getattr(info, "sample_rate", 0)),
+        "codec": codec,
+        "bitrate": positive(media_bitrate(codec, info, path, duration)),
+        "sample_rate": OPUS_RATE if codec == "opus" else positive(getattr(info, "sample_rate", 0)),
+        "channels": positive(getattr(info, "channels", 0)),
+        "bit_depth": bit_depth(codec, info),
+        **tag_fields(table),
     }
-    tags = audio.tags or {}
-    for field in ("title", "artist", "album", "album_artist", "genre"):
-        fields[field] = text(_first_tag(tags, TAG_KEYS[field]))
-    fields["track"] = number(_first_tag(tags, TAG_KEYS["track"]), limit=2**31 - 1)
-    fields["disc"] = number(_first_tag(tags, TAG_KEYS["disc"]), limit=2**31 - 1)
-    fields["year"] = number(_first_tag(tags, TAG_KEYS["year"]), limit=32767)
-    return fields, ""
 
 
-def _average_bitrate(path: str, duration: float | None) -> int | None:
-    """Lossless formats (FLAC, ALAC, WAV) and MP4s without an esds rate report none: the file's
-    size over its length, as beets and most players do."""
-    if not duration:
-        return None
+def _by_content(path: str):
+    """The file as the format its content scores best at (its name aside), or None."""
     try:
-        return positive(os.path.getsize(path) * 8 / duration)
+        with open(path, "rb") as handle:
+            header = handle.read(HEADER_BYTES)
+            scores = sorted(((kind.score("", handle, header), kind.__name__, kind) for kind in FORMATS), reverse=True)
     except OSError:
         return None
-
-
-def _first_tag(tags, keys: tuple[str, ...]):
-    for key in keys:
+    for score, _, kind in scores:
+        if score <= 0:
+            break
         try:
-            value = tags.get(key)
-        except (KeyError, ValueError):  # easy wrappers reject keys they do not map
+            return kind(path)
+        except Exception:  # this format refuses it too: the next one
             continue
-        if value:
-            if isinstance(value, list | tuple):
-                value = value[0]
-            if hasattr(value, "text") and value.text:  # a raw ID3 frame
-                value = value.text[0]
-            if isinstance(value, tuple):  # MP4 'trkn' and 'disk': (number, total)
-                value = value[0]
-            return value
     return None
+
+
+def _by_ffmpeg(path: str, refused: str) -> tuple[dict, str]:
+    from scanner.core.readers.video import read_video
+
+    facts, error = read_video(path)
+    if not error and not (facts.get("sample_rate") or facts.get("width")):
+        # FFmpeg falls back to the extension's demuxer when no format claims the content, and
+        # "reads" a stream with no parameters from junk: nothing was read.
+        error = "FFmpeg found no stream it could describe"
+    if error:
+        return {}, refused or error
+    return facts, ""

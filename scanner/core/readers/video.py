@@ -1,6 +1,7 @@
-"""Video containers probed in-process with PyAV (FFmpeg's libraries): duration, resolution,
-codecs, bitrate, and the audio and subtitle tracks with their languages. No Django here (runs
-in reader processes).
+"""Video containers probed in-process with PyAV (FFmpeg's libraries): duration, codecs and
+streams, size, frame rate, bit depth, rotation, HDR, chapters and tags; also the audio files
+that mutagen does not read (Matroska audio, files whose name lies). No Django here (runs in
+reader processes).
 
 Headers only: nothing here decodes a frame, and FFmpeg's probe of the streams reads at most
 PROBE_BYTES (its `probesize`); like ffprobe, it may decode the first packets of a stream whose
@@ -11,16 +12,26 @@ it allocate a million of them.
 
 from __future__ import annotations
 
-import re
+from datetime import UTC, datetime
 
 import av
 
-from scanner.core.readers.values import describe, number, positive, seconds, text
+from scanner.core.readers.hdr import hdr_format
+from scanner.core.readers.mp4boxes import first_video_track
+from scanner.core.readers.streams import codec_of, describe, frame_rate, picture_depth
+from scanner.core.readers.tags import tag_fields
+from scanner.core.readers.values import describe as describe_error
+from scanner.core.readers.values import positive, seconds
 
 PROBE_BYTES = 5_000_000  # FFmpeg's default probesize: enough for every header we read
 MAX_STREAMS = 256  # a Blu-ray remux has some forty; FFmpeg's own default is 1000
 CONTAINER_OPTIONS = {"probesize": str(PROBE_BYTES), "analyzeduration": "5000000", "max_streams": str(MAX_STREAMS)}
-UNDETERMINED = {"", "und", "unk", "unknown", "xxx", "zxx", "mis", "mul"}  # ISO 639-2 codes that name no language
+LISTED = ("video", "audio", "subtitle")
+# Tags by which an MP4 or QuickTime file says a device recorded it (a phone, a camera), so that
+# its creation time is when it was shot, not when a film was muxed.
+DEVICE_TAGS = ("com.apple.quicktime.make", "com.apple.quicktime.model", "com.android.version", "make", "model",
+               "location", "com.apple.quicktime.location.iso6709")
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 av.logging.set_level(av.logging.ERROR)  # captured below: FFmpeg's first complaint is a broken file's reason
 
@@ -29,49 +40,42 @@ def read_video(path: str) -> tuple[dict, str]:
     with av.logging.Capture(local=True) as said:
         try:
             with av.open(path, container_options=CONTAINER_OPTIONS, metadata_errors="replace") as container:
-                return _facts(container), ""
+                return _facts(container, path), ""
         except Exception as exc:  # av.FFmpegError and its kin, OSError, MemoryError: all mean "unreadable"
             complaints = [message.strip() for _, _, message in said if message.strip()]
-            return {}, f"{type(exc).__name__}: FFmpeg says {complaints[0]}"[:300] if complaints else describe(exc)
+            return {}, f"{type(exc).__name__}: FFmpeg says {complaints[0]}"[:300] if complaints else describe_error(exc)
 
 
-def _facts(container) -> dict:
-    streams = [described for stream in container.streams if (described := _stream(stream)) is not None]
-    videos = [stream for stream in container.streams.video if not _is_cover(stream)]
-    main = videos[0] if videos else (container.streams.audio[0] if container.streams.audio else None)
-    duration = seconds(container.duration / av.time_base) if container.duration else None
+def _facts(container, path: str) -> dict:
+    listed = [stream for stream in container.streams if stream.type in LISTED and not _is_cover(stream)]
+    videos = [stream for stream in listed if stream.type == "video"]
+    audios = [stream for stream in listed if stream.type == "audio"]
+    streams = [describe(stream) for stream in listed]
     tags = {key.lower(): value for key, value in container.metadata.items()}
+    mov = "mp4" in container.format.name  # "mov,mp4,m4a,3gp,3g2,mj2"
+    taken_at, offset_stated = _taken_at(tags, mov)
     facts = {
-        "duration": duration,
-        "codec": text(main.codec_context.name if main is not None else "", 64),
+        "duration": seconds(container.duration / av.time_base) if container.duration else None,
         "bitrate": positive(container.bit_rate) or positive(sum(int(s.get("bitrate") or 0) for s in streams)),
-        "width": positive(videos[0].codec_context.width) if videos else None,
-        "height": positive(videos[0].codec_context.height) if videos else None,
-        "streams": streams if videos else [],  # the File object lists tracks for videos only
-        "title": text(tags.get("title")),
-        "year": number(tags.get("date") or tags.get("year") or tags.get("creation_time"), limit=32767),
+        "streams": streams,
+        "chapters": len(container.chapters()),
+        "taken_at": taken_at,
+        "taken_at_offset": offset_stated,
+        **tag_fields({key: [value] for key, value in tags.items()}),
     }
-    if not videos and container.streams.audio:  # an audio-only container (MKA, an MP4 with no picture)
-        facts["sample_rate"] = positive(container.streams.audio[0].codec_context.sample_rate)
+    if videos:
+        main = videos[0]
+        codec, depth = codec_of(main), picture_depth(main.codec_context)
+        track = first_video_track(path) if mov else None
+        facts.update(codec=codec, width=positive(main.codec_context.width),
+                     height=positive(main.codec_context.height), frame_rate=frame_rate(main), bit_depth=depth,
+                     rotation=track.rotation if track else 0,
+                     hdr=hdr_format(container, main, codec, depth, bool(track and track.dolby_vision)))
+    elif audios:  # an audio-only container: Matroska audio, or a file mutagen could not read
+        first = streams[listed.index(audios[0])]
+        facts.update(codec=first["codec"], sample_rate=first.get("sample_rate"), channels=first.get("channels"),
+                     bit_depth=first.get("bit_depth"))
     return facts
-
-
-def _stream(stream) -> dict | None:
-    kind = stream.type
-    if kind not in ("video", "audio", "subtitle") or (kind == "video" and _is_cover(stream)):
-        return None
-    context = stream.codec_context
-    described: dict = {"type": kind, "codec": text(context.name if context is not None else "", 64),
-                       "language": _language(stream.metadata.get("language"))}
-    if kind == "video":
-        described.update(width=positive(context.width), height=positive(context.height))
-    elif kind == "audio":
-        described.update(channels=positive(context.channels), sample_rate=positive(context.sample_rate))
-    if positive(context.bit_rate if context is not None else 0):
-        described["bitrate"] = positive(context.bit_rate)
-    if title := text(stream.metadata.get("title"), 200):
-        described["title"] = title
-    return {key: value for key, value in described.items() if value is not None or key == "language"}
 
 
 def _is_cover(stream) -> bool:
@@ -79,7 +83,25 @@ def _is_cover(stream) -> bool:
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
-def _language(value) -> str | None:
-    """An ISO 639 code as the container says it ("eng", "fre", "pt-br"), or None."""
-    code = re.sub(r"[^a-z0-9-]", "", text(value, 16).lower())
-    return None if code in UNDETERMINED else code
+def _taken_at(tags: dict[str, str], mov: bool) -> tuple[str | None, bool]:
+    """When a phone or camera video was shot: QuickTime's creation date (iPhones; it states
+    the offset), else the creation time of an MP4 or QuickTime file that a device recorded
+    (a device tag, or no muxing program named in `encoder`). A film remuxed in 2021 keeps its
+    own date tag for `year` and gets no `taken_at`."""
+    if apple := tags.get("com.apple.quicktime.creationdate"):
+        return _moment(apple)
+    created = tags.get("creation_time")
+    if created and mov and (any(key in tags for key in DEVICE_TAGS) or not tags.get("encoder")):
+        return _moment(created)[0], False  # the format says UTC, but many cameras write local time
+    return None, False
+
+
+def _moment(value: str) -> tuple[str | None, bool]:
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None, False
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        return None, False
+    stated = moment.tzinfo is not None
+    return (moment if stated else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(), stated
