@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from libraries.models import MediaFile
 from scanner.core.walk import FileEntry
-from scanner.engine import catalogue
+from scanner.engine import catalogue, dbtime, facts
 from scanner.engine import run as engine
 from tests.helpers import many_files, scan_now
 
@@ -38,9 +38,9 @@ def test_a_first_scan_leaves_statistics_that_read_a_range_by_its_paths(make_libr
     older, new = make_library("older"), make_library("new")
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE libraries_mediafile SET (autovacuum_enabled = false)")  # as on some servers
-    now = catalogue.db_datetime(timezone.now())
+    now = dbtime.db_datetime(timezone.now())
     catalogue.insert_files([catalogue.insert_row(older.pk, FileEntry(f"f{i:05d}.mkv", "video", "mkv", 1, 1),
-                                                 catalogue.NO_FACTS, now=now, job_id=None) for i in range(20_000)])
+                                                 facts.NO_FACTS, now=now, job_id=None) for i in range(20_000)])
     catalogue.refresh_statistics()  # they know the older library, not the new one
     assert "mediafile_unique_path_per_library" not in range_query_plan(new.pk)
 

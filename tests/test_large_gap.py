@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from libraries.models import Library, MediaFile
 from scanner.core.walk import FileEntry
-from scanner.engine import catalogue
+from scanner.engine import catalogue, dbtime, facts
 from tests.helpers import many_files, scan_now
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +23,10 @@ CHUNK = 20_000
 
 def catalogue_vanished_folder(library: Library, folder: str, count: int) -> None:
     """Catalogue rows of `count` files under `folder`, which is not on disk (deleted since)."""
-    now = catalogue.db_datetime(timezone.now())
+    now = dbtime.db_datetime(timezone.now())
     for start in range(0, count, CHUNK):
         rows = [catalogue.insert_row(library.pk, FileEntry(f"{folder}/{i // 1000:04d}/{i % 1000:04d}.mkv", "video",
-                                                           "mkv", 7, 1), catalogue.NO_FACTS, now=now, job_id=None)
+                                                           "mkv", 7, 1), facts.NO_FACTS, now=now, job_id=None)
                 for i in range(start, min(count, start + CHUNK))]
         with transaction.atomic():
             catalogue.insert_files(rows)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('libraries', '0005_mediafile_inode'),
+        ('libraries', '0007_media_facts_names'),
     ]
 
     operations = [

@@ -8,9 +8,7 @@ because the ORM says the same thing too slowly (see bench/RESULTS.md).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import partial
 from typing import NamedTuple
 
@@ -19,39 +17,15 @@ from django.db import connection, transaction
 from libraries.models import MediaFile
 from scanner.core.scope import Scope
 from scanner.core.walk import FileEntry
+from scanner.engine.facts import FACT_FIELDS, META_FIELDS, NO_FACTS
 
-META_FIELDS = (
-    "duration", "title", "artist", "album", "album_artist", "track", "disc", "year", "genre", "codec", "bitrate",
-    "sample_rate", "width", "height", "taken_at", "streams", "languages", "artists", "album_artists", "channels",
-    "bit_depth", "rotation", "frame_rate", "hdr", "taken_at_offset", "camera", "chapters",
-)
 # An inserted row: these values, in this order (insert_row builds them).
 INSERT_FIELDS = ("library_id", "path", "size", "mtime_ns", "inode", "device", "kind", "extension", *META_FIELDS,
                  "missing", "first_seen", "last_seen", "last_job_id", "unseen_by_job_id")
 # An updated row: these values, then the row's id (update_row builds them).
 UPDATE_FIELDS = ("size", "mtime_ns", "inode", "device", "kind", "extension", *META_FIELDS, "missing", "last_seen",
                  "last_job_id", "unseen_by_job_id")
-# What media files hold beyond the stats and tags of the first catalogue. A file with nothing
-# read (an empty file, one with no reader) leaves them to their database defaults: a third
-# fewer values per row in a first scan of such files (bench/NOTES.md).
-FACT_FIELDS = ("album_artist", "disc", "genre", "width", "height", "taken_at", "streams", "languages", "artists",
-               "album_artists", "channels", "bit_depth", "rotation", "frame_rate", "hdr", "taken_at_offset", "camera",
-               "chapters")
 BASIC_FIELDS = tuple(name for name in INSERT_FIELDS if name not in FACT_FIELDS)
-EMPTY_META: dict = {
-    "duration": None, "title": "", "artist": "", "album": "", "album_artist": "", "track": None, "disc": None,
-    "year": None, "genre": "", "codec": "", "bitrate": None, "sample_rate": None, "width": None, "height": None,
-    "taken_at": None, "streams": [], "languages": "", "artists": [], "album_artists": [], "channels": None,
-    "bit_depth": None, "rotation": None, "frame_rate": None, "hdr": None, "taken_at_offset": False, "camera": "",
-    "chapters": None,
-}
-JSON_FIELDS = ("streams", "artists", "album_artists")  # lists, as JSON text in a raw statement
-# Characters of MediaFile.languages (" eng fre ") left between the spaces around, with room to spare.
-LANGUAGES_LIMIT = (MediaFile._meta.get_field("languages").max_length or 0) - 4
-_JSON = tuple(META_FIELDS.index(name) for name in JSON_FIELDS)
-_TAKEN_AT = META_FIELDS.index("taken_at")
-
-
 class StoredFile(NamedTuple):
     """A catalogued file as rows_in_range reads it; `facts` (META_FIELDS' values) in full mode only."""
 
@@ -63,77 +37,11 @@ class StoredFile(NamedTuple):
     facts: tuple | None
 
 
-def db_datetime(value: datetime):
-    """A datetime as this database's driver wants it in a raw statement."""
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def database_now() -> datetime:
-    """The database's clock, as Django's Now() reads it: every time rows are compared by (when
-    a file was first and last seen, and went missing) comes from this one clock, whichever host
-    scans."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT STATEMENT_TIMESTAMP()")
-            return cursor.fetchone()[0]
-        cursor.execute("SELECT STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')")
-        return datetime.fromisoformat(cursor.fetchone()[0]).replace(tzinfo=UTC)
-
-
-def aware(value: datetime) -> datetime:
-    """A datetime read by a raw statement (naive UTC on SQLite) as an aware one."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def inserted_path(row: tuple) -> str:
     """The path of a row insert_row or basic_insert_row built."""
     return row[1]
 
 
-# ----------------------------------------------------------------- what files say, as rows hold it
-def complete_facts(meta: dict) -> dict:
-    """A reader's fields as the catalogue keeps them: every field, `taken_at` as an aware
-    datetime (an EXIF time without offset is the camera's clock, kept as UTC), `languages`
-    from the streams."""
-    meta = {**EMPTY_META, **meta}
-    if isinstance(meta["taken_at"], str):  # the photo reader gives UTC, checked; a bad one costs its date only
-        try:
-            meta["taken_at"] = datetime.fromisoformat(meta["taken_at"]).astimezone(UTC)
-        except (ValueError, OverflowError):
-            meta["taken_at"] = None
-    if meta["taken_at"] is None:
-        meta["taken_at_offset"] = False
-    if meta["streams"]:
-        languages = sorted({stream["language"] for stream in meta["streams"] if stream.get("language")})
-        while len(" ".join(languages)) > LANGUAGES_LIMIT:
-            languages.pop()
-        meta["languages"] = f" {' '.join(languages)} " if languages else ""
-    return meta
-
-
-def stored_facts(meta: dict) -> tuple:
-    """META_FIELDS' values of completed facts, as a raw statement wants them."""
-    values = [meta[name] for name in META_FIELDS]  # a hot loop: thousands of files a batch
-    for index in _JSON:
-        values[index] = json.dumps(values[index]) if values[index] else "[]"
-    if meta["taken_at"] is not None:
-        values[_TAKEN_AT] = db_datetime(meta["taken_at"])
-    return tuple(values)
-
-
-def holds_facts(row: StoredFile, meta: dict) -> bool:
-    """Whether a row read in full mode holds these completed facts already."""
-    assert row.facts is not None, "read with_meta=True"
-    stored = dict(zip(META_FIELDS, row.facts, strict=True))
-    for name in JSON_FIELDS:
-        if isinstance(stored[name], str):  # SQLite hands JSON back as text
-            stored[name] = json.loads(stored[name])
-    if isinstance(stored["taken_at"], datetime) and stored["taken_at"].tzinfo is None:  # SQLite: naive UTC
-        stored["taken_at"] = stored["taken_at"].replace(tzinfo=UTC)
-    return all(stored[name] == meta[name] for name in META_FIELDS)
-
-
-NO_FACTS = stored_facts(complete_facts({}))  # a file with nothing read
 _BASIC_NO_FACTS = tuple(value for name, value in zip(META_FIELDS, NO_FACTS, strict=True) if name not in FACT_FIELDS)
 
 

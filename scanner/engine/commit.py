@@ -21,7 +21,7 @@ from django.db.models.functions import Now
 
 from libraries.models import MediaFile
 from scanner.core.progress import COUNTERS, Progress, Step
-from scanner.engine import catalogue, moves
+from scanner.engine import catalogue, dbtime, moves
 from scanner.engine.plan import Batch
 from scanner.engine.retry import Retry
 from scanner.jobs import lifecycle
@@ -116,7 +116,7 @@ class Committer:
         one a scan restored meanwhile leaves the file to be inserted as new."""
         if not batch.moved:
             return
-        now = catalogue.db_datetime(catalogue.database_now())
+        now = dbtime.db_datetime(dbtime.database_now())
         for row_id, entry in batch.moved:
             if not moves.take_over(row_id, entry, now=now, job_id=self.lease.job_id):
                 catalogue.insert_files([catalogue.basic_insert_row(self.lease.library_id, entry, now=now,

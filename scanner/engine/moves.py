@@ -30,7 +30,7 @@ from django.db.models.functions import Now
 
 from libraries.models import MediaFile
 from scanner.core.walk import FileEntry
-from scanner.engine import catalogue
+from scanner.engine import dbtime
 
 PAGE_ROWS = 400  # gone rows per page, each one lookup of the other side (two variables a row: SQLite caps them)
 IDS_PER_STATEMENT = 1000
@@ -96,7 +96,7 @@ def missing_matches(library_id: int, arrivals: list[FileEntry], *, window_days: 
     groups: dict[tuple[int, int], list[FileEntry]] = {}
     for entry in arrivals:
         groups.setdefault((entry.size, entry.mtime_ns), []).append(entry)
-    since = catalogue.db_datetime(catalogue.database_now() - timedelta(days=window_days))
+    since = dbtime.db_datetime(dbtime.database_now() - timedelta(days=window_days))
     pairs = []
     keys = list(groups)
     for start in range(0, len(keys), PAGE_ROWS):
@@ -172,7 +172,7 @@ def _gone_keys(library_id: int, job_id: int) -> Iterator[list[tuple[int, int]]]:
 def _move(table: str, pairs: list[tuple[Candidate, Candidate]], job_id: int) -> list[Moved]:
     if not pairs:
         return []
-    now = catalogue.db_datetime(catalogue.database_now())
+    now = dbtime.db_datetime(dbtime.database_now())
     with connection.cursor() as cursor:
         # Which new rows this job inserted (written by it once, as new: an update keeps first_seen).
         ids = [new.id for _, new in pairs]
@@ -240,5 +240,5 @@ def _rows_of(library_id: int, keys: Iterable[tuple[int, int]], condition: str, p
 
 
 def _candidate(row: tuple) -> Candidate:
-    first_seen, last_seen = (catalogue.aware(value) for value in row[6:8])
+    first_seen, last_seen = (dbtime.aware(value) for value in row[6:8])
     return Candidate(row[0], row[1], row[2], row[3], row[4], row[5], first_seen, last_seen)

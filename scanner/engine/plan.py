@@ -24,8 +24,9 @@ from scanner.core.readers.dispatch import EMPTY_FILE, READ_EXTENSIONS
 from scanner.core.readers.pool import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.core.scope import Scope
 from scanner.core.walk import VANISHED, FileEntry
-from scanner.engine import catalogue, moves
-from scanner.engine.catalogue import NO_FACTS, StoredFile
+from scanner.engine import catalogue, dbtime, facts, moves
+from scanner.engine.catalogue import StoredFile
+from scanner.engine.facts import NO_FACTS
 from scanner.jobs.events import log_decision
 
 
@@ -133,7 +134,7 @@ class Planner:
         rows = catalogue.rows_in_range(self.library_id, run.lower, run.upper, with_meta=self.full, scope=self.scope)
         unseen = _UnseenRanges(batch, self.scope)
         unreadable = tuple(prefix for prefix, _ in run.unreadable)
-        now = catalogue.db_datetime(catalogue.database_now())
+        now = dbtime.db_datetime(dbtime.database_now())
         batch.count("files_processed", len(run.entries))
         unchanged = size = 0
         empty: list[str] = []
@@ -193,7 +194,7 @@ class Planner:
 
     def _stage_read(self, batch: Batch) -> None:
         assert batch.reads is not None
-        now = catalogue.db_datetime(catalogue.database_now())
+        now = dbtime.db_datetime(dbtime.database_now())
         for (entry, row), (meta, error) in zip(batch.to_read, batch.reads.results(), strict=True):
             if row is not None and row.id in self.moves.claimed:
                 row = None  # its old row moved away in a batch ahead of this
@@ -206,11 +207,12 @@ class Planner:
                     else:
                         batch.count("files_unchanged")
                     continue
-            meta = catalogue.complete_facts(meta)
-            if self.full and same_stat and row is not None and not row.missing and catalogue.holds_facts(row, meta):
+            meta = facts.complete_facts(meta)
+            kept = row is not None and not row.missing and row.facts is not None and facts.holds_facts(row.facts, meta)
+            if self.full and same_stat and kept:
                 batch.count("files_unchanged")
                 continue
-            self._stage(batch, entry, row, catalogue.stored_facts(meta), now)
+            self._stage(batch, entry, row, facts.stored_facts(meta), now)
 
     def _restore(self, batch: Batch, row: StoredFile) -> None:
         self.moves.restored.add(row.id)
@@ -225,7 +227,7 @@ class Planner:
             unseen.add(row)
 
     def _stage(self, batch: Batch, entry: FileEntry, row: StoredFile | None, facts: tuple, now) -> None:
-        """Queue the row of a new or changed file (`facts`: catalogue.stored_facts; `now` as the database wants it)."""
+        """Queue the row of a new or changed file (`facts`: facts.stored_facts; `now` as the database wants it)."""
         if row is None and self.moves.window_days:
             batch.arrivals.append(entry)
         if row is None and facts is NO_FACTS:
