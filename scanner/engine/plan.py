@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from scanner.core.batching import Run
+from scanner.core.readers import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.core.readers.dispatch import EMPTY_FILE, READ_EXTENSIONS
-from scanner.core.readers.pool import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.core.scope import Scope
 from scanner.core.walk import VANISHED, FileEntry
 from scanner.engine import catalogue

@@ -33,7 +33,7 @@ from django.db import DatabaseError, connection
 from django_apscheduler.util import close_old_connections
 
 from scanner.conf import ScannerConfig, scanner_config
-from scanner.core.readers.pool import shutdown_pool
+from scanner.core.readers import shutdown_pool
 from scanner.engine.run import ScanEngine, interrupt
 from scanner.jobs import lifecycle
 from scanner.jobs.changes import queue_scans_for_changes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import BinaryIO
 
 import mutagen
 
@@ -28,9 +29,9 @@ TAG_KEYS = {
 }
 
 
-def read_audio(path: str) -> tuple[dict, str]:
+def read_audio(file: BinaryIO) -> tuple[dict, str]:
     try:
-        audio = mutagen.File(path, easy=True)
+        audio = mutagen.File(file, easy=True)
     except Exception as exc:  # mutagen raises many types on corrupt input; all mean "unreadable"
         return {}, describe(exc)
     if audio is None:
@@ -41,7 +42,7 @@ def read_audio(path: str) -> tuple[dict, str]:
     fields = {
         "duration": duration,
         "codec": text(codec, 64),
-        "bitrate": positive(getattr(info, "bitrate", 0)) or _average_bitrate(path, duration),
+        "bitrate": positive(getattr(info, "bitrate", 0)) or _average_bitrate(file, duration),
         "sample_rate": positive(getattr(info, "sample_rate", 0)),
     }
     tags = audio.tags or {}
@@ -53,13 +54,13 @@ def read_audio(path: str) -> tuple[dict, str]:
     return fields, ""
 
 
-def _average_bitrate(path: str, duration: float | None) -> int | None:
+def _average_bitrate(file: BinaryIO, duration: float | None) -> int | None:
     """Lossless formats (FLAC, ALAC, WAV) and MP4s without an esds rate report none: the file's
     size over its length, as beets and most players do."""
     if not duration:
         return None
     try:
-        return positive(os.path.getsize(path) * 8 / duration)
+        return positive(os.fstat(file.fileno()).st_size * 8 / duration)
     except OSError:
         return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import warnings
 from datetime import UTC, datetime, timedelta, timezone
+from typing import BinaryIO
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
@@ -23,11 +24,11 @@ _OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
 FIRST_YEAR, LAST_YEAR = 1826, 2200  # the first photograph; and a margin for clocks set ahead
 
 
-def read_photo(path: str) -> tuple[dict, str]:
+def read_photo(file: BinaryIO) -> tuple[dict, str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(file) as image:
                 return {
                     "width": positive(image.width),
                     "height": positive(image.height),

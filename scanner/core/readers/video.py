@@ -12,6 +12,7 @@ it allocate a million of them.
 from __future__ import annotations
 
 import re
+from typing import BinaryIO
 
 import av
 
@@ -25,10 +26,10 @@ UNDETERMINED = {"", "und", "unk", "unknown", "xxx", "zxx", "mis", "mul"}  # ISO 
 av.logging.set_level(av.logging.ERROR)  # captured below: FFmpeg's first complaint is a broken file's reason
 
 
-def read_video(path: str) -> tuple[dict, str]:
+def read_video(file: BinaryIO) -> tuple[dict, str]:
     with av.logging.Capture(local=True) as said:
         try:
-            with av.open(path, container_options=CONTAINER_OPTIONS, metadata_errors="replace") as container:
+            with av.open(file, container_options=CONTAINER_OPTIONS, metadata_errors="replace") as container:
                 return _facts(container), ""
         except Exception as exc:  # av.FFmpegError and its kin, OSError, MemoryError: all mean "unreadable"
             complaints = [message.strip() for _, _, message in said if message.strip()]
