@@ -62,6 +62,11 @@ def all_gone(pids: dict[int, int]) -> bool:
     return not any(procinfo.is_alive(pid, ticks) for pid, ticks in pids.items())
 
 
+def all_reaped(pids: dict[int, int]) -> bool:
+    """Not even zombies: their parent (this process) collected their exit."""
+    return not any(procinfo.process_start_ticks(pid) == ticks for pid, ticks in pids.items())
+
+
 # ----------------------------------------------------------------- in this process
 
 
@@ -81,7 +86,7 @@ def test_a_read_past_the_timeout_is_killed_and_the_scan_goes_on(make_library, pa
     assert (job.status, job.files_added, job.files_failed) == ("completed", 3, 1), job.status_message
     assert "'b.flac': unreadable: timed out after 1s" in caplog.text
     assert {f.path: f.title for f in library.files.all()} == {"a.mp3": "A", "b.flac": "", "c.flac": "C"}
-    wait_until(lambda: all_gone(first), timeout=GONE_WITHIN, what="the reader of b.flac to be killed")
+    wait_until(lambda: all_reaped(first), timeout=GONE_WITHIN, what="the reader of b.flac to be killed and reaped")
 
 
 @pytest.mark.django_db
@@ -143,6 +148,7 @@ def test_a_reader_nobody_waits_for_is_stopped_by_its_cpu_limit(padded_flac, tmp_
     reads = readers.PendingReads([str(padded_flac)], 1, timeout=1)
 
     wait_until(lambda: all_gone(first), timeout=60, what="the reader to reach its CPU limit")
+    wait_until(lambda: all_reaped(first), timeout=GONE_WITHIN, what="the reader to be reaped")
 
     assert reads.results() == [({}, "its reader process went past its CPU time limit (3s) reading it")]
 
@@ -221,7 +227,7 @@ def test_a_runtime_that_fails_to_stop_still_ends_its_readers(monkeypatch, no_rea
 
     entrypoints.stop_server_process(timeout=1)
 
-    wait_until(lambda: all_gone(first), timeout=GONE_WITHIN, what="the readers to be killed")
+    wait_until(lambda: all_reaped(first), timeout=GONE_WITHIN, what="the readers to be killed and reaped")
 
 
 # ----------------------------------------------------------------- a real gunicorn

@@ -11,8 +11,9 @@ terabyte of padding), and nothing inside the reader can interrupt it. So each re
 notes in shared memory which file it is reading since when; whoever waits for results looks at
 every pool with readers alive (its own, and pools retired or replaced with chunks in hand) and
 kills a pool in which a file takes longer than SCANNER_READ_TIMEOUT. That file is counted failed
-("timed out"); every chunk the dead pool held is read again by a new one. A reader nobody waits
-for is stopped by its CPU limit (child.py).
+("timed out"); every chunk the dead pool held is read again by a new one. A reader that runs
+on while nobody waits for it is stopped by its CPU limit (child.py), one that hangs by the next
+wait in this process, or by the shutdown of the pool when no scan is left.
 
 A hostile file (a header claiming gigabytes of EXIF, say) must not take the host's memory: each
 reader's heap is capped at READER_MEMORY, so such a read fails with MemoryError and costs that
