@@ -31,11 +31,27 @@ GONE_WITHIN = 5  # seconds a reader may take to be gone after its timeout or its
 
 @pytest.fixture(scope="module")
 def padded_flac(tmp_path_factory):
-    """One 1 TiB sparse FLAC of chained padding (256 MiB on disk) for the module; tests link it
-    into their libraries. Removed afterwards, as pytest keeps old temporary folders."""
+    """One 1 TiB sparse FLAC of chained padding (256 MiB on disk) for the module. Removed
+    afterwards, as pytest keeps old temporary folders."""
     path = media.write_padded_flac(tmp_path_factory.mktemp("padded") / "padded.flac")
     yield path
     path.unlink()
+
+
+@pytest.fixture
+def link_padded_flac(padded_flac):
+    """Put the padded FLAC in a library, as a hard link that goes with the test (the file's disk
+    is only freed when no link is left)."""
+    links: list[Path] = []
+
+    def link(path: Path) -> Path:
+        os.link(padded_flac, path)
+        links.append(path)
+        return path
+
+    yield link
+    for path in links:
+        path.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -72,11 +88,12 @@ def all_reaped(pids: dict[int, int]) -> bool:
 
 @pytest.mark.django_db
 @pytest.mark.timeout(120)
-def test_a_read_past_the_timeout_is_killed_and_the_scan_goes_on(make_library, padded_flac, caplog, no_readers_left):
+def test_a_read_past_the_timeout_is_killed_and_the_scan_goes_on(make_library, link_padded_flac, caplog,
+                                                               no_readers_left):
     library = make_library()
     root = Path(library.path)
     media.write_mp3(root / "a.mp3", tags={"title": "A"})
-    os.link(padded_flac, root / "b.flac")
+    link_padded_flac(root / "b.flac")
     media.write_flac(root / "c.flac", tags={"title": "C"})
     first = started_readers(1)  # the scan's pool: its reader reads b.flac's terabyte
 
@@ -239,10 +256,10 @@ def gunicorn_readers(server: Gunicorn) -> dict[int, int]:
 
 
 @pytest.fixture
-def library_with_padding(make_library, padded_flac):
+def library_with_padding(make_library, link_padded_flac):
     library = make_library()
     media.write_mp3(Path(library.path) / "a.mp3", tags={"title": "A"})
-    os.link(padded_flac, Path(library.path) / "b.flac")
+    link_padded_flac(Path(library.path) / "b.flac")
     return library
 
 
