@@ -26,7 +26,7 @@ from django.db import connection  # noqa: E402
 from bench import trees  # noqa: E402
 from libraries.models import Library, MediaFile  # noqa: E402
 from scanner.conf import scanner_config  # noqa: E402
-from scanner.core.readers import pool as extraction  # noqa: E402
+from scanner.core import readers as extraction  # noqa: E402
 from scanner.core.readers.dispatch import read_many  # noqa: E402
 from scanner.engine.run import ScanEngine  # noqa: E402
 from scanner.jobs import lifecycle, services, workers  # noqa: E402

@@ -30,7 +30,7 @@ if __name__ != "__mp_main__":
 
     from bench import trees
     from bench.measure import library_for, reset, scan, serial_walk
-    from scanner.core.readers import pool as extraction
+    from scanner.core import readers as extraction
     from scanner.engine.run import ScanEngine
     from scanner.jobs import lifecycle, services, workers
     from scanner.models import ScanJob

@@ -8,6 +8,7 @@ audio track header). Used by the tests and the benchmarks as ground truth.
 
 from __future__ import annotations
 
+import os
 import struct
 import wave
 from fractions import Fraction
@@ -88,6 +89,25 @@ def write_mp4(path: Path, seconds: float = 3.0, rate: int = 44_100, tags: dict |
             else:
                 audio[_MP4_KEYS[key]] = str(value)
         audio.save()
+    return path
+
+
+def write_padded_flac(path: Path, blocks: int = 65_536) -> Path:
+    """A FLAC whose metadata is a chain of `blocks` PADDING blocks of 16 MB each after its
+    STREAMINFO (1 TiB by default): a sparse file, whose holes cost no disk (its block headers
+    take a page each: 256 MiB by default), which a tag reader reads through at the speed of
+    memory for minutes."""
+    write_flac(path)
+    size = (1 << 24) - 1  # the largest a block's 24-bit length can say
+    with open(path, "r+b") as out:
+        out.seek(4)
+        out.write(b"\x00")  # STREAMINFO is no longer the last block
+        position = out.seek(0, 2)
+        for block in range(blocks):
+            last = 0x80 if block == blocks - 1 else 0
+            os.pwrite(out.fileno(), bytes([last | 1]) + size.to_bytes(3, "big"), position)  # 1: PADDING
+            position += 4 + size
+        out.truncate(position)
     return path
 
 

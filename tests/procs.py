@@ -177,6 +177,37 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def reader_processes(parent: int) -> dict[int, int]:
+    """The live tag reader processes (multiprocessing's spawned children) whose parent is
+    `parent`, by pid, with their start ticks (scanner.core.procinfo.is_alive takes both). A zombie
+    is dead: it reads nothing and holds nothing but its pid."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] not in ("Z", "X") and b"spawn_main" in command:
+            found[int(entry)] = int(fields[19])
+    return found
+
+
+def child_pids(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (gunicorn's workers, for its master)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
 def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 import scanner.engine.catalogue as catalogue_writes
 from libraries.models import MediaFile
+from scanner.core import readers
 from scanner.core.walk import Walker
 from scanner.engine.commit import Committer
 from scanner.engine.run import ScanEngine
@@ -396,16 +397,16 @@ def test_tags_are_read_even_when_a_tag_reader_process_dies(make_library):
 
     library = make_library()
     truth = build_tree(Path(library.path))
-    reads = extraction.PendingReads([str(Path(library.path) / next(iter(truth)))], 2)
+    reads = readers.PendingReads([str(Path(library.path) / next(iter(truth)))], 2)
     reads.results()  # the pool is up
-    for process in list(extraction._pool.executor._processes.values()):
+    for process in extraction._pool.processes():
         os.kill(process.pid, signals.SIGKILL)  # as the OOM killer would
     job = scan_now(library, metadata_workers=2, batch_size=4)
     assert job.status == "completed" and job.files_failed == 0
     assert {rel: f.title for rel, f in catalogue(library).items() if f.kind == "audio"} == {
         rel: t["title"] for rel, t in truth.items() if t["kind"] == "audio"
     }
-    extraction.shutdown_pool()
+    readers.shutdown_pool()
 
 
 def test_a_full_rescan_restores_a_returned_file_with_its_old_tags_when_they_cannot_be_read(make_library):
@@ -442,6 +443,7 @@ def test_a_file_that_kills_its_reader_fails_alone_and_is_not_read_again(make_lib
     thread); the other files of its chunk are read."""
     import signal as signals
 
+    from scanner.core.readers import pending
     from scanner.core.readers import pool as extraction
 
     source = tmp_path / "share"
@@ -449,15 +451,15 @@ def test_a_file_that_kills_its_reader_fails_alone_and_is_not_read_again(make_lib
         media.write_mp3(source / f"{name}.mp3", tags={"title": name.upper()})
     mount = share(source, hang_read=["b.mp3"])  # holds the reader inside b.mp3
     library = make_library(path=mount.path)
-    extraction.shutdown_pool()
+    readers.shutdown_pool()
 
     def crash_the_reader_of_b() -> None:
         def reading_b() -> bool:
             stuck = extraction._pool.hung(0.3) if extraction._pool is not None else None
-            return stuck is not None and extraction._inflight[stuck[0]][stuck[1]].endswith("b.mp3")
+            return stuck is not None and pending._inflight[stuck[0]][stuck[1]].endswith("b.mp3")
 
         wait_until(reading_b, timeout=20, what="a reader inside b.mp3")
-        for process in list(extraction._pool.executor._processes.values()):
+        for process in extraction._pool.processes():
             os.kill(process.pid, signals.SIGSEGV)  # as a crash in FFmpeg would end it
         mount.set(hang_read=[])  # a second read of b would now succeed: it must not happen
 
@@ -470,7 +472,7 @@ def test_a_file_that_kills_its_reader_fails_alone_and_is_not_read_again(make_lib
 
     assert (job.status, job.files_added, job.files_failed) == ("completed", 3, 1), job.status_message
     assert {rel: f.title for rel, f in catalogue(library).items()} == {"a.mp3": "A", "b.mp3": "", "c.mp3": "C"}
-    extraction.shutdown_pool()
+    readers.shutdown_pool()
 
 
 def test_tag_readers_start_while_a_first_scan_counts_a_slow_share_and_not_for_an_unchanged_rescan(
@@ -484,7 +486,7 @@ def test_tag_readers_start_while_a_first_scan_counts_a_slow_share_and_not_for_an
     from scanner.core.readers import pool as extraction
     from scanner.engine.plan import Planner
 
-    extraction.shutdown_pool()
+    readers.shutdown_pool()
     library = make_library()
     build_tree(Path(library.path))
     monkeypatch.setitem(walk._slow_roots, library.path, True)  # as if the walk had timed a share
@@ -501,7 +503,7 @@ def test_tag_readers_start_while_a_first_scan_counts_a_slow_share_and_not_for_an
     assert (first.status, first.files_failed) == ("completed", 0)
     assert readers_at_first_plan[0] >= 1  # spawned during the count, before any batch was planned
 
-    extraction.shutdown_pool()
+    readers.shutdown_pool()
     readers_at_first_plan.clear()
     rescan = scan_now(library, metadata_workers=2, walk_threads=4)
     assert rescan.files_unchanged == rescan.files_processed > 0

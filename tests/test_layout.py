@@ -30,8 +30,8 @@ def test_a_reader_process_loads_only_the_core(tmp_path):
              media.write_photo(tmp_path / "p.jpg")]
     script = (
         "import sys\n"
-        "from scanner.core.readers import pool\n"  # what a reader process unpickles first
-        f"results = pool.read_many({[str(path) for path in files]!r})\n"
+        "from scanner.core.readers import child\n"  # what a reader process unpickles first
+        f"results = child.read_many({[str(path) for path in files]!r})\n"
         "assert all(not error for _, error in results), results\n"
         "print('\\n'.join(sorted(sys.modules)))\n"
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from libraries.models import MediaFile
+from scanner.core import readers
 from scanner.core.readers import pool as extraction
 from tests import media
 from tests.helpers import scan_now
@@ -188,7 +189,7 @@ def test_hostile_files_fail_alone_and_the_scan_completes(make_library, user_clie
     (root / "streams.mp4").write_bytes(struct.pack(">I", 16) + b"ftypisom" + bytes(4) + moov)
     media.write_photo(root / "fine.jpg")
     monkeypatch.setattr(extraction, "READER_MEMORY", 400 << 20)  # the readers' heap cap, lowered to fit a test
-    extraction.shutdown_pool()
+    readers.shutdown_pool()
 
     with caplog.at_level(logging.WARNING, logger="scanner"):
         job = scan_now(library, metadata_workers=1)
@@ -201,7 +202,7 @@ def test_hostile_files_fail_alone_and_the_scan_completes(make_library, user_clie
     assert files["fine.jpg"]["width"] == 40
     assert all(files[name]["width"] is None for name in ("bomb.png", "huge-exif.png", "streams.mp4"))
 
-    extraction.shutdown_pool()
+    readers.shutdown_pool()
 
 
 def test_the_schema_describes_streams(user_client):

@@ -197,7 +197,7 @@ def test_a_scan_of_a_slow_share_reads_ahead_and_catalogues_everything(make_libra
 
 @pytest.mark.timeout(60)
 def test_readers_on_a_slow_share_read_several_files_at_once_and_still_give_up_a_hung_one(tmp_path, share):
-    from scanner.core.readers import pool as extraction
+    from scanner.core import readers as extraction
     from tests import media
 
     names = [f"{n:02}.mp3" for n in range(20)]

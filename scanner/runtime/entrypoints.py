@@ -62,6 +62,10 @@ def stop_server_process(*, timeout: float) -> None:
         stop_runtime(timeout=timeout)
     except Exception:
         logger.exception("scanner runtime failed to stop cleanly", extra={"action": "runtime_stop_failed"})
+    finally:
+        from scanner.core.readers import shutdown_pool
+
+        shutdown_pool()  # the runtime's shutdown does it too, unless it failed before: no reader outlives us
 
 
 def start_runtime(kind: str, *, claim_jobs: bool = True) -> ScanRuntime | None:

@@ -29,7 +29,7 @@ from functools import partial
 from django.db import DatabaseError, connection
 
 from scanner.conf import ScannerConfig, scanner_config
-from scanner.core.readers.pool import shutdown_pool
+from scanner.core.readers import shutdown_pool
 from scanner.engine import ScanEngine
 from scanner.jobs import lifecycle
 from scanner.jobs.changes import queue_scans_for_changes

@@ -7,6 +7,8 @@ alone, and FFmpeg (scanner/core/readers/video.py) reads what mutagen cannot at a
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import mutagen
 from mutagen.aac import AAC
 from mutagen.ac3 import AC3
@@ -40,18 +42,20 @@ HEADER_BYTES = 128  # what mutagen's scores look at
 OPUS_RATE = 48_000  # Opus always decodes at 48 kHz (RFC 7845); its header's rate is the input's
 
 
-def read_audio(path: str) -> tuple[dict, str]:
+def read_audio(file: BinaryIO) -> tuple[dict, str]:
+    """`file` is open (scanner/core/readers/dispatch.py); its name, the path, says what it claims to be."""
+    path = file.name
     try:
-        audio, refused = mutagen.File(path), ""
+        audio, refused = mutagen.File(file), ""
     except Exception as exc:  # mutagen raises many types on corrupt input; all mean "unreadable"
         audio, refused = None, describe(exc)
     if audio is None:
-        audio = _by_content(path)
+        audio = _by_content(file)
     if audio is None:
-        return _by_ffmpeg(path, refused or "not a format mutagen can read")
+        return _by_ffmpeg(file, refused or "not a format mutagen can read")
     facts = _facts(audio, path)
     if not facts["codec"]:  # a codec no table here names: FFmpeg's name for it
-        by_ffmpeg, error = _by_ffmpeg(path, "")
+        by_ffmpeg, error = _by_ffmpeg(file, "")
         facts["codec"] = "" if error else by_ffmpeg.get("codec", "")
     return facts, ""
 
@@ -74,28 +78,30 @@ def _facts(audio, path: str) -> dict:
     }
 
 
-def _by_content(path: str):
+def _by_content(file: BinaryIO):
     """The file as the format its content scores best at (its name aside), or None."""
     try:
-        with open(path, "rb") as handle:
-            header = handle.read(HEADER_BYTES)
-            scores = sorted(((kind.score("", handle, header), kind.__name__, kind) for kind in FORMATS), reverse=True)
+        file.seek(0)
+        header = file.read(HEADER_BYTES)
+        scores = sorted(((kind.score("", file, header), kind.__name__, kind) for kind in FORMATS), reverse=True)
     except OSError:
         return None
     for score, _, kind in scores:
         if score <= 0:
             break
         try:
-            return kind(path)
+            file.seek(0)
+            return kind(file)
         except Exception:  # this format refuses it too: the next one
             continue
     return None
 
 
-def _by_ffmpeg(path: str, refused: str) -> tuple[dict, str]:
+def _by_ffmpeg(file: BinaryIO, refused: str) -> tuple[dict, str]:
     from scanner.core.readers.video import read_video
 
-    facts, error = read_video(path)
+    file.seek(0)
+    facts, error = read_video(file)
     if not error and not (facts.get("sample_rate") or facts.get("width")):
         # FFmpeg falls back to the extension's demuxer when no format claims the content, and
         # "reads" a stream with no parameters from junk: nothing was read.

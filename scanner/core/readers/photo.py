@@ -10,6 +10,7 @@ are personal data, and the catalogue does not keep them.
 from __future__ import annotations
 
 import warnings
+from typing import BinaryIO
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
@@ -27,11 +28,11 @@ ROTATION_BY_ORIENTATION = {1: 0, 2: 0, 3: 180, 4: 180, 5: 270, 6: 90, 7: 90, 8: 
 TIFF_WIDTH, TIFF_LENGTH, TIFF_XMP = 256, 257, 700
 
 
-def read_photo(path: str) -> tuple[dict, str]:
+def read_photo(file: BinaryIO) -> tuple[dict, str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(file) as image:
                 return _facts(image), ""
     except Image.DecompressionBombError as exc:
         return {}, f"image too large to be safe: {exc}"[:300]

@@ -1,83 +1,99 @@
-"""Reading media files (tags, streams, photo facts: dispatch.py) off the committing thread, on
-the cores the scan thread does not use.
+"""The reader processes of this server process, where media files are read (dispatch.py) off the
+committing thread, on the cores the scan thread does not use. What runs inside a reader is in
+child.py; waiting for what they read, with the watchdog for hung reads, in pending.py.
 
 mutagen is pure Python, so threads would share one core; a process pool (spawned, never
 forked from a threaded server) reads chunks of files while the scan thread walks and commits.
 One pool per process, shared by its scans, started on first use and shut down when the
-process has no scan left. With SCANNER_METADATA_WORKERS=0 tags are read in the scan thread
-(and a read that hangs there cannot be stopped).
+process has no scan left.
 
-On a slow share a read mostly waits for the network (a tagged file costs some twenty round
-trips), so each reader then reads its chunk with SHARE_READ_THREADS threads: the waits overlap,
-while on a local disk (one thread per reader) nothing changes.
+Every reader a pool starts is on the pool's own record from its start: the executor makes its
+processes through a multiprocessing context that notes each one. A ProcessPoolExecutor forgets
+its processes when it shuts down, and a broken pool is shut down first thing, so only this
+record lets a reader be killed whatever became of its executor. A pool stays in `_pools`,
+watched and killable, until each of its readers has been reaped (in a container without an
+init, nothing else would reap them).
 
-A read can hang (a stuck NFS or FUSE read), and nothing inside the reader can interrupt it.
-So each reader thread notes in shared memory which file it is reading since when; whoever
-waits for results and sees a file taking longer than SCANNER_READ_TIMEOUT kills the pool. That
-file is counted failed ("timed out"); every chunk the dead pool held is read again by a new one.
-
-A hostile file (a header claiming gigabytes of EXIF, say) must not take the host's memory: each
-reader's heap is capped at READER_MEMORY (RLIMIT_DATA), so such a read fails with MemoryError
-and costs that one file. A file that kills its reader outright (FFmpeg is C: a crash there is a
-crash of the process) is found the same way as a hung one, by the slots: the files being read
-when a reader died are counted failed and not read again in this scan, the rest of their chunks
-are. Which reader died cannot be told from here (the pool then ends the others too), so files
-its fellow readers were in the middle of fail with it: a full scan reads them again.
+Readers are started from one long-lived thread (`_spawner`): the kernel's parent-death signal
+(child.py) comes when the *thread* that started a process ends, and a scan thread, whose chunk
+may be the one that starts a reader, ends with its scan while other scans still use the pool.
 """
 
 from __future__ import annotations
 
-import itertools
-import logging
-import multiprocessing
 import os
-import resource
-import signal
 import threading
 import time
-from collections.abc import MutableSequence
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.process import BaseProcess
 
-from scanner.core.readers.dispatch import Metadata, read_many, read_metadata
+from scanner.core import procinfo
+from scanner.core.readers import child
+from scanner.core.readers.child import SHARE_READ_THREADS, SLOT
 
-logger = logging.getLogger(__name__)
-MIN_CHUNK = 8  # files per round trip to a worker process
-POLL = 0.25  # seconds between looks for a hung read while waiting for a chunk
-SUBMIT_ATTEMPTS = 3  # pools a chunk is given to before it is read in the scan thread
-SLOT = 3  # shared floats per reader thread: since when (monotonic), chunk id, index in the chunk
-SHARE_READ_THREADS = 8  # threads per reader process on a slow share (bench/RESULTS.md, "slow share")
 READER_MEMORY = 1 << 30  # bytes of heap per reader process; a reader at rest holds about 60 MB
 
 _lock = threading.Lock()
-_pool: _Readers | None = None
-_chunk_ids = itertools.count(1)
-_inflight: dict[int, list[str]] = {}  # chunk id -> its files, while a pool holds the chunk
-# Files no reader is given again (their read hung, or their reader died on them), with the
-# reason they fail, until this process has no scan left.
-_given_up: dict[str, str] = {}
-_killed: list = []  # reader processes killed and not reaped yet
-# In a reader process only, set by _start_reader: the pool's shared slots and where this reader's begin.
-_slots: MutableSequence[float]
-_base: int
+_pool: ReaderPool | None = None
+_pools: list[ReaderPool] = []  # every pool with a reader not yet reaped, the current one included
+_spawners: dict[int, ThreadPoolExecutor] = {}  # by process id: a forked child needs its own thread
 
 
-class _Readers:
-    """A process pool whose readers say what they are reading (see _read_chunk)."""
+class _RecordingContext(SpawnContext):
+    """multiprocessing's spawn context, noting each process it makes on `record`."""
+
+    def __init__(self, record: list[BaseProcess]) -> None:
+        super().__init__()
+        self._record = record
+
+    def Process(self, *args, **kwargs) -> SpawnProcess:  # type: ignore[override]  # how the executor makes a reader
+        process = SpawnProcess(*args, **kwargs)
+        self._record.append(process)
+        return process
+
+
+class ReaderPool:
+    """A process pool whose readers say what they are reading (child.read_chunk)."""
 
     def __init__(self, workers: int):
-        context = multiprocessing.get_context("spawn")
         self.workers = workers
-        self.killed = False  # by us (a hung read, shutdown): its readers' deaths blame no file
+        self.killed = False  # by us (a hung read, a broken pool, shutdown): its readers' deaths blame no file
+        self._made: list[BaseProcess] = []
+        self._start_ticks: dict[int, int] = {}  # by pid: a pid reused by a stranger is not a reader
+        context = _RecordingContext(self._made)
         # One writer per slot (a reader's thread): no lock.
         self.slots = context.Array("d", workers * SHARE_READ_THREADS * SLOT, lock=False)
-        self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_reader,
-                                            initargs=(self.slots, context.Value("i", 0), READER_MEMORY))
+        self.executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=child.start_reader,
+            initargs=(self.slots, context.Value("i", 0), READER_MEMORY, os.getpid()))
+
+    def submit(self, fn, *args) -> Future:
+        """executor.submit, from the spawner thread: a reader it starts has that thread for parent."""
+        future = _spawner().submit(self.executor.submit, fn, *args).result()
+        for process in self.processes():
+            if process.pid not in self._start_ticks:
+                assert process.pid is not None
+                self._start_ticks[process.pid] = procinfo.process_start_ticks(process.pid)
+        return future
+
+    def processes(self) -> list[BaseProcess]:
+        """Every reader this pool has started, ended or not."""
+        return [process for process in list(self._made) if process.pid is not None]
+
+    def alive(self, process: BaseProcess) -> bool:
+        """Whether a reader of this pool is alive. A zombie is reaped here; one that something
+        else reaped (its exit code then stays unknown) is ended too, and its pid not ours."""
+        assert process.pid is not None
+        return process.exitcode is None and procinfo.is_alive(process.pid, self._start_ticks.get(process.pid, 0))
 
     def hung(self, timeout: float) -> tuple[int, int] | None:
-        """(chunk id, index) of a file read for longer than `timeout`, if any."""
+        """(chunk id, index) of a file read for longer than `timeout`, if any. None when a reader
+        has died: its slot is stale, and whoever waits on the pool learns it broke."""
+        if self.killed or any(process.exitcode not in (None, 0) for process in self.processes()):
+            return None
         now = time.monotonic()
         for base in range(0, len(self.slots), SLOT):
             since = self.slots[base]
@@ -91,157 +107,74 @@ class _Readers:
                 for base in range(0, len(self.slots), SLOT) if self.slots[base]]
 
     def kill(self) -> None:
-        """Kill the readers. One stuck in a FUSE call that its file system never answers stays
-        (state D) until it is answered; it is reaped later, by _reap."""
+        """SIGKILL every reader, whatever the executor's state. One stuck in a FUSE call that its
+        file system never answers dies when the call is answered; it is reaped later (reap)."""
         self.killed = True
-        processes = list((self.executor._processes or {}).values())  # no public API kills a reader
-        for process in processes:
-            assert process.pid is not None  # the pool keeps only started processes (keyed by their pid)
-            try:
-                os.kill(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        _killed.extend(processes)
+        self.executor.shutdown(wait=False, cancel_futures=True)  # it starts no reader from here on
+        for process in self.processes():
+            if self.alive(process):
+                process.kill()
+
+    def ended(self) -> bool:
+        """Whether every reader has ended, and been reaped (which this does, if it can)."""
+        return not any(self.alive(process) for process in self.processes())
+
+    def ended_by(self, signal: int, *, wait_for: float = 1.0) -> bool:
+        """Whether a reader was ended by `signal`. The executor's thread may be reaping one that
+        it saw end: its exit status is waited for, up to `wait_for` seconds."""
+        deadline = time.monotonic() + wait_for
+        for process in self.processes():
+            while process.exitcode is None and wait([process.sentinel], 0) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if process.exitcode == -signal:
+                return True
+        return False
 
 
-@dataclass
-class _Chunk:
-    paths: list[str]
-    id: int = field(default_factory=lambda: next(_chunk_ids))
-    future: Future | None = None  # None: read in the scan thread
-    readers: _Readers | None = None
+def get_pool(workers: int) -> ReaderPool:
+    """This process's pool of `workers` readers, started if need be."""
+    global _pool
+    reap()
+    with _lock:
+        if _pool is None or _pool.workers != workers:
+            if _pool is not None:  # its chunks in hand are read; then its readers exit
+                _pool.executor.shutdown(wait=False, cancel_futures=False)
+            _pool = ReaderPool(workers)
+            _pools.append(_pool)
+        return _pool
 
 
-class PendingReads:
-    """The metadata of a list of files, being read; `results()` waits for it."""
-
-    def __init__(self, paths: list[str], workers: int, timeout: float = 30, *, threads: int = 1):
-        self.workers = workers
-        self.timeout = timeout
-        self.threads = min(max(threads, 1), SHARE_READ_THREADS)  # per reader process
-        size = max(MIN_CHUNK, -(-len(paths) // (max(workers, 1) * 2)))
-        self._chunks = [self._submit(paths[start:start + size]) for start in range(0, len(paths), size)]
-
-    def results(self) -> list[tuple[Metadata, str]]:
-        results: list[tuple[Metadata, str]] = []
-        for chunk in self._chunks:
-            results.extend(self._wait(chunk))
-        return results
-
-    def cancel(self) -> None:
-        for chunk in self._chunks:
-            if chunk.future is not None:
-                chunk.future.cancel()
-            _inflight.pop(chunk.id, None)
-
-    def _submit(self, paths: list[str]) -> _Chunk:
-        chunk = _Chunk(paths)
-        if self.workers <= 0:
-            return chunk
-        for _ in range(SUBMIT_ATTEMPTS):
-            readers = _get_pool(self.workers)
-            try:
-                chunk.future = readers.executor.submit(_read_chunk, chunk.id, paths, self.threads)
-                chunk.readers = readers
-                _inflight[chunk.id] = paths
-                return chunk
-            except (BrokenProcessPool, RuntimeError):  # a reader died, or the pool is shutting down
-                _discard_pool(readers)
-        return chunk
-
-    def _wait(self, chunk: _Chunk) -> list[tuple[Metadata, str]]:
-        for _ in range(SUBMIT_ATTEMPTS):
-            if chunk.future is None:
-                break
-            try:
-                return self._result(chunk)
-            except (BrokenProcessPool, CancelledError):
-                # The pool was killed (a hung read, in this scan or another) or a reader died
-                # (the OOM killer): read the chunk again in a new pool, but not a file that hung.
-                logger.warning("tag reader pool replaced; reading a chunk again", extra={"action": "pool_broken"})
-                if any(path in _given_up for path in chunk.paths):
-                    return self._without(chunk.paths)
-                chunk = self._submit(chunk.paths)
-        return [read_metadata(path) for path in chunk.paths]  # no pool works: read here
-
-    def _result(self, chunk: _Chunk) -> list[tuple[Metadata, str]]:
-        assert chunk.future is not None and chunk.readers is not None
-        try:
-            while True:
-                try:
-                    return chunk.future.result(timeout=POLL)
-                except FutureTimeout:
-                    stuck = chunk.readers.hung(self.timeout)
-                    if stuck is not None:
-                        # The stuck reader may outlive its kill, and its pool's futures with it.
-                        _kill_hung(chunk.readers, stuck, self.timeout)
-                        raise BrokenProcessPool("a tag read hung") from None
-        except BrokenProcessPool:
-            if not chunk.readers.killed:  # a reader died by itself (a crash, the OOM killer)
-                _blame_crash(chunk.readers)
-            raise
-        finally:
-            _inflight.pop(chunk.id, None)
-
-    def _without(self, paths: list[str]) -> list[tuple[Metadata, str]]:
-        """Results for `paths`: those given up failed with their reason, the others read again."""
-        given_up = {path: _given_up[path] for path in paths if path in _given_up}
-        rest = [path for path in paths if path not in given_up]
-        read = iter(self._wait(self._submit(rest)) if rest else [])
-        return [({}, given_up[path]) if path in given_up else next(read) for path in paths]
+def retire(readers: ReaderPool) -> None:
+    """Give no more work to a pool that broke, unless another scan already replaced it. It is
+    still watched (watched_pools) until its readers are reaped."""
+    global _pool
+    with _lock:
+        if _pool is readers:
+            _pool = None
+    readers.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _kill_hung(readers: _Readers, stuck: tuple[int, int], timeout: float) -> None:
-    """Replace the pool whose reader is stuck, remembering the file so nobody reads it again."""
-    paths = _inflight.get(stuck[0])
-    if paths is not None and stuck[1] < len(paths) and paths[stuck[1]] not in _given_up:
-        _given_up[paths[stuck[1]]] = f"timed out after {timeout:g}s"
-        logger.warning("tag read of %r timed out after %gs; replacing the readers", paths[stuck[1]], timeout,
-                       extra={"action": "read_timeout"})
-    _discard_pool(readers)
-    readers.kill()
+def watched_pools() -> list[ReaderPool]:
+    """Every pool whose readers may be reading: the current one, and those retired or replaced
+    with chunks in hand."""
+    with _lock:
+        return [readers for readers in _pools if not readers.killed]
 
 
-def _blame_crash(readers: _Readers) -> None:
-    """The files its readers were reading when the pool broke by itself."""
-    for chunk_id, index in readers.reading():
-        paths = _inflight.get(chunk_id)
-        if paths is not None and index < len(paths) and paths[index] not in _given_up:
-            _given_up[paths[index]] = "its reader process died reading it"
-            logger.warning("a reader died reading %r; it will not be read again in this scan", paths[index],
-                           extra={"action": "reader_died"})
+def reap() -> None:
+    """Forget the pools whose readers have all been reaped (and reap those that can be)."""
+    with _lock:
+        _pools[:] = [readers for readers in _pools if readers is _pool or not readers.ended()]
 
 
-def _start_reader(slots, counter, memory: int) -> None:
-    global _slots, _base
-    # Ctrl-C reaches the whole foreground process group; the scan (not its helpers) decides.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
-    resource.setrlimit(resource.RLIMIT_DATA, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
-    with counter.get_lock():
-        _base, counter.value = counter.value * SHARE_READ_THREADS * SLOT, counter.value + 1
-    _slots = slots
-
-
-def _read_chunk(chunk_id: int, paths: list[str], threads: int) -> list[tuple[Metadata, str]]:
-    """In a reader process: each file, with what each thread is reading noted in its slot."""
-    results: list[list[tuple[Metadata, str]]] = [[] for _ in paths]
-
-    def read(thread: int) -> None:
-        slot = _base + thread * SLOT
-        for index in range(thread, len(paths), threads):
-            _slots[slot + 1], _slots[slot + 2] = chunk_id, index
-            _slots[slot] = time.monotonic()
-            results[index] = read_many([paths[index]])
-            _slots[slot] = 0
-
-    if threads == 1:
-        read(0)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(read, range(threads)))
-    return [result for part in results for result in part]
+def kill_all() -> None:
+    """Kill the readers of every pool, the current one included."""
+    global _pool
+    with _lock:
+        pools, _pool = list(_pools), None
+    for readers in pools:
+        readers.kill()
+    reap()
 
 
 def start_readers(workers: int) -> None:
@@ -250,54 +183,15 @@ def start_readers(workers: int) -> None:
     batch's wait. A no-op task per reader makes the pool spawn each of them."""
     if workers <= 0:
         return
-    readers = _get_pool(workers)
+    readers = get_pool(workers)
     try:
         for _ in range(workers):
-            readers.executor.submit(_ready)
+            readers.submit(child.ready)
     except (BrokenProcessPool, RuntimeError):  # the first batch's submit replaces the pool
-        _discard_pool(readers)
+        retire(readers)
 
 
-def _ready() -> None:
-    """Nothing: unpickling it in a reader has imported this module and mutagen."""
-
-
-def _get_pool(workers: int) -> _Readers:
-    global _pool
-    _reap()
-    with _lock:
-        if _pool is None or _pool.workers != workers:
-            if _pool is not None:
-                _pool.executor.shutdown(wait=False, cancel_futures=False)
-            _pool = _Readers(workers)
-        return _pool
-
-
-def _discard_pool(readers: _Readers) -> None:
-    """Drop a broken pool, unless another scan already replaced it."""
-    global _pool
-    with _lock:
-        if _pool is readers:
-            _pool = None
-    readers.executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _reap() -> None:
-    """Collect killed readers that have exited; nothing else here would (no init reaps them)."""
-    with _lock:
-        for process in list(_killed):
-            process.join(0)
-            if process.exitcode is not None:
-                _killed.remove(process)
-
-
-def shutdown_pool() -> None:
-    """Stop the reader processes (the runtime calls this when no scan is left). They are killed,
-    not waited for: what they still read nobody needs, and a read may hang."""
-    global _pool
-    _reap()
-    with _lock:
-        readers, _pool = _pool, None
-        _given_up.clear()
-    if readers is not None:
-        readers.kill()
+def _spawner() -> ThreadPoolExecutor:
+    """The thread that starts readers, which lives as long as this process."""
+    pid = os.getpid()
+    return _spawners.get(pid) or _spawners.setdefault(pid, ThreadPoolExecutor(1, thread_name_prefix="reader-start"))

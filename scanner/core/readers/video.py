@@ -13,6 +13,7 @@ it allocate a million of them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 import av
 
@@ -36,11 +37,11 @@ FIRST_YEAR, LAST_YEAR = 1900, 2200
 av.logging.set_level(av.logging.ERROR)  # captured below: FFmpeg's first complaint is a broken file's reason
 
 
-def read_video(path: str) -> tuple[dict, str]:
+def read_video(file: BinaryIO) -> tuple[dict, str]:
     with av.logging.Capture(local=True) as said:
         try:
-            with av.open(path, container_options=CONTAINER_OPTIONS, metadata_errors="replace") as container:
-                return _facts(container, path), ""
+            with av.open(file, container_options=CONTAINER_OPTIONS, metadata_errors="replace") as container:
+                return _facts(container, file.name), ""
         except Exception as exc:  # av.FFmpegError and its kin, OSError, MemoryError: all mean "unreadable"
             complaints = [message.strip() for _, _, message in said if message.strip()]
             return {}, f"{type(exc).__name__}: FFmpeg says {complaints[0]}"[:300] if complaints else describe_error(exc)
