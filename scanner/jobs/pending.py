@@ -42,17 +42,17 @@ def note(library_id: int, rel_paths: list[str], *, trigger: str) -> None:
     """Changed places of one library. A place already waiting is noted again: dated now, with
     its delay and failures cleared (a new change is a new try)."""
     with transaction.atomic():
-        if len(rel_paths) > MAX_PER_LIBRARY or _whole_library_waits(library_id):
-            rel_paths = [""]  # the whole library is owed already: a place in it adds nothing but its date
-        PendingChange.objects.bulk_create(
-            [PendingChange(library_id=library_id, path=rel, trigger=trigger) for rel in rel_paths], batch_size=BATCH,
-            update_conflicts=True, unique_fields=["library", "path"],
-            update_fields=["trigger", "created_at", "failures", "wait", "reason"])
+        if len(rel_paths) > MAX_PER_LIBRARY or PendingChange.objects.filter(library_id=library_id, path="").exists():
+            rel_paths = [""]  # the whole library is owed (already): a place in it adds nothing but its date
+        _upsert(library_id, rel_paths, trigger)
         _bound(library_id, trigger)
 
 
-def _whole_library_waits(library_id: int) -> bool:
-    return PendingChange.objects.filter(library_id=library_id, path="").exists()
+def _upsert(library_id: int, rel_paths: list[str], trigger: str) -> None:
+    PendingChange.objects.bulk_create(
+        [PendingChange(library_id=library_id, path=rel, trigger=trigger) for rel in rel_paths], batch_size=BATCH,
+        update_conflicts=True, unique_fields=["library", "path"],
+        update_fields=["trigger", "created_at", "failures", "wait", "reason"])
 
 
 def _bound(library_id: int, trigger: str) -> None:
@@ -62,9 +62,7 @@ def _bound(library_id: int, trigger: str) -> None:
     rows = PendingChange.objects.filter(library_id=library_id)
     if rows.count() > MAX_PER_LIBRARY:
         rows.exclude(path="").delete()
-        PendingChange.objects.bulk_create([PendingChange(library_id=library_id, path="", trigger=trigger)],
-                                          update_conflicts=True, unique_fields=["library", "path"],
-                                          update_fields=["trigger", "created_at", "failures", "wait", "reason"])
+        _upsert(library_id, [""], trigger)
 
 
 def due() -> QuerySet[PendingChange]:
