@@ -549,7 +549,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                 process.start()
                 process.register()
         for _ in range(60):
-            PendingChange.objects.update(created_at=Now() - timedelta(hours=1))  # every delay over
+            # Every delay over: cut short, not backdated (a change dated before a whole-library
+            # scan was queued counts as read by it).
+            PendingChange.objects.update(wait=timedelta(0))
             pending.retry(PendingChange.objects.filter(failures__gte=SETTINGS.changes_max_attempts))
             for job in ScanJob.objects.filter(status="paused"):
                 self.act_as_user("resume", job.library_id)
