@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from libraries.models import MediaFile
-from scanner.core.walk import FileEntry
+from scanner.core.entries import FileEntry
 from scanner.engine import catalogue, dbtime, facts
 from scanner.engine import run as engine
 from tests.helpers import many_files, scan_now

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from libraries.models import Library, MediaFile
-from scanner.core.walk import FileEntry
+from scanner.core.entries import FileEntry
 from scanner.engine import catalogue, dbtime, facts
 from tests.helpers import many_files, scan_now
 

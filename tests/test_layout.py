@@ -1,11 +1,13 @@
 """The code's layout holds what DESIGN.md section 1 says of it (issue 21).
 
 import-linter (`make lint`) checks the layers; these check what it cannot: the readers' table
-names modules that import, and a reader process loads the plain-Python core and nothing else.
+names modules that import, a reader process loads the plain-Python core and nothing else, and
+no module or class outgrows the sizes this project set itself.
 """
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from importlib import import_module
@@ -42,3 +44,26 @@ def test_a_reader_process_loads_only_the_core(tmp_path):
                                                                     "mediaserver", "common")
                or (name.startswith("scanner.") and not name.startswith("scanner.core"))]
     assert foreign == []
+
+
+MAX_MODULE_LINES = 250
+MAX_CLASS_LINES = 150
+SIZED = ("scanner", "libraries", "mediaserver", "common")  # the product's code, less migrations
+
+
+def test_modules_and_classes_stay_small():
+    """A module past 250 lines or a class past 150 holds more than one thing: split it by what
+    it holds (DESIGN.md 1), rather than raise the limit."""
+    too_big = []
+    for package in SIZED:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            source = path.read_text()
+            name = str(path.relative_to(ROOT))
+            if (lines := len(source.splitlines())) > MAX_MODULE_LINES:
+                too_big.append(f"{name}: {lines} lines")
+            too_big += [f"{name}: class {node.name} {node.end_lineno - node.lineno + 1} lines"
+                        for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)
+                        and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES]
+    assert too_big == []

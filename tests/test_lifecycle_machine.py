@@ -59,8 +59,9 @@ from hypothesis.stateful import (
 from libraries.models import Library, MediaFile
 from scanner.core.batching import Batcher
 from scanner.core.progress import COUNTERS, Progress
+from scanner.core.root import RootUnavailable
 from scanner.core.scope import Scope
-from scanner.core.walk import RootUnavailable, Walker
+from scanner.core.walk import Walker
 from scanner.engine import moves
 from scanner.engine.commit import Committer, LeaseLost, check_durable
 from scanner.engine.plan import Planner

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.core.walk import RootUnavailable, Walker
+from scanner.core.root import RootUnavailable
+from scanner.core.walk import Walker
 from tests.helpers import unprivileged_filesystem_access
 
 

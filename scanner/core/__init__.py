@@ -7,9 +7,11 @@ says; `procinfo` tells live processes from dead ones; `readers` reads what files
 """
 
 from scanner.core.batching import Batcher, Run, Stopped
+from scanner.core.entries import FileEntry
 from scanner.core.progress import COUNTERS, Progress, Step
+from scanner.core.root import RootUnavailable
 from scanner.core.scope import MAX_PATHS, Scope, ScopeError, collapse, describe_scope, relative
-from scanner.core.walk import FileEntry, RootUnavailable, Walker
+from scanner.core.walk import Walker
 
 __all__ = [
     "COUNTERS", "MAX_PATHS", "Batcher", "FileEntry", "Progress", "RootUnavailable", "Run", "Scope", "ScopeError",

@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scanner.core.walk import FileEntry, Walker
+from scanner.core.entries import FileEntry
+from scanner.core.walk import Walker
 
 MAX_RUN_SECONDS = 2.0  # a run is cut after this long even if it has fewer files
 SLOW_SHARE_RUN = 256  # files per run on a slow share: its tags are read while the walk goes on

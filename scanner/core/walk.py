@@ -8,14 +8,13 @@ the scanner's checkpoint is just that path, and the catalogue range a batch cove
 
 Safety. Symlinks are followed only when their target lies inside the root; a folder already on
 the current path (a loop) is not entered twice. Hidden entries and NAS/OS system folders are
-skipped. If the root disappears, is unmounted (its device changes) or becomes unreadable,
-RootUnavailable stops the walk.
+skipped. If the root disappears, is unmounted or becomes unreadable, RootUnavailable stops the
+walk (scanner/core/root.py).
 
 Errors are never absences: only a listing that succeeded shows what a folder holds. A folder
 that cannot be listed, entered or stat'ed, and an entry not named like a media file whose type
-cannot be told, go to `on_dir_error` and are skipped (the scan keeps their rows). A media file
-that cannot be stat'ed or typed, or whose name is not UTF-8, is yielded with `error` set (counted
-failed, row kept). Something is gone only when its folder, listed again, no longer has it.
+cannot be told, go to `on_dir_error` and are skipped (the scan keeps their rows). Media files
+come as FileEntry (scanner/core/entries.py), with the reason when one cannot be catalogued.
 """
 
 from __future__ import annotations
@@ -24,45 +23,17 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
 
+from scanner.core.entries import FileEntry, file_entry
 from scanner.core.listing import UNTYPED, Listing, list_folder
 from scanner.core.readahead import ReadAhead
+from scanner.core.root import LibraryRoot, RootUnavailable
 from scanner.core.scope import Scope
 
 PROBE_FOLDERS = 3  # folder stats timed before deciding whether the walk reads ahead
 SLOW_STAT = 100e-6  # seconds: a median folder stat slower than this is a network round trip, not a cache hit
 _slow_roots: dict[str, bool] = {}  # what this process found for each library root (a resume needs no probe)
-MAX_PATH_BYTES = 2000  # longer relative paths cannot be indexed in the catalogue
-INT64 = 2**63  # sizes and mtimes (ns) must fit the catalogue's 64-bit columns
-
-
-class RootUnavailable(Exception):
-    """The library root vanished, was unmounted or became unreadable."""
-
-
-@dataclass(slots=True)
-class FileEntry:
-    path: str  # relative to the root, '/'-separated
-    kind: str  # video, audio or image
-    extension: str  # lower case, no dot
-    size: int = 0
-    mtime_ns: int = 0
-    error: str = ""  # why the file cannot be catalogued; empty when it can
-    bad_name: bool = False  # not valid UTF-8: cannot be stored, not even as a checkpoint
-    inode: int | None = None  # with `device`: what a rename keeps (scanner/engine/moves.py); None if out of range
-    device: int | None = None
-
-    @property
-    def can_end_a_run(self) -> bool:
-        """Whether its path can be stored as the checkpoint."""
-        return not self.bad_name
-
-
-NOT_UTF8 = "file name is not valid UTF-8"
-VANISHED = "vanished during the scan"
-TOO_LONG = "path is too long to catalogue"
 
 
 def _before(after: str, folder: str) -> bool:
@@ -70,15 +41,9 @@ def _before(after: str, folder: str) -> bool:
     return bool(after) and folder <= after and not after.startswith(folder)
 
 
-def why_uncatalogable(path: str) -> str:
-    """Empty string if `path` can be stored, else the reason it cannot."""
-    if path.isascii():
-        return "" if len(path) <= MAX_PATH_BYTES else TOO_LONG
-    try:
-        size = len(path.encode("utf-8"))
-    except UnicodeEncodeError:
-        return NOT_UTF8
-    return "" if size <= MAX_PATH_BYTES else TOO_LONG
+def _skips(scope: Scope, after: str, folder: str) -> bool:
+    """Whether the walk will not enter the folder ('a/b/'): the read-ahead leaves it alone."""
+    return _before(after, folder) or (bool(scope) and not scope.leads_to(folder) and not scope.holds(folder[:-1]))
 
 
 class Walker:
@@ -95,11 +60,8 @@ class Walker:
         slow_share: bool | None = None,
         scope: Scope | None = None,
     ):
-        self.root = os.path.realpath(root)
-        if self.root != os.path.abspath(root):
-            # Library paths are stored resolved; a folder since replaced by a link would lead
-            # the scan somewhere else.
-            raise RootUnavailable(f"The library folder {root} is now a link to {self.root}; scans never follow it")
+        self.library_root = LibraryRoot(root)  # RootUnavailable if it is not there
+        self.root = self.library_root.path
         self.after = after
         self.scope = scope or Scope([])  # a targeted scan walks only these paths (scanner/core/scope.py)
         self.on_dir_error = on_dir_error or (lambda path, error: None)
@@ -109,30 +71,6 @@ class Walker:
         self.slow_share = slow_share if slow_share is not None else _slow_roots.get(self.root)
         self._probe: list[float] = []
         self.root_was_empty = False
-        self._root_id = self._stat_root()
-
-    def _stat_root(self) -> tuple[int, int]:
-        try:
-            st = os.stat(self.root)
-        except OSError as exc:
-            raise RootUnavailable(f"The library folder {self.root} is not available: {exc.strerror}") from None
-        if not stat.S_ISDIR(st.st_mode):
-            raise RootUnavailable(f"The library folder {self.root} is not a folder any more")
-        return st.st_dev, st.st_ino
-
-    @property
-    def root_device(self) -> int:
-        return self._root_id[0]
-
-    def check_root(self) -> None:
-        """Raise RootUnavailable unless the root is still the same, readable folder."""
-        if self._stat_root() != self._root_id:
-            raise RootUnavailable(f"The library folder {self.root} was replaced or unmounted during the scan")
-        try:
-            with os.scandir(self.root) as it:
-                next(it, None)
-        except OSError as exc:
-            raise RootUnavailable(f"The library folder {self.root} became unreadable: {exc.strerror}") from None
 
     def __iter__(self) -> Iterator[FileEntry]:
         return self._media(sort=True, after=self.after, report=True, entries=True)
@@ -168,21 +106,21 @@ class Walker:
                 reader = self._read_ahead(after, entries, position="")
             root_entries = self._list("", sort, report, reader)
             if root_entries is None:
-                self.check_root()
+                self.library_root.check()
                 raise RootUnavailable(f"The library folder {self.root} cannot be read")
             self.root_was_empty = not root_entries
             scope = self.scope
             # The current folder and its ancestors: (relative prefix, children left, (dev, ino),
             # listing, whether it lies in the scope).
-            stack = [("", iter(root_entries), self._root_id, root_entries, not scope)]
-            on_path = {self._root_id}
+            stack = [("", iter(root_entries), self.library_root.id, root_entries, not scope)]
+            on_path = {self.library_root.id}
             while stack:
                 prefix, children, folder_id, _, in_scope = stack[-1]
                 for entry, media in children:
                     rel = prefix + entry.name
                     if media is not None and media is not UNTYPED:
                         if (not after or rel > after) and (in_scope or scope.holds(rel)):
-                            yield self._file_entry(entry, rel, *media) if entries else media[1]
+                            yield file_entry(self.library_root, entry, rel, *media) if entries else media[1]
                         continue
                     folder = media
                     sub = rel + "/"
@@ -196,7 +134,7 @@ class Walker:
                     except OSError as exc:  # vanished since the listing, or cannot be entered
                         self._unreadable(sub, exc, report)
                         continue
-                    if folder is UNTYPED and (not stat.S_ISDIR(st.st_mode) or not self._inside_root(entry.path)):
+                    if folder is UNTYPED and (not stat.S_ISDIR(st.st_mode) or not self.library_root.holds(entry.path)):
                         continue  # not a folder after all, or a link out of the root
                     sub_id = (st.st_dev, st.st_ino)
                     if sub_id in on_path:
@@ -231,15 +169,8 @@ class Walker:
 
     def _read_ahead(self, after: str, entries: bool, *, position: str) -> ReadAhead:
         return ReadAhead(root=self.root, threads=self.threads, ahead=self.ahead, position=position,
-                         list_folder=partial(list_folder, sort=True, inside_root=self._inside_root),
-                         skip=partial(self._skips, after), stat_files=entries)
-
-    def _skips(self, after: str, folder: str) -> bool:
-        """Whether the walk will not enter the folder ('a/b/'): the read-ahead leaves it alone."""
-        if _before(after, folder):
-            return True
-        scope = self.scope
-        return bool(scope) and not scope.leads_to(folder) and not scope.holds(folder[:-1])
+                         list_folder=partial(list_folder, sort=True, inside_root=self.library_root.holds),
+                         skip=partial(_skips, self.scope, after), stat_files=entries)
 
     def _list(self, prefix: str, sort: bool, report: bool, reader: ReadAhead | None) -> Listing | None:
         """The folder's listing (scanner/core/listing.py); None if it cannot be listed."""
@@ -247,51 +178,17 @@ class Walker:
             if reader is not None:
                 return reader.take(prefix)
             return list_folder(os.path.join(self.root, prefix) if prefix else self.root, sort=sort,
-                               inside_root=self._inside_root)
+                               inside_root=self.library_root.holds)
         except OSError as exc:
             if not prefix and isinstance(exc, FileNotFoundError):
-                self.check_root()
+                self.library_root.check()
                 return []
             self._unreadable(prefix, exc, report)
             return None
 
-    def _file_entry(self, entry: os.DirEntry, rel: str, kind: str, extension: str) -> FileEntry:
-        """The entry of a media file with its stat, or with the reason it cannot be catalogued."""
-        problem = why_uncatalogable(rel)
-        item = FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
-        if not problem:
-            try:
-                st = entry.stat()
-                item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
-                if st.st_ino < INT64 and st.st_dev < INT64:  # 64-bit unsigned on some file systems
-                    item.inode, item.device = st.st_ino, st.st_dev
-                if not (-INT64 < st.st_mtime_ns < INT64 and st.st_size < INT64):
-                    item.error = "its modification time or size is out of range"
-                if not stat.S_ISREG(st.st_mode):
-                    item.error = "not a regular file"  # a folder named like a film, seen through an unknown type
-            except OSError as exc:
-                self.check_root()
-                gone = isinstance(exc, FileNotFoundError) and not self._still_listed(rel)
-                item.error = VANISHED if gone else f"cannot be read: {exc.strerror}"
-        return item
-
     def _unreadable(self, prefix: str, error: OSError, report: bool) -> None:
         """A folder that could not be entered or listed: reported, unless it is gone (not listed
         any more by its parent), in which case its files are missing like any vanished file."""
-        self.check_root()
-        if report and not (isinstance(error, FileNotFoundError) and not self._still_listed(prefix)):
+        self.library_root.check()
+        if report and not (isinstance(error, FileNotFoundError) and not self.library_root.still_listed(prefix)):
             self.on_dir_error(prefix, error)
-
-    def _still_listed(self, rel: str) -> bool:
-        """Whether the folder holding `rel` still lists it. An error is never evidence of absence:
-        only a listing that succeeded and lacks the name is."""
-        parent, _, name = rel.rstrip("/").rpartition("/")
-        try:
-            with os.scandir(os.path.join(self.root, parent) if parent else self.root) as it:
-                return any(entry.name == name for entry in it)
-        except OSError:
-            return True
-
-    def _inside_root(self, path: str) -> bool:
-        target = os.path.realpath(path)
-        return target == self.root or target.startswith(self.root + os.sep)

@@ -15,8 +15,8 @@ from typing import NamedTuple
 from django.db import connection, transaction
 
 from libraries.models import MediaFile
+from scanner.core.entries import FileEntry
 from scanner.core.scope import Scope
-from scanner.core.walk import FileEntry
 from scanner.engine.facts import FACT_FIELDS, META_FIELDS, NO_FACTS
 
 # An inserted row: these values, in this order (insert_row builds them).

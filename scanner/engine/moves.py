@@ -29,7 +29,7 @@ from django.db import connection
 from django.db.models.functions import Now
 
 from libraries.models import MediaFile
-from scanner.core.walk import FileEntry
+from scanner.core.entries import FileEntry
 from scanner.engine import dbtime
 
 PAGE_ROWS = 400  # gone rows per page, each one lookup of the other side (two variables a row: SQLite caps them)

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scanner.core.batching import Run
+from scanner.core.entries import VANISHED, FileEntry
 from scanner.core.readers import SHARE_READ_THREADS, PendingReads, start_readers
 from scanner.core.readers.dispatch import EMPTY_FILE, READ_EXTENSIONS
 from scanner.core.scope import Scope
-from scanner.core.walk import VANISHED, FileEntry
 from scanner.engine import catalogue, dbtime, facts, moves
 from scanner.engine.catalogue import StoredFile
 from scanner.engine.facts import NO_FACTS

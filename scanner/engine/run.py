@@ -28,8 +28,9 @@ from scanner.conf import ScannerConfig
 from scanner.core.batching import Batcher, Stopped
 from scanner.core.progress import COUNTERS, Progress
 from scanner.core.readers import READ_EXTENSIONS
+from scanner.core.root import RootUnavailable
 from scanner.core.scope import Scope, describe_scope
-from scanner.core.walk import RootUnavailable, Walker
+from scanner.core.walk import Walker
 from scanner.engine import catalogue, moves
 from scanner.engine.commit import Committer, LeaseLost, LostDurability, check_durable
 from scanner.engine.discover import discover
@@ -161,8 +162,8 @@ class ScanEngine:
             self.retry(catalogue.refresh_statistics)
 
     def _check_root_before_finishing(self, walker: Walker) -> None:
-        walker.check_root()
-        if walker.root_was_empty and selectors.catalogued_elsewhere(self.lease.library_id, walker.root_device):
+        walker.library_root.check()
+        if walker.root_was_empty and selectors.catalogued_elsewhere(self.lease.library_id, walker.library_root.device):
             # An unmounted share leaves its empty mount point behind: on another device than its files.
             raise RootUnavailable(
                 f"The library folder {self.root} is empty but files are catalogued; is the drive mounted?"

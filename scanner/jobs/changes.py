@@ -19,8 +19,9 @@ from django.db import transaction
 
 from libraries.models import Library
 from libraries.paths import is_within
+from scanner.core.entries import why_uncatalogable
+from scanner.core.root import LibraryRoot, RootUnavailable
 from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
-from scanner.core.walk import RootUnavailable, Walker, why_uncatalogable
 from scanner.jobs import lifecycle, pending, selectors
 from scanner.jobs.events import log_decision
 from scanner.models import PendingChange, ScanJob
@@ -118,15 +119,15 @@ def root_problem(library_id: int, root: str) -> str:
     if settings.MEDIA_ROOTS and not any(is_within(root, media) for media in settings.MEDIA_ROOTS):
         return f"The library folder {root} is outside MEDIA_ROOTS"
     try:
-        walker = Walker(root)
-        walker.check_root()
+        library_root = LibraryRoot(root)
+        library_root.check()
         with os.scandir(root) as entries:
             empty = next(entries, None) is None
     except RootUnavailable as exc:
         return str(exc)
     except OSError as exc:
         return f"The library folder {root} cannot be read: {exc.strerror}"
-    if empty and selectors.catalogued_elsewhere(library_id, walker.root_device):
+    if empty and selectors.catalogued_elsewhere(library_id, library_root.device):
         return f"The library folder {root} is empty but files are catalogued; is the drive mounted?"
     return ""
 

@@ -18,9 +18,9 @@ import time
 from watchdog.events import EventsLostEvent, FileSystemEvent, FileSystemEventHandler
 
 from libraries.paths import is_within
+from scanner.core.entries import why_uncatalogable
 from scanner.core.extensions import KIND_BY_EXTENSION
 from scanner.core.listing import SYSTEM_FOLDERS
-from scanner.core.walk import why_uncatalogable
 
 MAX_WAIT = 30.0  # seconds after a library's first unwritten change: written even if changes go on
 

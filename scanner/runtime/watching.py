@@ -41,8 +41,8 @@ from watchdog.observers.api import ObservedWatch
 
 from libraries.models import Library
 from libraries.paths import is_within
+from scanner.core.entries import why_uncatalogable
 from scanner.core.scope import collapse, relative
-from scanner.core.walk import why_uncatalogable
 from scanner.jobs import changes, pending, selectors
 from scanner.jobs.events import log_decision, record_event
 from scanner.models import LibraryWatch, PendingChange, ScanJob, Worker
