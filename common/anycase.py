@@ -16,7 +16,7 @@ import unicodedata
 
 from django.db.backends.signals import connection_created
 from django.db.models import CharField, TextField
-from django.db.models.lookups import IContains, IExact
+from django.db.models.lookups import IContains, IExact, Lookup
 
 FOLD = "mediaserver_fold"  # the SQL function each SQLite connection gets
 
@@ -34,7 +34,7 @@ def _folded_in_postgresql(sql: str) -> str:
     return f'lower(normalize(({sql})::text, NFKC) COLLATE "und-x-icu")'
 
 
-class _Folded:
+class _Folded(Lookup):
     """With a plain string to match: `compare` applied to the folded column and value."""
 
     compare = ""
