@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-BIND ?= 127.0.0.1:8000
+BIND ?= $(or $(GUNICORN_BIND),127.0.0.1:8000)
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test lint setup browser fuse fail2ban ffmpeg bench clean

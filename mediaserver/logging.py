@@ -49,6 +49,22 @@ class OneLineWarning(logging.Filter):
         return True
 
 
+_SKIPPED = 'Execution of job "%s" skipped: maximum number of running instances'
+
+
+class DutyStillRunning(logging.Filter):
+    """APScheduler's "skipped: maximum number of running instances": a duty still running when
+    its next run falls due (the watcher's quarter-second tick during a catch-up, a slow claim).
+    One run at a time, late runs coalesced, is the design (scanner/runtime/duties.py), nothing a
+    person should act on: DEBUG, not WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(_SKIPPED):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
 def _render(value: object) -> str:
     text = str(value)
     return text if text and all(c in _PLAIN for c in text) else ascii(text)

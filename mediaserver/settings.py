@@ -172,7 +172,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",  # assets served locally by whitenoise: no CDN
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/static/favicon.svg",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
@@ -201,8 +201,9 @@ CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
 }}
 # No page needs the browser's sensors, camera, microphone, location or payments.
 PERMISSIONS_POLICY: dict[str, list[str]] = {
-    feature: [] for feature in ("accelerometer", "ambient-light-sensor", "camera", "display-capture", "geolocation",
-                                "gyroscope", "magnetometer", "microphone", "midi", "payment", "usb", "browsing-topics")
+    # Only features Chromium knows: an unknown one is a console warning on every page.
+    feature: [] for feature in ("accelerometer", "camera", "display-capture", "geolocation", "gyroscope",
+                                "magnetometer", "microphone", "midi", "payment", "usb", "browsing-topics")
 }
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
@@ -222,7 +223,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"keyvalue": {"()": "mediaserver.logging.KeyValueFormatter"}},
-    "filters": {"one_line_warning": {"()": "mediaserver.logging.OneLineWarning"}},
+    "filters": {"one_line_warning": {"()": "mediaserver.logging.OneLineWarning"},
+                "duty_still_running": {"()": "mediaserver.logging.DutyStillRunning"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "keyvalue"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -230,6 +232,7 @@ LOGGING = {
         "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
         "django.security.RequestDataTooBig": {"filters": ["one_line_warning"]},
         "apscheduler": {"level": "WARNING"},
+        "apscheduler.scheduler": {"filters": ["duty_still_running"]},
         "axes": {"level": "ERROR"},  # mediaserver.auth writes the one line per failure
     },
 }

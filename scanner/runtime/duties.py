@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from django.apps import apps
 from django.db import DatabaseError
 from django_apscheduler.util import close_old_connections
 
@@ -33,6 +34,9 @@ def duty(func):
     @functools.wraps(func)
     @close_old_connections
     def run(self: ScanRuntime) -> None:
+        # A server's runtime starts from AppConfig.ready: its duties query nothing until Django
+        # has finished setting up (a query before would be Django's start-up RuntimeWarning).
+        apps.ready_event.wait()
         if self._stopping:
             return
         try:
