@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 
+from libraries import folders
 from libraries.filters import MediaFileFilter
 from libraries.models import Library, MediaFile
 from libraries.selectors import mark_albums_with_discs
@@ -54,3 +55,15 @@ def library_detail(request, pk: int):
 def job_detail(request, pk: int):
     job = get_object_or_404(ScanJob.objects.select_related("library"), pk=pk)
     return render(request, "job.html", {"job": job, "events": job.events.order_by("created_at", "id")})
+
+
+@login_required
+def library_browse(request, pk: int):
+    library = get_object_or_404(Library, pk=pk)
+    folder = folders.normalise(request.GET.get("folder", ""))
+    parts = folder.split("/") if folder else []
+    crumbs = [(name, "/".join(parts[:i + 1])) for i, name in enumerate(parts)]
+    return render(request, "browse.html", {
+        "library": library, "folder": folder, "crumbs": crumbs, "contents": folders.contents(library.pk, folder),
+        "files_shown": folders.FILES_SHOWN,
+    })

@@ -63,6 +63,7 @@ admin.site.login_form = GuardedAdminAuthenticationForm
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("libraries/<int:pk>/", pages.library_detail, name="library"),
+    path("libraries/<int:pk>/browse/", pages.library_browse, name="library-browse"),
     path("jobs/<int:pk>/", pages.job_detail, name="job"),
     path("accounts/", include(accounts)),
     # The admin's own form would check the current password unguarded: use the guarded one.

@@ -5,9 +5,11 @@ Screenshots are saved under test-artifacts/.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 
+from scanner.jobs import services
 from scanner.models import ScanJob
 from tests.helpers import make_operator, many_files
 from tests.procs import ROOT, Gunicorn, manage, server_env, wait_until
@@ -216,3 +218,25 @@ def test_no_page_breaks_the_content_security_policy_or_warns_in_the_console(brow
     bar = browser.find_element(By.CSS_SELECTOR, ".bar")
     fill = bar.find_element(By.CSS_SELECTOR, ".fill")
     assert abs(fill.size["width"] / bar.size["width"] - 0.4) < 0.02
+
+
+def test_scan_a_folder_from_the_folder_view(browser, server, make_library):
+    make_operator("owner", password="a-long-pass-123")
+    library = make_library(name="Music")
+    many_files(Path(library.path) / "Artist", 30)
+    many_files(Path(library.path) / "Other", 5)
+    first = services.scan_start(library_id=library.pk).job  # the server scans it
+    wait_until(lambda: ScanJob.objects.get(pk=first.pk).status == "completed", timeout=30, what="the first scan")
+    log_in(browser, server, "owner")
+    wait_until(lambda: browser.find_elements(By.ID, "add-library"), timeout=10, what="the dashboard")
+    browser.get(server.url + f"/libraries/{library.pk}/browse/")
+    row = wait_until(lambda: [r for r in browser.find_elements(By.CSS_SELECTOR, "table.folders tbody tr")
+                              if r.text.startswith("Artist/")], timeout=10, what="the folder list")[0]
+    row.find_element(By.CSS_SELECTOR, "[data-scan-folder]").click()
+    message = wait_until(lambda: browser.find_element(By.CSS_SELECTOR, '[data-field="browse-message"]').text,
+                         timeout=10, what="the page to say the scan was queued")
+    job = ScanJob.objects.filter(library=library).latest("pk")
+    assert message == f"Scan #{job.pk} queued for Artist" and job.scope == ["Artist"]
+    wait_until(lambda: ScanJob.objects.get(pk=job.pk).status == "completed", timeout=30, what="the folder's scan")
+    job.refresh_from_db()
+    assert job.files_processed == 30, "only the folder was scanned"
