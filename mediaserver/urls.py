@@ -15,7 +15,8 @@ from scanner.hooks import (
     EmbyAdminNotificationView,
     EmbyItemsView,
     EmbyMediaUpdatedView,
-    EmbySystemConfigurationView,
+    EmbySystemView,
+    EmbyVirtualFoldersView,
 )
 from scanner.views import ChangesView, HealthView, MetricsView, ScanJobViewSet, ScannerControlViewSet
 
@@ -45,7 +46,8 @@ scanner_control = [
 EMBY = r"^(?:(?:mediabrowser|emby)/)?"
 emby = [
     re_path(rf"{EMBY}Library/Media/Updated/?$", EmbyMediaUpdatedView.as_view(), name="emby-media-updated"),
-    re_path(rf"{EMBY}System/Configuration/?$", EmbySystemConfigurationView.as_view(), name="emby-configuration"),
+    re_path(rf"{EMBY}System/(?:Configuration|Info)/?$", EmbySystemView.as_view(), name="emby-system"),
+    re_path(rf"{EMBY}Library/VirtualFolders/?$", EmbyVirtualFoldersView.as_view(), name="emby-libraries"),
     re_path(rf"{EMBY}Items/?$", EmbyItemsView.as_view(), name="emby-items"),
     re_path(rf"{EMBY}Notifications/Admin/?$", EmbyAdminNotificationView.as_view(), name="emby-notification"),
 ]

@@ -7,7 +7,8 @@ scanner/jobs/arr.py, which turns each body into changed paths noted like POST /a
   and Radarr: any 200 passes, a 401 says the API key is wrong); POST Notifications/Admin
   (Lidarr's Test button, and "Send Notifications": accepted, nothing shown or stored); GET Items
   (Sonarr and Radarr ask which paths the server knows a series or movie by before each notice,
-  and send nothing if this fails: no items, so they send their own path).
+  and send nothing if this fails: no items, so they send their own path). autoscan's Jellyfin
+  target (targets/jellyfin/api.go) also reads GET System/Info and GET Library/VirtualFolders.
 - POST /api/hooks/arr: the "Webhook" connection of Sonarr, Radarr, Lidarr and Readarr.
 """
 
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from libraries.models import Library
 from mediaserver.api_policy import CanNotifyChanges
 from mediaserver.hook_auth import BasicTokenAuthentication, MediaBrowserTokenAuthentication
 from mediaserver.login_guard import ThrottledTokenAuthentication
@@ -58,12 +60,24 @@ class EmbyMediaUpdatedView(_Emby):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EmbySystemConfigurationView(_Emby):
-    """What the Test button of Sonarr's and Radarr's Emby / Jellyfin connection reads."""
+class EmbySystemView(_Emby):
+    """System/Configuration, which the Test button of Sonarr's and Radarr's connection reads, and
+    System/Info, which autoscan's Jellyfin target polls: only their status matters to them."""
 
     @extend_schema(tags=EMBY_TAG, responses={200: OpenApiResponse(description="{}"), 401: UNAUTHORIZED})
     def get(self, request):
         return Response({})
+
+
+class EmbyVirtualFoldersView(_Emby):
+    """The libraries, which autoscan's Jellyfin target reads at start: it then sends only the
+    folders inside one of them (after its own rewrite rules, so these are this server's paths)."""
+
+    @extend_schema(tags=EMBY_TAG, responses={200: OpenApiResponse(description='[{"Name": ..., "Locations": [...]}]'),
+                                             401: UNAUTHORIZED})
+    def get(self, request):
+        return Response([{"Name": name, "Locations": [path]}
+                         for name, path in Library.objects.order_by("name", "pk").values_list("name", "path")])
 
 
 class EmbyItemsView(_Emby):

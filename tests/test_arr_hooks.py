@@ -245,6 +245,22 @@ def test_the_jellyfin_notice_with_each_header_form(server, token, libraries):
     assert status == 400 and "Updates" in body["detail"], body
 
 
+def test_autoscan_reads_the_libraries_then_notifies_folders_inside_them(server, token, libraries):
+    """What autoscan's Jellyfin target (Cloudbox/autoscan targets/jellyfin/api.go) calls, in order."""
+    emby = {"X-Emby-Token": token, "Accept": "application/json"}
+    assert call(server, "GET", "/System/Info", **emby)[:2] == (200, {})
+    status, body, _ = call(server, "GET", "/Library/VirtualFolders", **emby)
+    assert status == 200 and body == [{"Name": name, "Locations": [libraries[name].path]}
+                                      for name in ("films", "music", "tv")], body
+    tv = libraries["tv"]
+    write(Path(tv.path) / "Show/Season 01/episode.mkv")
+    status, _, _ = call(server, "POST", "/Library/Media/Updated", {"Updates": [
+        {"path": f"{tv.path}/Show/Season 01", "updateType": "Created"}]}, **emby)  # its JSON names are lowercase
+    assert status == 204
+    caught_up(tv)
+    assert present_paths(tv) == {"Show/Season 01/episode.mkv"}
+
+
 def test_wrong_missing_and_disabled_credentials_are_refused_and_counted(server, token, libraries, django_user_model):
     disabled = make_operator("retired")
     disabled_token = Token.objects.create(user=disabled).key
