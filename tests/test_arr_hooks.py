@@ -243,6 +243,11 @@ def test_the_jellyfin_notice_with_each_header_form(server, token, libraries):
     assert status == 204, body
     status, body, _ = call(server, "POST", "/Library/Media/Updated", {"Paths": []}, **{"X-Emby-Token": token})
     assert status == 400 and "Updates" in body["detail"], body
+    # What Lidarr's connection sends (the word "music" for each media folder): answered, and logged as ignored.
+    status, body, _ = call(server, "POST", "/mediabrowser/Library/Media/Updated",
+                           {"Updates": [{"Path": "music", "UpdateType": "Created"}]}, **{"X-MediaBrowser-Token": token})
+    assert status == 204
+    assert "the first music: not an absolute path" in server.log()
 
 
 def test_autoscan_reads_the_libraries_then_notifies_folders_inside_them(server, token, libraries):

@@ -15,6 +15,7 @@ when its files were deleted with it. Events that change no file are answered and
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from scanner.jobs import changes
@@ -67,7 +68,13 @@ def emby_receive(body: object) -> changes.Noted:
         if not isinstance(path, str):
             raise NotANotice('Each of "Updates" must be an object with a "Path" string.')
         paths.append(path)
-    return changes.note_changes(_bounded(paths))
+    noted = changes.note_changes(_bounded(paths))
+    if noted.ignored:  # the 204 has no body to say so: the log does (Lidarr's "music", a Windows path)
+        first = noted.ignored[0]
+        log_decision(f"Jellyfin notice: {len(noted.queued)} changed paths noted, {len(noted.ignored)} ignored, "
+                     f"the first {first['path']}: {first['reason']}", action="emby_notice_ignored",
+                     level=logging.WARNING)
+    return noted
 
 
 def webhook_receive(body: object) -> Received:
