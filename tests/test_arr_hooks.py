@@ -231,6 +231,7 @@ def test_the_jellyfin_notice_with_each_header_form(server, token, libraries):
         expected.add(f"Show {n}/episode.mkv")
     caught_up(tv)
     assert present_paths(tv) == expected
+    assert token not in server.log() and "api_key=[redacted]" in server.log()  # the access log keeps no token
 
     # What the Test button, and the update, of Sonarr's and Radarr's connection call first; Lidarr's Test.
     status, body, _ = call(server, "GET", "/System/Configuration", **{"X-MediaBrowser-Token": token})

@@ -119,11 +119,21 @@ def _paths(event: str, body: dict) -> list[str]:
         for name in RENAMED_LISTS:
             for item in _list(body, name):
                 found += [_path(item, name, "previousPath"), _path(item, name, "path")]
+        if not any(name in body for name in RENAMED_LISTS):
+            # Sonarr before 3.0.5 and Radarr before 2021 named only the series or the movie.
+            found += _owner_folder(body)
     else:
         owner, key = FOLDER_EVENTS[event]
         if (item := _object(body, owner)) is not None:
             found.append(_path(item, owner, key))
     return list(dict.fromkeys(found))  # once each, in order
+
+
+def _owner_folder(body: dict) -> list[str]:
+    for owner, key in (("series", "path"), ("movie", "folderPath"), ("artist", "path"), ("author", "path")):
+        if (item := _object(body, owner)) is not None:
+            return [_path(item, owner, key)]
+    return []
 
 
 def _object(body: dict, name: str) -> dict | None:
