@@ -62,6 +62,16 @@ def test_notified_container_paths_land_in_their_library_and_one_mapped_nowhere_i
                      f"SCANNER_PATH_MAP=/movies/hd={films.path} would map it"]  # once a minute: not twice
 
 
+@pytest.mark.django_db
+def test_a_path_mapped_to_no_library_is_told_the_pair_for_the_path_as_sent(make_library, staff_client, settings,
+                                                                           tmp_path):
+    tv = make_library(path=tmp_path / "srv/media/tv")
+    settings.SCANNER = config(path_map=parse_path_map("/tv=/srv/tv"))  # a wrong target
+    response = staff_client.post("/api/scanner/changes", {"paths": ["/tv/Show/x.mkv"]}, format="json")
+    assert response.json()["ignored"] == [{"path": "/tv/Show/x.mkv", "reason": "inside no library (mapped to "
+                                           f"/srv/tv/Show/x.mkv); SCANNER_PATH_MAP=/tv={tv.path} would map it"}]
+
+
 def test_a_guess_takes_a_library_named_like_a_folder_of_the_path(tmp_path):
     assert pathmap.guess_mapping("/data/media/tv/Show/x.mkv", ["/srv/films", "/srv/media/tv"]) == \
         "/data/media/tv=/srv/media/tv"

@@ -51,7 +51,8 @@ def note_changes(paths: list[str]) -> Noted:
         mapped = pathmap.map_path(raw, path_map)
         library_id, rel, reason = _locate(mapped, libraries)
         if reason == INSIDE_NO_LIBRARY:
-            guess = pathmap.guess_mapping(mapped, [root for _, root in libraries]) if guesses > 0 else ""
+            # Guessed from the path as sent: a SCANNER_PATH_MAP pair applies to that, not to its mapping.
+            guess = pathmap.guess_mapping(raw, [root for _, root in libraries]) if guesses > 0 else ""
             guesses -= 1
             reason = pathmap.unmapped_reason(raw, mapped, guess)
             pathmap.report_unmapped(raw, mapped, guess)

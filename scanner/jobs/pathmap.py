@@ -46,7 +46,7 @@ def guess_mapping(path: str, roots: list[str]) -> str:
     from names: a library folder named like a folder of the path (/tv/Show/x.mkv and the library
     /srv/media/tv give /tv=/srv/media/tv), else one holding the entry that follows a prefix of the
     path (/data/Show/x.mkv and a library holding Show give /data=that library); '' if none fits."""
-    parts = [part for part in path.split("/") if part]
+    parts = [part for part in path.split("/") if part not in ("", ".", "..")]
     for index, part in enumerate(parts[:-1]):  # the file's own name is not a folder to map
         for root in roots:
             if os.path.basename(root) == part:
