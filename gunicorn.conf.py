@@ -16,6 +16,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no access log
+logger_class = "mediaserver.access_log.RedactingLogger"  # no ?api_key= token in it
 wsgi_app = "mediaserver.wsgi:application"
 # X-Forwarded-Proto (https or not) is believed only from our reverse proxies: the same
 # DJANGO_TRUSTED_PROXY_ADDRESSES that mediaserver/client_address.py believes X-Forwarded-For from.

@@ -49,3 +49,15 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+
+class CanNotifyChanges(permissions.BasePermission):
+    """Notices of changed paths (scanner/hooks.py), and the reads a notifying tool's connection
+    test makes first: staff holding "Can change scan job" whatever the method, so that test
+    passes only with a token that may then notify."""
+
+    message = "Only staff users with the permission to change scan jobs may notify changes."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff and user.has_perm(SCAN_CONTROL))

@@ -16,6 +16,7 @@ the same counts, lockout and log line:
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.signals import user_locked_out
@@ -72,12 +73,23 @@ class ThrottledTokenAuthentication(TokenAuthentication):
             return None
         try:
             return super().authenticate(request)  # a valid token, locked out or not
-        except AuthenticationFailed:
-            if is_locked_out(request._request, TOKEN_USER):
-                raise Throttled(wait=settings.AXES_COOLOFF_TIME.total_seconds(),
-                                detail="Too many requests with a wrong API token from your address.") from None
-            count_failure(request._request, TOKEN_USER)
-            raise
+        except AuthenticationFailed as failure:
+            self.refuse(request, failure)
+
+    def authenticate_key(self, request, key: str):
+        """(user, token) for a key sent some other way (tools that cannot send `Authorization:
+        Token`: mediaserver/hook_auth.py), refused and counted as a wrong token here is."""
+        try:
+            return self.authenticate_credentials(key)
+        except AuthenticationFailed as failure:
+            self.refuse(request, failure)
+
+    def refuse(self, request, failure: AuthenticationFailed) -> NoReturn:
+        if is_locked_out(request._request, TOKEN_USER):
+            raise Throttled(wait=settings.AXES_COOLOFF_TIME.total_seconds(),
+                            detail="Too many requests with a wrong API token from your address.") from None
+        count_failure(request._request, TOKEN_USER)
+        raise failure
 
 
 class GuardedAuthenticationForm(AuthenticationForm):

@@ -10,6 +10,14 @@ from rest_framework.routers import SimpleRouter
 from libraries.views import LibraryViewSet
 from mediaserver import pages
 from mediaserver.login_guard import GuardedAdminAuthenticationForm, GuardedAuthenticationForm, GuardedPasswordChangeView
+from scanner.hooks import (
+    ArrWebhookView,
+    EmbyAdminNotificationView,
+    EmbyItemsView,
+    EmbyMediaUpdatedView,
+    EmbySystemView,
+    EmbyVirtualFoldersView,
+)
 from scanner.views import ChangesView, HealthView, MetricsView, ScanJobViewSet, ScannerControlViewSet
 
 
@@ -30,6 +38,19 @@ scanner_control = [
     re_path(rf"^scanner/{name}/{LIBRARY_ID}", ScannerControlViewSet.as_view({method: name}), name=f"scanner-{name}")
     for name, method in [("start", "post"), ("pause", "post"), ("resume", "post"), ("cancel", "post"),
                          ("status", "get")]
+]
+
+
+# The Jellyfin/Emby API, as much as notifying tools call (scanner/hooks.py), at the root and
+# under the legacy /mediabrowser/ and /emby/ prefixes (Lidarr always uses /mediabrowser/).
+EMBY = r"^(?:(?:mediabrowser|emby)/)?"
+emby = [
+    re_path(rf"{EMBY}Library/Media/Updated/?$", EmbyMediaUpdatedView.as_view(), name="emby-media-updated"),
+    re_path(rf"{EMBY}System/Configuration/?$", EmbySystemView.as_view(), name="emby-configuration"),
+    re_path(rf"{EMBY}System/Info/?$", EmbySystemView.as_view(), name="emby-info"),
+    re_path(rf"{EMBY}Library/VirtualFolders/?$", EmbyVirtualFoldersView.as_view(), name="emby-libraries"),
+    re_path(rf"{EMBY}Items/?$", EmbyItemsView.as_view(), name="emby-items"),
+    re_path(rf"{EMBY}Notifications/Admin/?$", EmbyAdminNotificationView.as_view(), name="emby-notification"),
 ]
 
 
@@ -71,6 +92,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(scanner_control + router.urls)),
     re_path(r"^api/scanner/changes/?$", ChangesView.as_view(), name="scanner-changes"),
+    re_path(r"^api/hooks/arr/?$", ArrWebhookView.as_view(), name="hooks-arr"),
+    *emby,
     re_path(r"^api/health/?$", HealthView.as_view(), name="health"),
     re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -20,6 +20,25 @@ def _default_metadata_workers() -> int:
 
 
 MIN_WATCH_DELAY = 1.0  # seconds (see SCANNER_WATCH_DELAY below)
+PathMap = tuple[tuple[str, str], ...]  # (from prefix, to prefix), longest prefix first
+
+
+def parse_path_map(raw: str | None, *, name: str = "SCANNER_PATH_MAP") -> PathMap:
+    """`from=to;from=to` -> pairs of absolute prefixes without trailing slashes, longest `from`
+    first, so /data/tv wins over /data for a path under both."""
+    pairs = []
+    for item in (raw or "").split(";"):
+        if not item.strip():
+            continue
+        source, sep, target = item.partition("=")
+        source, target = source.strip(), target.strip()
+        if not sep or not source.startswith("/") or not target.startswith("/"):
+            raise ImproperlyConfigured(f"{name} must be ';'-separated from=to pairs of absolute paths "
+                                       f"(/tv=/srv/media/tv), got {item.strip()!r}")
+        pairs.append((os.path.normpath(source).rstrip("/") or "/", os.path.normpath(target).rstrip("/") or "/"))
+    if len({source for source, _ in pairs}) != len(pairs):
+        raise ImproperlyConfigured(f"{name} maps one prefix twice: {raw!r}")
+    return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class ScannerConfig:
     watch_delay: float = 2  # seconds of quiet in a library before its changes are scanned (at most 30 s after)
     changes_max_attempts: int = 5  # failed scans of the same changes in a row before they wait for a person
     move_window_days: float = 30  # days a missing file's row waits to be recognised as moved
+    path_map: PathMap = ()  # prefixes rewritten in notified paths: what the *arr sees -> what this server sees
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScannerConfig:
@@ -77,6 +97,7 @@ class ScannerConfig:
             watch_delay=env_float(environ, "SCANNER_WATCH_DELAY", d.watch_delay, minimum=MIN_WATCH_DELAY),
             changes_max_attempts=env_int(environ, "SCANNER_CHANGES_MAX_ATTEMPTS", d.changes_max_attempts, minimum=1),
             move_window_days=env_float(environ, "SCANNER_MOVE_WINDOW_DAYS", d.move_window_days),
+            path_map=parse_path_map(environ.get("SCANNER_PATH_MAP")),
         )
         if config.worker_timeout <= config.heartbeat_interval:
             raise ImproperlyConfigured(

@@ -90,3 +90,15 @@ class IgnoredChangeSerializer(serializers.Serializer):
 class ChangesAnswerSerializer(serializers.Serializer):
     queued = QueuedChangeSerializer(many=True)
     ignored = IgnoredChangeSerializer(many=True)
+
+
+class ArrIgnoredSerializer(serializers.Serializer):
+    path = serializers.CharField(required=False, help_text="A path inside no library, after SCANNER_PATH_MAP")
+    event = serializers.CharField(required=False, help_text="An event that changes no file")
+    reason = serializers.CharField()
+
+
+class ArrAnswerSerializer(serializers.Serializer):
+    event = serializers.CharField(help_text="The eventType received")
+    queued = QueuedChangeSerializer(many=True)
+    ignored = ArrIgnoredSerializer(many=True)

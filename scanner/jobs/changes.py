@@ -19,15 +19,17 @@ from django.db import transaction
 
 from libraries.models import Library
 from libraries.paths import is_within
+from scanner.conf import scanner_config
 from scanner.core.entries import why_uncatalogable
 from scanner.core.root import LibraryRoot, RootUnavailable
 from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
-from scanner.jobs import lifecycle, pending, selectors
+from scanner.jobs import lifecycle, pathmap, pending, selectors
 from scanner.jobs.events import log_decision
 from scanner.models import PendingChange, ScanJob
 
 MAX_PENDING_READ = 20 * MAX_PATHS  # pending rows of one library read at once; beyond, a whole scan
 PATH_MAX, NAME_MAX = 4096, 255  # bytes: Linux's limits of a path and of one name in it
+INSIDE_NO_LIBRARY = "inside no library"
 _unavailable: set[int] = set()  # libraries whose folder this process found missing (said once)
 
 
@@ -38,13 +40,22 @@ class Noted:
 
 
 def note_changes(paths: list[str]) -> Noted:
-    """Store each absolute path as a pending change of the library holding it (committed when
-    this returns), then queue the scans they call for."""
+    """Store each absolute path, after SCANNER_PATH_MAP, as a pending change of the library holding
+    it (committed when this returns), then queue the scans they call for."""
     libraries = list(Library.objects.values_list("pk", "path"))
+    path_map = scanner_config().path_map
     queued, ignored = [], []
     by_library: dict[int, list[str]] = {}
+    guesses = pathmap.GUESSES_PER_CALL
     for raw in paths:
-        library_id, rel, reason = _locate(raw, libraries)
+        mapped = pathmap.map_path(raw, path_map)
+        library_id, rel, reason = _locate(mapped, libraries)
+        if reason == INSIDE_NO_LIBRARY:
+            # Guessed from the path as sent: a SCANNER_PATH_MAP pair applies to that, not to its mapping.
+            guess = pathmap.guess_mapping(raw, [root for _, root in libraries]) if guesses > 0 else ""
+            guesses -= 1
+            reason = pathmap.unmapped_reason(raw, mapped, guess)
+            pathmap.report_unmapped(raw, mapped, guess)
         if library_id is None:
             ignored.append({"path": raw, "reason": reason})
             continue
@@ -156,7 +167,7 @@ def _locate(raw, libraries: list[tuple[int, str]]) -> tuple[int | None, str, str
     elif named is not None:
         return None, "", f"it leads through a link out of its library, to {real}, inside no library"
     else:
-        return None, "", "inside no library"
+        return None, "", INSIDE_NO_LIBRARY
     try:
         rel = relative(where, found[1])
     except ScopeError as exc:
