@@ -29,8 +29,19 @@ Listing = list[tuple[os.DirEntry, tuple[str, str] | None]]
 def list_folder(path: str, *, sort: bool, inside_root: Callable[[str], bool]) -> Listing:
     """The folder's sub-folders and media files, in walk order when `sort`; OSError if the
     folder cannot be listed."""
+    return classify(read_folder(path), sort=sort, inside_root=inside_root)
+
+
+def read_folder(path: str) -> list[os.DirEntry]:
+    """The folder's raw listing (readdir only: what a share always answers itself); OSError
+    if the folder cannot be listed."""
     with os.scandir(path) as it:
-        entries = list(it)
+        return list(it)
+
+
+def classify(entries: list[os.DirEntry], *, sort: bool, inside_root: Callable[[str], bool]) -> Listing:
+    """The listing of `list_folder` from the raw one. Where the listing gave no types (d_type),
+    this makes one stat per entry (cached by the entry): on a share, one round trip each."""
     keyed: list[tuple[str, os.DirEntry[str], tuple[str, str] | None]] = []
     kinds = KIND_BY_EXTENSION
     for entry in entries:  # the hot loop of every scan: classify inline, d_type checks only
