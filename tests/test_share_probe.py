@@ -106,3 +106,33 @@ def test_a_scan_of_a_local_disk_starts_no_read_ahead_thread(make_library, monkey
     assert present_paths(library) == set(paths)
     assert probe._slow_roots == {library.path: False}
     assert not [name for name in started if name.startswith("readahead-")], started
+
+
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "untyped"])
+def test_a_media_file_the_share_lists_but_cannot_look_up_is_failed_not_dropped(tmp_path, share, typed):
+    """Without types, is_file() of such a name says False rather than fail: the walk must still
+    yield it (failed, its row kept), as it does where the listing gives its type."""
+    build(tmp_path / "source", folders=1, subfolders=1)
+    mount = share(tmp_path / "source", no_dtype=not typed, enoent_getattr=[f"F0/S0/01.{STAT_ONLY}"])
+    for options in ({}, {"threads": 4, "slow_share": True}):
+        walker = Walker(str(mount.path), **options)
+        failed = {entry.path: entry.error for entry in walker if entry.error}
+        assert list(failed) == [f"F0/S0/01.{STAT_ONLY}"]
+        assert failed[f"F0/S0/01.{STAT_ONLY}"].startswith("cannot be read")
+        assert walker.count(should_stop=lambda: False) == 3
+
+
+def test_on_an_untyped_slow_share_the_count_takes_media_names_at_their_word(tmp_path, share):
+    """The count asks no type of a name with a media extension (a round trip each on such a
+    share); a folder so named is then counted as one file. The walk itself is exact."""
+    paths = build(tmp_path / "source", folders=2, subfolders=1)
+    for n in range(2):
+        (tmp_path / "source" / "Film.mkv" / f"part{n}.{STAT_ONLY}").parent.mkdir(exist_ok=True)
+        (tmp_path / "source" / "Film.mkv" / f"part{n}.{STAT_ONLY}").write_bytes(b"x")
+    mount = share(tmp_path / "source", no_dtype=True)
+    serial = Walker(str(mount.path))
+    assert serial.count(should_stop=lambda: False) == len(paths) + 2
+    walker = Walker(str(mount.path), threads=4, slow_share=True)
+    assert walker.count(should_stop=lambda: False) == len(paths) + 1
+    assert [entry.path for entry in walker] == [entry.path for entry in serial] == sorted(
+        [*paths, f"Film.mkv/part0.{STAT_ONLY}", f"Film.mkv/part1.{STAT_ONLY}"])

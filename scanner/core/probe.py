@@ -36,12 +36,12 @@ class ShareProbe:
         self.samples: list[float] = []  # seconds each listing took beyond what a local disk takes
         self.slow: bool | None = None  # None until decided
 
-    def list(self, path: str, *, sort: bool, inside_root: Callable[[str], bool]) -> Listing:
-        """The folder's listing (listing.list_folder), its readdir timed."""
+    def list(self, path: str, *, sort: bool, inside_root: Callable[[str], bool]) -> tuple[Listing, bool | None]:
+        """The folder's listing (listing.list_folder), its readdir timed, and `slow` after it."""
         started = time.perf_counter()
         raw = read_folder(path)
         self.samples.append(time.perf_counter() - started - len(raw) * LOCAL_ENTRY)
         if self.slow is None and len(self.samples) >= PROBE_FOLDERS:
             median = sorted(self.samples)[len(self.samples) // 2]
             self.slow = _slow_roots[self.root] = median > SLOW_LISTING
-        return classify(raw, sort=sort, inside_root=inside_root)
+        return classify(raw, sort=sort, inside_root=inside_root), self.slow

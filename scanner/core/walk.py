@@ -15,6 +15,11 @@ Errors are never absences: only a listing that succeeded shows what a folder hol
 that cannot be listed, entered or stat'ed, and an entry not named like a media file whose type
 cannot be told, go to `on_dir_error` and are skipped (the scan keeps their rows). Media files
 come as FileEntry (scanner/core/entries.py), with the reason when one cannot be catalogued.
+
+The count. On a slow share (read ahead) the discovery count takes a name with a media extension
+for a file without asking its type: a share whose listings give no types (d_type) would need a
+stat, so a round trip, for each, and the walk proper makes them again. It is an estimate where a
+folder or a link bears such a name; a scan ends on what the walk itself found.
 """
 
 from __future__ import annotations
@@ -76,7 +81,8 @@ class Walker:
               notice: frozenset[str] = frozenset(), on_notice: Callable[[], bool] = lambda: True) -> int | None:
         """How many media files the walk will see (all of them, not only after the
         checkpoint); None if `should_stop` said so. No stat of files: it is cheap. Serially
-        unsorted; with read-ahead sorted, as the read-ahead follows the walk's order.
+        unsorted; with read-ahead sorted, as the read-ahead follows the walk's order, and an
+        estimate (see the module's docstring).
         `on_notice` is called at files with an extension in `notice` until it returns True."""
         count = 0
         for extension in self._media(sort=bool(self.threads), after="", report=False, entries=False):
@@ -163,19 +169,18 @@ class Walker:
 
     def _read_ahead(self, after: str, entries: bool, *, position: str) -> ReadAhead:
         return ReadAhead(root=self.root, threads=self.threads, ahead=self.ahead, position=position,
-                         list_folder=partial(list_folder, sort=True, inside_root=self.library_root.holds),
+                         list_folder=partial(list_folder, sort=True, inside_root=self.library_root.holds,
+                                             by_name=not entries),
                          skip=partial(_skips, self.scope, after), stat_files=entries)
 
-    def _list(self, prefix: str, sort: bool, report: bool, reader: ReadAhead | None,
-              probing: bool) -> Listing | None:
+    def _list(self, prefix: str, sort: bool, report: bool, reader: ReadAhead | None, probing: bool) -> Listing | None:
         """The folder's listing (scanner/core/listing.py), timed when `probing`; None if it cannot be listed."""
         try:
             if reader is not None:
                 return reader.take(prefix)
             path = os.path.join(self.root, prefix) if prefix else self.root
             if probing:  # the first listings are timed: then `slow_share` is decided
-                listing = self._probe.list(path, sort=sort, inside_root=self.library_root.holds)
-                self.slow_share = self._probe.slow
+                listing, self.slow_share = self._probe.list(path, sort=sort, inside_root=self.library_root.holds)
                 return listing
             return list_folder(path, sort=sort, inside_root=self.library_root.holds)
         except OSError as exc:
