@@ -134,9 +134,13 @@ def test_read_ahead_walks_exactly_like_the_serial_walk(tmp_path, outside):
 
 
 @pytest.mark.parametrize("typed", [True, False], ids=["typed", "untyped"])
-def test_read_ahead_walks_a_faulty_share_exactly_like_the_serial_walk(tmp_path, outside, share, typed):
+def test_read_ahead_walks_a_faulty_share_exactly_like_the_serial_walk(tmp_path, outside, share, typed, monkeypatch):
     """Untyped: the share gives no types (d_type) in its listings, so every entry is stat'ed to
-    be classified (in the read-ahead's threads)."""
+    be classified (in the read-ahead's threads, several for a folder of more than 2 entries here)."""
+    from scanner.core import readahead
+
+    monkeypatch.setattr(readahead, "TYPE_AHEAD", 2)
+    monkeypatch.setattr(readahead, "STAT_CHUNK", 2)
     source = tmp_path / "source"
     source.mkdir()
     mount = share(source, no_dtype=not typed)
@@ -257,7 +261,7 @@ def test_the_walk_goes_through_a_big_folder_while_its_entries_are_still_being_st
             return False
 
     listing = [(Entry(n), ("audio", "mp3")) for n in range(400)]
-    reader = ReadAhead(root="/share", threads=4, ahead=10_000, list_folder=lambda path: listing,
+    reader = ReadAhead(root="/share", threads=4, ahead=10_000, list_folder=lambda path, **_: listing,
                        skip=lambda folder: False, stat_files=True)
     try:
         taken = []
@@ -268,3 +272,47 @@ def test_the_walk_goes_through_a_big_folder_while_its_entries_are_still_being_st
     finally:
         release.set()
         reader.close()
+
+
+def test_a_big_folder_without_types_is_typed_by_several_threads_each_entry_once():
+    """Where the listing gives no types, classifying an entry is a stat (a round trip): a big
+    folder's are shared out between the thread listing it and the free ones, never repeated."""
+    from scanner.core.listing import classify
+    from scanner.core.readahead import ReadAhead
+
+    typed_by: dict[str, list[str]] = collections.defaultdict(list)
+
+    class Untyped:  # an os.DirEntry of a listing without d_type: its first question costs a stat
+        def __init__(self, n):
+            self.name = self.path = f"{n:04}.mp3"
+            self._stat = None
+
+        def is_symlink(self):
+            if self._stat is None:
+                typed_by[self.name].append(threading.current_thread().name)
+                time.sleep(0.002)
+                self._stat = "file"
+            return False
+
+        def is_file(self):
+            self.is_symlink()
+            return True
+
+        def stat(self):
+            self.is_symlink()
+
+    def list_folder(path, on_read=None):
+        raw = [Untyped(n) for n in range(200)]
+        if on_read is not None:
+            on_read(raw)
+        return classify(raw, sort=True, inside_root=lambda path: True)
+
+    reader = ReadAhead(root="/share", threads=4, ahead=10_000, list_folder=list_folder,
+                       skip=lambda folder: False, stat_files=True)
+    try:
+        assert [entry.name for entry, _ in reader.take("")] == [f"{n:04}.mp3" for n in range(200)]
+    finally:
+        reader.close()
+    assert len(typed_by) == 200 and all(len(threads) == 1 for threads in typed_by.values())
+    helpers = {threads[0] for threads in typed_by.values()} - {threading.current_thread().name}
+    assert helpers and all(name.startswith("readahead-") for name in helpers)

@@ -26,10 +26,14 @@ UNTYPED = ("", "")  # an entry whose type could not be told: the walk looks at i
 Listing = list[tuple[os.DirEntry, tuple[str, str] | None]]
 
 
-def list_folder(path: str, *, sort: bool, inside_root: Callable[[str], bool], by_name: bool = False) -> Listing:
+def list_folder(path: str, *, sort: bool, inside_root: Callable[[str], bool], by_name: bool = False,
+                on_read: Callable[[list[os.DirEntry]], None] | None = None) -> Listing:
     """The folder's sub-folders and media files, in walk order when `sort`; OSError if the
-    folder cannot be listed."""
-    return classify(read_folder(path), sort=sort, inside_root=inside_root, by_name=by_name)
+    folder cannot be listed. `on_read` sees the raw listing before it is classified."""
+    raw = read_folder(path)
+    if on_read is not None:
+        on_read(raw)
+    return classify(raw, sort=sort, inside_root=inside_root, by_name=by_name)
 
 
 def read_folder(path: str) -> list[os.DirEntry]:
