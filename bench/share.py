@@ -1,6 +1,10 @@
 """The "slow share" figures of one database, printed as JSON: scans of a FUSE mount that adds a
 fixed latency to every metadata operation and open (tests/fusefs.py), each compared with a serial
-and a 16-thread parallel bare walk of the same mount, in the same run. Run by bench/run.py."""
+and a 16-thread parallel bare walk of the same mount, in the same run. The stat-only tree is
+measured twice: through a share whose listings give each entry's type (d_type), and through one
+whose listings give none (NFS with `nordirplus`, several FUSE file systems), where telling a
+folder from a file costs a stat per entry. Run by bench/run.py; BENCH_SHARE_TAGGED=0 leaves the
+tagged files out (a quick run)."""
 
 from __future__ import annotations
 
@@ -131,14 +135,17 @@ def tagged_figures(mount: Path, count: int, *, before: dict) -> dict:
 def main() -> None:
     call_command("migrate", verbosity=0)
     count, tagged = int(os.environ.get("BENCH_SHARE_FILES", "2000")), int(os.environ.get("BENCH_SHARE_TAGGED", "1000"))
-    stat_source, tag_source = trees.share_tree(count), trees.tagged_tree(tagged)
+    stat_source, tag_source = trees.share_tree(count), trees.tagged_tree(tagged) if tagged else None
     figures = {"latency_ms": LATENCY * 1000, "walk_threads": DEFAULTS.walk_threads,
                "metadata_workers": DEFAULTS.metadata_workers}
     with mounted(stat_source, trees.DATA / "mnt-stat", latency=LATENCY) as mount:
         figures["stat"] = stat_only_figures(mount.path, count)
-    with mounted(tag_source, trees.DATA / "mnt-tagged", latency=LATENCY) as mount:
-        figures["tagged"] = tagged_figures(mount.path, tagged, before={
-            "walk_threads": 0, "metadata_workers": max(1, os.cpu_count() or 1)})
+    with mounted(stat_source, trees.DATA / "mnt-stat-untyped", latency=LATENCY, no_dtype=True) as mount:
+        figures["stat_untyped"] = stat_only_figures(mount.path, count)
+    if tagged:
+        with mounted(tag_source, trees.DATA / "mnt-tagged", latency=LATENCY) as mount:
+            figures["tagged"] = tagged_figures(mount.path, tagged, before={
+                "walk_threads": 0, "metadata_workers": max(1, os.cpu_count() or 1)})
     print(json.dumps(figures))
 
 

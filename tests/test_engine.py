@@ -482,14 +482,14 @@ def test_tag_readers_start_while_a_first_scan_counts_a_slow_share_and_not_for_an
     an unchanged quick rescan reads no tags, so it starts no process at all."""
     import multiprocessing
 
-    from scanner.core import walk
+    from scanner.core import probe
     from scanner.core.readers import pool as extraction
     from scanner.engine.plan import Planner
 
     readers.shutdown_pool()
     library = make_library()
     build_tree(Path(library.path))
-    monkeypatch.setitem(walk._slow_roots, library.path, True)  # as if the walk had timed a share
+    monkeypatch.setitem(probe._slow_roots, library.path, True)  # as if the walk had timed a share
     readers_at_first_plan = []
     plan = Planner.plan
 

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scanner.core import probe
 from scanner.core import walk as walk_module
 from scanner.core.walk import Walker
 from tests.procs import wait_until
@@ -45,7 +46,6 @@ def trees(draw):
         "eio_readdir": st.lists(st.sampled_from(dirs), max_size=2) if dirs else st.just([]),
         "eio_getattr": st.lists(st.sampled_from(dirs + files), max_size=2) if dirs + files else st.just([]),
         "enoent_getattr": st.lists(st.sampled_from(files), max_size=2) if files else st.just([]),
-        "no_dtype": st.booleans(),  # a share that gives no types: every entry is stat'ed
     }))
     # Thread count, entries held ahead, and when read-ahead starts: from the first folder, or
     # after that many folders were walked serially (the walk measured a slow share).
@@ -86,17 +86,17 @@ def walk(root: Path, **options) -> tuple[list, list]:
 
 @contextlib.contextmanager
 def read_ahead_after(folders: int):
-    """Walks that find a slow share after `folders` folder stats (0: read ahead from the start)."""
+    """Walks that find a slow share after `folders` folder listings (0: read ahead from the start)."""
     if not folders:
         yield {"slow_share": True}
         return
-    saved = walk_module.PROBE_FOLDERS, walk_module.SLOW_STAT
-    walk_module.PROBE_FOLDERS, walk_module.SLOW_STAT = folders, -1.0
-    walk_module._slow_roots.clear()  # each walk probes afresh
+    saved = probe.PROBE_FOLDERS, probe.SLOW_LISTING
+    probe.PROBE_FOLDERS, probe.SLOW_LISTING = folders, -1.0
+    probe._slow_roots.clear()  # each walk probes afresh
     try:
         yield {}
     finally:
-        walk_module.PROBE_FOLDERS, walk_module.SLOW_STAT = saved
+        probe.PROBE_FOLDERS, probe.SLOW_LISTING = saved
 
 
 def check_same_as_serial(root: Path, walks, checkpoint: int) -> None:
@@ -133,10 +133,17 @@ def test_read_ahead_walks_exactly_like_the_serial_walk(tmp_path, outside):
     check()
 
 
-def test_read_ahead_walks_a_faulty_share_exactly_like_the_serial_walk(tmp_path, outside, share):
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "untyped"])
+def test_read_ahead_walks_a_faulty_share_exactly_like_the_serial_walk(tmp_path, outside, share, typed, monkeypatch):
+    """Untyped: the share gives no types (d_type) in its listings, so every entry is stat'ed to
+    be classified (in the read-ahead's threads, several for a folder of more than 2 entries here)."""
+    from scanner.core import readahead
+
+    monkeypatch.setattr(readahead, "TYPE_AHEAD", 2)
+    monkeypatch.setattr(readahead, "STAT_CHUNK", 2)
     source = tmp_path / "source"
     source.mkdir()
-    mount = share(source)
+    mount = share(source, no_dtype=not typed)
     counter = itertools.count()
 
     @SETTINGS
@@ -145,8 +152,7 @@ def test_read_ahead_walks_a_faulty_share_exactly_like_the_serial_walk(tmp_path, 
         dirs, files, links, faults, walks, checkpoint = tree
         name = f"t{next(counter)}"
         build(source / name, outside, dirs, files, links)
-        mount.set(no_dtype=faults["no_dtype"], **{key: [f"{name}/{rel}" for rel in rels]
-                                                  for key, rels in faults.items() if key != "no_dtype"})
+        mount.set(**{key: [f"{name}/{rel}" for rel in rels] for key, rels in faults.items()})
         check_same_as_serial(mount.path / name, walks, checkpoint)
 
     check()
@@ -169,7 +175,8 @@ def test_a_walk_stopped_mid_folder_and_resumed_yields_the_remainder_exactly(tmp_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_scan_of_a_slow_share_reads_ahead_and_catalogues_everything(make_library, tmp_path, share):
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "untyped"])
+def test_a_scan_of_a_slow_share_reads_ahead_and_catalogues_everything(make_library, tmp_path, share, typed):
     from tests import media
     from tests.helpers import STAT_ONLY, present_paths, scan_now
 
@@ -181,11 +188,13 @@ def test_a_scan_of_a_slow_share_reads_ahead_and_catalogues_everything(make_libra
     (source / "Music/Album").mkdir(parents=True)
     media.write_mp3(source / "Music/Album/01.mp3", tags={"title": "One", "artist": "A"})
     media.write_flac(source / "Music/Album/02.flac", tags={"title": "Two", "artist": "A"})
-    mount = share(source, latency=0.003)  # a 3 ms round trip for every stat, listing and open
+    mount = share(source, latency=0.003, no_dtype=not typed)  # a 3 ms round trip for every stat, listing and open
     library = make_library(path=mount.path)
 
+    probe._slow_roots.pop(library.path, None)
     job = scan_now(library, walk_threads=8)
     assert (job.status, job.files_found, job.files_added, job.files_failed) == ("completed", 50, 50, 0)
+    assert probe._slow_roots[library.path] is True  # the walk found the share slow, so it read ahead
     assert present_paths(library) == {*stat_only, "Music/Album/01.mp3", "Music/Album/02.flac"}
     assert library.files.get(path="Music/Album/02.flac").title == "Two"
 
@@ -252,7 +261,7 @@ def test_the_walk_goes_through_a_big_folder_while_its_entries_are_still_being_st
             return False
 
     listing = [(Entry(n), ("audio", "mp3")) for n in range(400)]
-    reader = ReadAhead(root="/share", threads=4, ahead=10_000, list_folder=lambda path: listing,
+    reader = ReadAhead(root="/share", threads=4, ahead=10_000, list_folder=lambda path, **_: listing,
                        skip=lambda folder: False, stat_files=True)
     try:
         taken = []
@@ -263,3 +272,47 @@ def test_the_walk_goes_through_a_big_folder_while_its_entries_are_still_being_st
     finally:
         release.set()
         reader.close()
+
+
+def test_a_big_folder_without_types_is_typed_by_several_threads_each_entry_once():
+    """Where the listing gives no types, classifying an entry is a stat (a round trip): a big
+    folder's are shared out between the thread listing it and the free ones, never repeated."""
+    from scanner.core.listing import classify
+    from scanner.core.readahead import ReadAhead
+
+    typed_by: dict[str, list[str]] = collections.defaultdict(list)
+
+    class Untyped:  # an os.DirEntry of a listing without d_type: its first question costs a stat
+        def __init__(self, n):
+            self.name = self.path = f"{n:04}.mp3"
+            self._stat = None
+
+        def is_symlink(self):
+            if self._stat is None:
+                typed_by[self.name].append(threading.current_thread().name)
+                time.sleep(0.002)
+                self._stat = "file"
+            return False
+
+        def is_file(self):
+            self.is_symlink()
+            return True
+
+        def stat(self):
+            self.is_symlink()
+
+    def list_folder(path, on_read=None):
+        raw = [Untyped(n) for n in range(200)]
+        if on_read is not None:
+            on_read(raw)
+        return classify(raw, sort=True, inside_root=lambda path: True)
+
+    reader = ReadAhead(root="/share", threads=4, ahead=10_000, list_folder=list_folder,
+                       skip=lambda folder: False, stat_files=True)
+    try:
+        assert [entry.name for entry, _ in reader.take("")] == [f"{n:04}.mp3" for n in range(200)]
+    finally:
+        reader.close()
+    assert len(typed_by) == 200 and all(len(threads) == 1 for threads in typed_by.values())
+    helpers = {threads[0] for threads in typed_by.values()} - {threading.current_thread().name}
+    assert helpers and all(name.startswith("readahead-") for name in helpers)

@@ -26,11 +26,29 @@ UNTYPED = ("", "")  # an entry whose type could not be told: the walk looks at i
 Listing = list[tuple[os.DirEntry, tuple[str, str] | None]]
 
 
-def list_folder(path: str, *, sort: bool, inside_root: Callable[[str], bool]) -> Listing:
+def list_folder(path: str, *, sort: bool, inside_root: Callable[[str], bool], by_name: bool = False,
+                on_read: Callable[[list[os.DirEntry]], None] | None = None) -> Listing:
     """The folder's sub-folders and media files, in walk order when `sort`; OSError if the
-    folder cannot be listed."""
+    folder cannot be listed. `on_read` sees the raw listing before it is classified."""
+    raw = read_folder(path)
+    if on_read is not None:
+        on_read(raw)
+    return classify(raw, sort=sort, inside_root=inside_root, by_name=by_name)
+
+
+def read_folder(path: str) -> list[os.DirEntry]:
+    """The folder's raw listing (readdir only: what a share always answers itself); OSError
+    if the folder cannot be listed."""
     with os.scandir(path) as it:
-        entries = list(it)
+        return list(it)
+
+
+def classify(entries: list[os.DirEntry], *, sort: bool, inside_root: Callable[[str], bool],
+             by_name: bool = False) -> Listing:
+    """The listing of `list_folder` from the raw one. Where the listing gave no types (d_type),
+    this makes one stat per entry (cached by the entry): on a share, one round trip each. With
+    `by_name`, a name with a media extension is taken for a media file without asking its type
+    (a count's estimate: it costs no stat where the listing gives no types)."""
     keyed: list[tuple[str, os.DirEntry[str], tuple[str, str] | None]] = []
     kinds = KIND_BY_EXTENSION
     for entry in entries:  # the hot loop of every scan: classify inline, d_type checks only
@@ -40,6 +58,9 @@ def list_folder(path: str, *, sort: bool, inside_root: Callable[[str], bool]) ->
         dot = name.rfind(".")
         extension = name[dot + 1 :].lower() if dot > 0 else ""
         kind = kinds.get(extension)
+        if kind is not None and by_name:
+            keyed.append((name, entry, (kind, extension)))
+            continue
         try:
             if entry.is_symlink() and not inside_root(entry.path):
                 continue
@@ -47,6 +68,8 @@ def list_folder(path: str, *, sort: bool, inside_root: Callable[[str], bool]) ->
                 keyed.append((name, entry, (kind, extension)))
             elif entry.is_dir():
                 keyed.append((name + "/", entry, None))
+            else:  # a special file or a dangling link; or, without d_type, a name whose stat
+                entry.stat(follow_symlinks=False)  # fails with ENOENT, which is_file() hides: raised here
         except OSError:  # listed, but its type cannot be told (no d_type, and stat fails)
             if kind is not None:
                 keyed.append((name, entry, (kind, extension)))  # yielded failed: its stat fails too

@@ -9,6 +9,9 @@ the folders one by one, in its own order, with its own code:
 - a stat made here is cached by its `os.DirEntry`, so the walk's own `entry.stat()` costs
   nothing (one the threads have not reached yet, the walk makes itself). An error is not
   cached: the walk's own call meets it again and handles it exactly as the serial walk does.
+- where a share's listings give no types (d_type), classifying a folder's entries costs a stat
+  each: the thread listing a big folder has the free threads help with those (`_Typing`), so
+  the folder is not typed one round trip at a time.
 
 Which work next. The walk visits folders in plain string order of their paths (with '/'
 appended), so of the folders known and not yet listed, and of the entries not yet stat'ed, the
@@ -29,28 +32,30 @@ import itertools
 import os
 import threading
 from collections.abc import Callable
+from functools import partial
 
-from scanner.core.listing import UNTYPED, Listing
+from scanner.core.listing import SYSTEM_FOLDERS, UNTYPED, Listing
 
 Result = tuple[Listing | None, Exception | None]  # an OSError, or a bug the walk raises as it would
 STAT_CHUNK = 8  # entries of a folder stat'ed by one thread in one go
+# Entries past which a folder's types are told by several threads: smaller folders are typed by
+# the thread listing them, while the others list the next ones (handing out chunks cost more).
+TYPE_AHEAD = 64
 
 
 class ReadAhead:
     """Lists and stats folders ahead of a walk that takes them in increasing path order."""
 
-    def __init__(self, *, root: str, threads: int, ahead: int, list_folder: Callable[[str], Listing],
+    def __init__(self, *, root: str, threads: int, ahead: int, list_folder: Callable[..., Listing],
                  skip: Callable[[str], bool], stat_files: bool, position: str = ""):
-        self.root = root
-        self.ahead = ahead
-        self._list_folder = list_folder
+        self.root, self.ahead, self._list_folder = root, ahead, list_folder
         self._skip = skip  # folders the walk will not enter (before its checkpoint)
         self._stat_files = stat_files
         self._cond = threading.Condition()
         self._todo: list[str] = []  # heap of known folders nobody has started
-        # Heap of (path of the first entry, n, entries): stats to make, a few entries at a time,
-        # so that a big folder is stat'ed by every thread while the walk goes through it.
-        self._stats: list[tuple[str, int, list[os.DirEntry]]] = []
+        # Heap of (path of the first entry, n, entries or a big folder's _Typing): stats to make, a few
+        # entries at a time, so that every thread stats a big folder while the walk goes through it.
+        self._stats: list[tuple[str, int, list[os.DirEntry] | _Typing]] = []
         self._seq = itertools.count()
         self._busy: set[str] = set()  # being listed by a thread
         self._done: dict[str, Result] = {}
@@ -126,13 +131,19 @@ class ReadAhead:
             self._held -= len(result[0])
         return result
 
-    def _next(self) -> tuple[str | None, list[os.DirEntry]] | None:
+    def _next(self) -> tuple[str | None, list[os.DirEntry] | Callable[[], None]] | None:
         """Under the lock: the folder to list or the entries to stat that the walk will reach
         first (a folder only while fewer than `ahead` entries are held); None once closed."""
         while not self._closed:
             listing_allowed = bool(self._todo) and self._held < self.ahead
             if self._stats and not (listing_allowed and self._todo[0] < self._stats[0][0]):
-                return None, heapq.heappop(self._stats)[2]
+                key, _, job = heapq.heappop(self._stats)
+                if isinstance(job, _Typing):  # a big folder being listed: a chunk of its entries, if any is left
+                    if (chunk := job.take()) is None:
+                        continue
+                    heapq.heappush(self._stats, (key, next(self._seq), job))  # the next one, for another thread
+                    return None, partial(job.work, chunk)
+                return None, job
             if listing_allowed:
                 prefix = heapq.heappop(self._todo)
                 if prefix <= self._position or prefix in self._done or prefix in self._busy:
@@ -150,7 +161,7 @@ class ReadAhead:
                 return
             prefix, entries = task
             if prefix is None:
-                _warm(entries)
+                entries() if callable(entries) else _warm(entries)
                 continue
             try:
                 result = self._read(prefix)
@@ -168,9 +179,60 @@ class ReadAhead:
 
     def _read(self, prefix: str) -> Result:
         try:
-            return self._list_folder(os.path.join(self.root, prefix) if prefix else self.root), None
+            path = os.path.join(self.root, prefix) if prefix else self.root
+            return self._list_folder(path, on_read=lambda raw: self._type_ahead(prefix, raw)), None
         except OSError as exc:
             return None, exc
+
+    def _type_ahead(self, prefix: str, raw: list[os.DirEntry]) -> None:
+        """Between a big folder's readdir and its classification: this thread and free ones type its entries."""
+        typing = _Typing(raw, self._cond, lambda: self._closed)
+        if self._stat_files and len(raw) > TYPE_AHEAD:  # not in the count's pass, which types few entries
+            with self._cond:
+                heapq.heappush(self._stats, (prefix + typing.chunks[0][0].name, next(self._seq), typing))
+                self._cond.notify_all()
+            typing.finish()
+
+
+class _Typing:
+    """A big folder's entries, typed a chunk at a time by the thread listing it and by free ones.
+    `take` and the counts are used under the read-ahead's lock."""
+
+    def __init__(self, raw: list[os.DirEntry], cond: threading.Condition, closed: Callable[[], bool]):
+        entries = [entry for entry in raw if entry.name[0] != "." and entry.name not in SYSTEM_FOLDERS]
+        self.chunks = [entries[start:start + STAT_CHUNK] for start in range(0, len(entries), STAT_CHUNK)]
+        self.taken = 0  # chunks handed out
+        self.running = 0  # chunks handed out and not finished
+        self._cond, self._closed = cond, closed
+
+    def take(self) -> list[os.DirEntry] | None:
+        if self.taken == len(self.chunks):
+            return None
+        self.taken += 1
+        self.running += 1
+        return self.chunks[self.taken - 1]
+
+    def work(self, chunk: list[os.DirEntry]) -> None:
+        for entry in chunk:
+            try:
+                if entry.is_symlink():  # without d_type, a stat (cached by the entry)
+                    entry.is_dir()  # a link's target, as the classification asks
+            except OSError:
+                pass  # the classification meets the error again
+        with self._cond:
+            self.running -= 1
+            self._cond.notify_all()
+
+    def finish(self) -> None:
+        """The listing thread's part: the chunks nobody took, then the wait for the others'."""
+        while True:
+            with self._cond:
+                chunk = None if self._closed() else self.take()
+                if chunk is None:
+                    while self.running and not self._closed():
+                        self._cond.wait()
+                    return
+            self.work(chunk)
 
 
 def _warm(entries: list[os.DirEntry]) -> None:

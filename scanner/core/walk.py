@@ -15,25 +15,26 @@ Errors are never absences: only a listing that succeeded shows what a folder hol
 that cannot be listed, entered or stat'ed, and an entry not named like a media file whose type
 cannot be told, go to `on_dir_error` and are skipped (the scan keeps their rows). Media files
 come as FileEntry (scanner/core/entries.py), with the reason when one cannot be catalogued.
+
+The count. On a slow share (read ahead) the discovery count takes a name with a media extension
+for a file without asking its type: a share whose listings give no types (d_type) would need a
+stat, so a round trip, for each, and the walk proper makes them again. It is an estimate where a
+folder or a link bears such a name; a scan ends on what the walk itself found.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 
 from scanner.core.entries import FileEntry, file_entry
 from scanner.core.listing import UNTYPED, Listing, list_folder
+from scanner.core.probe import ShareProbe, known
 from scanner.core.readahead import ReadAhead
 from scanner.core.root import LibraryRoot, RootUnavailable
 from scanner.core.scope import Scope
-
-PROBE_FOLDERS = 3  # folder stats timed before deciding whether the walk reads ahead
-SLOW_STAT = 100e-6  # seconds: a median folder stat slower than this is a network round trip, not a cache hit
-_slow_roots: dict[str, bool] = {}  # what this process found for each library root (a resume needs no probe)
 
 
 def _before(after: str, folder: str) -> bool:
@@ -67,9 +68,9 @@ class Walker:
         self.on_dir_error = on_dir_error or (lambda path, error: None)
         self.threads = threads  # read-ahead threads on a slow share (readahead.py); 0 walks serially
         self.ahead = ahead  # entries the read-ahead may hold
-        # None: decided by timing the first folder stats, unless this process has walked the root before.
-        self.slow_share = slow_share if slow_share is not None else _slow_roots.get(self.root)
-        self._probe: list[float] = []
+        # None: decided by timing the first folder listings, unless this process has walked the root before.
+        self.slow_share = slow_share if slow_share is not None else known(self.root)
+        self._probe = ShareProbe(self.root)  # scanner/core/probe.py
         self.root_was_empty = False
 
     def __iter__(self) -> Iterator[FileEntry]:
@@ -80,7 +81,8 @@ class Walker:
               notice: frozenset[str] = frozenset(), on_notice: Callable[[], bool] = lambda: True) -> int | None:
         """How many media files the walk will see (all of them, not only after the
         checkpoint); None if `should_stop` said so. No stat of files: it is cheap. Serially
-        unsorted; with read-ahead sorted, as the read-ahead follows the walk's order.
+        unsorted; with read-ahead sorted, as the read-ahead follows the walk's order, and an
+        estimate (see the module's docstring).
         `on_notice` is called at files with an extension in `notice` until it returns True."""
         count = 0
         for extension in self._media(sort=bool(self.threads), after="", report=False, entries=False):
@@ -97,14 +99,14 @@ class Walker:
         """Each media file, depth first: a FileEntry (with its stat) when `entries`, else its
         extension. Folders that cannot be read go to on_dir_error when `report`.
 
-        With `threads`, the first folder stats are timed: on a slow share (network round trips)
-        the rest of the walk, and every later pass, reads ahead in parallel (readahead.py)."""
+        With `threads`, the first folder listings are timed: on a slow share (network round
+        trips) the rest of the walk, and every later pass, reads ahead in parallel (readahead.py)."""
         reader: ReadAhead | None = None
         probing = bool(self.threads) and self.slow_share is None
         try:
             if self.threads and self.slow_share:
                 reader = self._read_ahead(after, entries, position="")
-            root_entries = self._list("", sort, report, reader)
+            root_entries = self._list("", sort, report, reader, probing)
             if root_entries is None:
                 self.library_root.check()
                 raise RootUnavailable(f"The library folder {self.root} cannot be read")
@@ -114,6 +116,8 @@ class Walker:
             # listing, whether it lies in the scope).
             stack = [("", iter(root_entries), self.library_root.id, root_entries, not scope)]
             on_path = {self.library_root.id}
+            if probing and self.slow_share is not None:  # decided on the root's listing alone
+                probing, reader = False, self._start_reading_ahead(after, entries, stack)
             while stack:
                 prefix, children, folder_id, _, in_scope = stack[-1]
                 for entry, media in children:
@@ -130,7 +134,7 @@ class Walker:
                     if not sub_in_scope and not scope.leads_to(sub):
                         continue  # a targeted scan's walk: nothing of its scope in there
                     try:
-                        st = self._timed_stat(entry) if probing else entry.stat()
+                        st = entry.stat()
                     except OSError as exc:  # vanished since the listing, or cannot be entered
                         self._unreadable(sub, exc, report)
                         continue
@@ -139,16 +143,12 @@ class Walker:
                     sub_id = (st.st_dev, st.st_ino)
                     if sub_id in on_path:
                         continue  # a symlink (or bind mount) loop
-                    if probing and self.slow_share is not None:
-                        probing = False
-                        if self.slow_share:  # from here on, read ahead of the walk
-                            reader = self._read_ahead(after, entries, position=sub)
-                            for frame_prefix, _, _, listing, _ in stack:
-                                reader.learn(frame_prefix, listing)
-                    grandchildren = self._list(sub, sort, report, reader)
+                    grandchildren = self._list(sub, sort, report, reader, probing)
                     if grandchildren is not None:
                         stack.append((sub, iter(grandchildren), sub_id, grandchildren, sub_in_scope))
                         on_path.add(sub_id)
+                        if probing and self.slow_share is not None:  # this listing decided
+                            probing, reader = False, self._start_reading_ahead(after, entries, stack)
                         break  # descend; this folder's iterator resumes afterwards
                 else:
                     stack.pop()
@@ -157,28 +157,32 @@ class Walker:
             if reader is not None:
                 reader.close()
 
-    def _timed_stat(self, entry: os.DirEntry) -> os.stat_result:
-        """A folder's stat, timed until PROBE_FOLDERS have been: then `slow_share` is decided."""
-        started = time.perf_counter()
-        try:
-            return entry.stat()
-        finally:
-            self._probe.append(time.perf_counter() - started)
-            if len(self._probe) >= PROBE_FOLDERS:
-                self.slow_share = _slow_roots[self.root] = sorted(self._probe)[len(self._probe) // 2] > SLOW_STAT
+    def _start_reading_ahead(self, after: str, entries: bool, stack: list) -> ReadAhead | None:
+        """Once the probe decided: on a slow share, read ahead from the folder just listed (the
+        last on the stack), knowing what the folders on the stack hold; else nothing."""
+        if not self.slow_share:
+            return None
+        reader = self._read_ahead(after, entries, position=stack[-1][0])
+        for prefix, _, _, listing, _ in stack:
+            reader.learn(prefix, listing)
+        return reader
 
     def _read_ahead(self, after: str, entries: bool, *, position: str) -> ReadAhead:
         return ReadAhead(root=self.root, threads=self.threads, ahead=self.ahead, position=position,
-                         list_folder=partial(list_folder, sort=True, inside_root=self.library_root.holds),
+                         list_folder=partial(list_folder, sort=True, inside_root=self.library_root.holds,
+                                             by_name=not entries),
                          skip=partial(_skips, self.scope, after), stat_files=entries)
 
-    def _list(self, prefix: str, sort: bool, report: bool, reader: ReadAhead | None) -> Listing | None:
-        """The folder's listing (scanner/core/listing.py); None if it cannot be listed."""
+    def _list(self, prefix: str, sort: bool, report: bool, reader: ReadAhead | None, probing: bool) -> Listing | None:
+        """The folder's listing (scanner/core/listing.py), timed when `probing`; None if it cannot be listed."""
         try:
             if reader is not None:
                 return reader.take(prefix)
-            return list_folder(os.path.join(self.root, prefix) if prefix else self.root, sort=sort,
-                               inside_root=self.library_root.holds)
+            path = os.path.join(self.root, prefix) if prefix else self.root
+            if probing:  # the first listings are timed: then `slow_share` is decided
+                listing, self.slow_share = self._probe.list(path, sort=sort, inside_root=self.library_root.holds)
+                return listing
+            return list_folder(path, sort=sort, inside_root=self.library_root.holds)
         except OSError as exc:
             if not prefix and isinstance(exc, FileNotFoundError):
                 self.library_root.check()
