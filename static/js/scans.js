@@ -27,6 +27,15 @@
     return { ok: response.ok, status: response.status, data };
   }
 
+  // Counts and durations as the server-rendered page shows them (libraries/templatetags/words.py).
+  const thousands = (n) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
+  const counted = (n, noun) => `${thousands(n)} ${noun}${n === 1 ? "" : "s"}`;
+  function hms(seconds) {
+    const total = Math.round(seconds);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${Math.floor(total / 3600)}:${pad(Math.floor(total / 60) % 60)}:${pad(total % 60)}`;
+  }
+
   function set(block, field, text) {
     const el = block.querySelector(`[data-field="${field}"]`);
     if (el) el.textContent = text;
@@ -39,9 +48,9 @@
     block.querySelector('[data-field="bar"]').style.width = `${progress}%`;
     block.querySelector(".bar").setAttribute("aria-valuenow", progress.toFixed(1));
     set(block, "percent", `${progress.toFixed(1)}%`);
-    set(block, "files", job ? `${job.files_processed} / ${job.files_found}` : "–");
-    set(block, "rate", job && job.status === "running" ? `${Math.round(job.files_per_second)} files/s` : "–");
-    set(block, "eta", job && job.eta_seconds !== null ? `${Math.round(job.eta_seconds)} s` : "–");
+    set(block, "files", job ? `${thousands(job.files_processed)} / ${thousands(job.files_found)}` : "–");
+    set(block, "rate", job && job.status === "running" ? `${thousands(job.files_per_second)} files/s` : "–");
+    set(block, "eta", job && job.eta_seconds !== null ? hms(job.eta_seconds) : "–");
     // The phase a paused or queued job stopped in is not what it is doing now.
     set(block, "phase", !job ? "–" : job.status === "paused" ? "paused" : job.status === "pending" ? "queued" : job.phase);
     set(block, "scope", job && job.scope.length ? `Only ${job.scope.slice(0, 3).join(", ")}` +
@@ -79,7 +88,7 @@
     const result = await api("GET", `/api/libraries/${libraryId}/files/?missing=false&page_size=1`);
     if (!result.ok) throw new Error(`files ${result.status}`);
     const n = result.data.count;
-    places.forEach((el) => { el.textContent = `${n} file${n === 1 ? "" : "s"} catalogued`; });
+    places.forEach((el) => { el.textContent = `${counted(n, "file")} catalogued`; });
   }
 
   async function poll() {
