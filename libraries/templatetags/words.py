@@ -1,6 +1,11 @@
-"""Counts and durations on the pages, said as the scan's own messages say them (scanner/core/words.py)."""
+"""Counts, durations and times on the pages: counts said as the scan's own messages say them
+(scanner/core/words.py), times in the server's TIME_ZONE with the zone named."""
+
+from datetime import UTC, datetime
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
 
 from scanner.core import words
 
@@ -24,3 +29,14 @@ def thousands(n: int | None) -> str:
 def hms(seconds: float | None) -> str:
     """{{ seconds|hms }}: "0:03:25", "2:01:09"."""
     return words.hms(seconds)
+
+
+@register.filter
+def when(moment: datetime | None) -> str:
+    """{{ job.started_at|when }}: "2026-12-07 20:30:02 CET" in TIME_ZONE, in a <time> element
+    holding the UTC instant; "–" for none."""
+    if moment is None:
+        return "–"
+    local = timezone.localtime(moment)
+    return format_html('<time datetime="{}" title="{}">{}</time>', moment.astimezone(UTC).isoformat(),
+                       timezone.get_current_timezone_name(), local.strftime("%Y-%m-%d %H:%M:%S %Z"))
