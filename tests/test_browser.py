@@ -147,6 +147,8 @@ def test_log_in_add_a_library_scan_pause_and_resume(browser, server, django_user
     assert any(0 < value < 100 for value in seen), f"the bar never showed progress: {seen}"
     assert seen == sorted(seen), "progress never goes backwards"
     assert field(films_card, "files") == "450 / 450"
+    # The last scan as the script says it, as the server-rendered page says it (tests/test_library_card.py).
+    assert field(films_card, "last") == "manual: the whole library, 450 files, just now"
     # The count of the catalogue follows the scan, with no reload.
     wait_until(settled(lambda: card(browser, "Films").find_element(By.CSS_SELECTOR, ".count").text
                        == "450 files catalogued"), timeout=10, what="the catalogued count to follow the scan")

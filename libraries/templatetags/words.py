@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from scanner.core import words
+from scanner.core.scope import describe_scope
+from scanner.models import ScanJob
 
 register = template.Library()
 
@@ -40,3 +42,16 @@ def when(moment: datetime | None) -> str:
     local = timezone.localtime(moment)
     return format_html('<time datetime="{}" title="{}">{}</time>', moment.astimezone(UTC).isoformat(),
                        timezone.get_current_timezone_name(), local.strftime("%Y-%m-%d %H:%M:%S %Z"))
+
+
+@register.filter
+def last_scan(job: ScanJob | None) -> str:
+    """The card's "watch: Artist/Album, 4 files, 2 min ago": what started the scan, what it covered,
+    what it scanned and when it finished (or started, or was queued); static/js/scans.js says the same."""
+    if job is None:
+        return "never"
+    what = describe_scope(job.scope) if job.scope else "the whole library"
+    moment, how = ((job.completed_at, "") if job.completed_at else
+                   (job.started_at, "started ") if job.started_at else (job.created_at, "queued "))
+    when = how + words.ago((timezone.now() - moment).total_seconds())
+    return f"{job.get_trigger_display().lower()}: {what}, {words.count(job.files_processed, 'file')}, {when}"

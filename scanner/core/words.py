@@ -19,3 +19,14 @@ def hms(seconds: float | None) -> str:
     minutes, second = divmod(int(seconds + 0.5), 60)
     hours, minute = divmod(minutes, 60)
     return f"{hours}:{minute:02d}:{second:02d}"
+
+
+def ago(seconds: float) -> str:
+    """How long ago, as a glance wants it: "just now", "2 min ago", "3 h ago", "1 day ago"."""
+    if seconds < 45:
+        return "just now"
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min ago"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)} h ago"
+    return f"{count(round(seconds / 86400), 'day')} ago"

@@ -36,6 +36,23 @@
     return `${Math.floor(total / 3600)}:${pad(Math.floor(total / 60) % 60)}:${pad(total % 60)}`;
   }
 
+  function ago(seconds) {
+    if (seconds < 45) return "just now";
+    if (seconds < 3600) return `${Math.max(1, Math.round(seconds / 60))} min ago`;
+    if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+    return `${counted(Math.round(seconds / 86400), "day")} ago`;
+  }
+  // "watch: Artist/Album, 4 files, 2 min ago", as the page says it (the last_scan filter).
+  function lastScan(job) {
+    const n = job.scope_count;
+    const what = n === 0 ? "the whole library" : n === 1 ? job.scope[0]
+      : `${thousands(n)} paths (${job.scope.slice(0, 3).join(", ")}${n > 3 ? ", ..." : ""})`;
+    const [moment, how] = job.completed_at ? [job.completed_at, ""] : job.started_at ? [job.started_at, "started "]
+      : [job.created_at, "queued "];
+    const when = how + ago((Date.now() - Date.parse(moment)) / 1000);
+    return `${(TRIGGERS[job.trigger] || job.trigger).toLowerCase()}: ${what}, ${counted(job.files_processed, "file")}, ${when}`;
+  }
+
   function set(block, field, text) {
     const el = block.querySelector(`[data-field="${field}"]`);
     if (el) el.textContent = text;
@@ -58,6 +75,7 @@
     set(block, "status", job ? job.status : "never scanned");
     set(block, "trigger", job ? TRIGGERS[job.trigger] || job.trigger : "–");
     set(block, "message", job ? job.status_message || job.error_message : "");
+    set(block, "last", job ? lastScan(job) : "never");
     const link = block.querySelector('[data-field="joblink"]');
     if (link && job) { link.href = `/jobs/${job.id}/`; link.textContent = `Scan #${job.id}`; }
     enableButtons(block, status);
