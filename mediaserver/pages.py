@@ -11,11 +11,13 @@ from libraries import folders
 from libraries.filters import MediaFileFilter
 from libraries.models import Library, MediaFile
 from libraries.selectors import mark_albums_with_discs
+from scanner.filters import ScanEventFilter
 from scanner.jobs import selectors
-from scanner.models import ScanJob
+from scanner.models import ScanEvent, ScanJob
 
 FILES_PER_PAGE = 100
 HISTORY_LENGTH = 20
+EVENTS_PER_PAGE = 100
 
 
 def _with_files_count(queryset):
@@ -66,4 +68,20 @@ def library_browse(request, pk: int):
     return render(request, "browse.html", {
         "library": library, "folder": folder, "crumbs": crumbs, "contents": folders.contents(library.pk, folder),
         "files_shown": folders.FILES_SHOWN,
+    })
+
+
+@login_required
+def activity(request):
+    """What happened across every library, newest first: "what happened while I was away"."""
+    found = ScanEventFilter(request.GET, queryset=ScanEvent.objects.select_related("job__library")
+                            .order_by("-created_at", "-id"))
+    events = found.qs if found.is_valid() else ScanEvent.objects.none()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "activity.html", {
+        "page": Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page")),
+        "filters": found,
+        "query": query.urlencode(),
+        "libraries": Library.objects.order_by("name", "id"),
     })

@@ -18,7 +18,14 @@ from scanner.hooks import (
     EmbySystemView,
     EmbyVirtualFoldersView,
 )
-from scanner.views import ChangesView, HealthView, MetricsView, ScanJobViewSet, ScannerControlViewSet
+from scanner.views import (
+    ChangesView,
+    HealthView,
+    MetricsView,
+    ScanEventViewSet,
+    ScanJobViewSet,
+    ScannerControlViewSet,
+)
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -32,6 +39,7 @@ class OptionalSlashRouter(SimpleRouter):
 router = OptionalSlashRouter()
 router.register("libraries", LibraryViewSet, basename="library")
 router.register("scanner/jobs", ScanJobViewSet, basename="scanjob")
+router.register("scanner/events", ScanEventViewSet, basename="scanevent")
 
 LIBRARY_ID = r"(?P<library_id>[0-9]{1,18})/?$"
 scanner_control = [
@@ -86,6 +94,7 @@ urlpatterns = [
     path("libraries/<int:pk>/", pages.library_detail, name="library"),
     path("libraries/<int:pk>/browse/", pages.library_browse, name="library-browse"),
     path("jobs/<int:pk>/", pages.job_detail, name="job"),
+    path("activity/", pages.activity, name="activity"),
     path("accounts/", include(accounts)),
     # The admin's own form would check the current password unguarded: use the guarded one.
     path("admin/password_change/", RedirectView.as_view(pattern_name="password_change")),

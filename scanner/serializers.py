@@ -60,6 +60,16 @@ class ScanEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ActivityEventSerializer(ScanEventSerializer):
+    """An event of the activity feed: with the library its scan was of (null once deleted)."""
+
+    library = serializers.IntegerField(source="job.library_id", allow_null=True, read_only=True)
+
+    class Meta(ScanEventSerializer.Meta):
+        fields = ["id", "job", "library", "created_at", "kind", "message", "worker", "data"]
+        read_only_fields = fields
+
+
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     database = serializers.BooleanField()

@@ -3,7 +3,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -14,10 +14,12 @@ from mediaserver.api_policy import CanControlScans
 from mediaserver.throttling import AnonRateThrottle
 from scanner import metrics
 from scanner.conf import scanner_config
+from scanner.filters import ScanEventFilter
 from scanner.jobs import changes, services
-from scanner.models import ScanJob
+from scanner.models import ScanEvent, ScanJob
 from scanner.runtime.entrypoints import current_runtime
 from scanner.serializers import (
+    ActivityEventSerializer,
     ChangesAnswerSerializer,
     ChangesSerializer,
     HealthSerializer,
@@ -99,6 +101,15 @@ class ScanJobViewSet(viewsets.ReadOnlyModelViewSet):
         job = get_object_or_404(ScanJob, pk=pk)
         page = self.paginate_queryset(job.events.order_by("created_at", "id"))
         return self.get_paginated_response(ScanEventSerializer(page, many=True).data)
+
+
+class ScanEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """What happened across every library, newest first (a job's own events, oldest first, are at
+    /api/scanner/jobs/{id}/events/): filter with ?library=<id> and ?kind=<kind>,<kind>."""
+
+    queryset = ScanEvent.objects.select_related("job").order_by("-created_at", "-id")
+    serializer_class = ActivityEventSerializer
+    filterset_class = ScanEventFilter
 
 
 class MetricsView(APIView):
