@@ -9,6 +9,7 @@ from rest_framework.routers import SimpleRouter
 
 from libraries.views import LibraryViewSet
 from mediaserver import pages
+from mediaserver.api_root import ApiRootView
 from mediaserver.login_guard import GuardedAdminAuthenticationForm, GuardedAuthenticationForm, GuardedPasswordChangeView
 from scanner.hooks import (
     ArrWebhookView,
@@ -99,6 +100,7 @@ urlpatterns = [
     # The admin's own form would check the current password unguarded: use the guarded one.
     path("admin/password_change/", RedirectView.as_view(pattern_name="password_change")),
     path("admin/", admin.site.urls),
+    re_path(r"^api/?$", ApiRootView.as_view(), name="api-root"),
     path("api/", include(scanner_control + router.urls)),
     re_path(r"^api/scanner/changes/?$", ChangesView.as_view(), name="scanner-changes"),
     re_path(r"^api/hooks/arr/?$", ArrWebhookView.as_view(), name="hooks-arr"),
