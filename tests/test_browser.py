@@ -242,3 +242,30 @@ def test_scan_a_folder_from_the_folder_view(browser, server, make_library):
     wait_until(lambda: ScanJob.objects.get(pk=job.pk).status == "completed", timeout=30, what="the folder's scan")
     job.refresh_from_db()
     assert job.files_processed == 30, "only the folder was scanned"
+
+
+def test_scan_all_libraries_then_a_full_scan_of_one(browser, server, make_library):
+    """Issue 26: "Scan all libraries" at the top, "Full scan" on a card."""
+    films, music = make_library(name="Films"), make_library(name="Music")
+    many_files(Path(films.path), 30)
+    many_files(Path(music.path), 40)
+    make_operator("owner", password="a-long-pass-123")
+    log_in(browser, server, "owner")
+    wait_until(settled(lambda: card(browser, "Music")), timeout=10, what="the dashboard")
+
+    browser.find_element(By.ID, "scan-all").click()
+    said = wait_until(settled(lambda: browser.find_element(By.ID, "scan-all-result").text), timeout=10,
+                      what="what Scan all did")
+    assert said == "Started 2 scans"
+    for name in ("Films", "Music"):
+        wait_until(settled(lambda name=name: field(card(browser, name), "status") == "completed"), timeout=30,
+                   what=f"{name}'s scan to complete")
+    assert sorted(ScanJob.objects.values_list("library__name", "mode")) == [("Films", "quick"), ("Music", "quick")]
+
+    card(browser, "Music").find_element(By.CSS_SELECTOR, '[data-action="full"]').click()
+    wait_until(lambda: ScanJob.objects.filter(library=music, mode="full", status="completed").exists(), timeout=30,
+               what="the full scan")
+    wait_until(settled(lambda: field(card(browser, "Music"), "files") == "40 / 40"
+                       and field(card(browser, "Music"), "status") == "completed"), timeout=10,
+               what="the card to show the full scan")
+    shot(browser, "7-scan-all")

@@ -60,3 +60,11 @@ def test_the_dashboard_links_to_the_password_page(viewer):
     html = viewer.get("/").content.decode()
     assert '<a href="/accounts/password_change/">Change password</a>' in html
     assert viewer.get("/accounts/password_change/").status_code == 200
+
+
+def test_staff_get_scan_all_and_full_scan_buttons_and_viewers_do_not(viewer, admin_client, make_library):
+    make_library(name="Music")
+    staff = admin_client.get("/").content.decode()
+    assert 'id="scan-all"' in staff and 'data-action="full"' in staff
+    seen = viewer.get("/").content.decode()
+    assert 'id="scan-all"' not in seen and 'data-action="full"' not in seen

@@ -83,7 +83,7 @@
 
   function enableButtons(block, status) {
     const open = OPEN.includes(status);
-    const can = { start: !open, pause: status === "running" || status === "pending", resume: status === "paused", cancel: open };
+    const can = { start: !open, full: !open, pause: status === "running" || status === "pending", resume: status === "paused", cancel: open };
     block.querySelectorAll("[data-action]").forEach((button) => { button.disabled = !can[button.dataset.action]; });
   }
 
@@ -127,7 +127,11 @@
         error.textContent = "";
         button.disabled = true;
         try {
-          const result = await api("POST", `/api/scanner/${button.dataset.action}/${block.dataset.libraryId}`);
+          // "Full scan" is a start that reads every file again.
+          const full = button.dataset.action === "full";
+          const action = full ? "start" : button.dataset.action;
+          const result = await api("POST", `/api/scanner/${action}/${block.dataset.libraryId}`,
+                                   full ? { mode: "full" } : undefined);
           if (result.ok) render(block, result.data);
           else error.textContent = (result.data && result.data.detail) || `Request failed (${result.status})`;
         } catch (e) {
@@ -158,6 +162,38 @@
     wireButtons(block);
     enableButtons(block, block.dataset.status);
   });
+  // "Scan all libraries": a quick scan of each library on the page (a paused one resumes), then
+  // one line saying what came of it; each card shows its own scan as usual.
+  function wireScanAll(button) {
+    const said = document.getElementById("scan-all-result");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      said.textContent = "";
+      const blocks = Array.from(document.querySelectorAll("[data-scan]"));
+      const outcomes = { started: 0, resumed: 0, busy: 0, failed: 0 };
+      for (const block of blocks) {
+        try {
+          const result = await api("POST", `/api/scanner/start/${block.dataset.libraryId}`);
+          if (result.status === 201) outcomes.started += 1;
+          else if (result.ok) outcomes.resumed += 1;
+          else if (result.status === 409) outcomes.busy += 1;
+          else outcomes.failed += 1;
+          if (result.ok) render(block, result.data);
+        } catch (e) {
+          outcomes.failed += 1;
+        }
+      }
+      const parts = [`Started ${counted(outcomes.started, "scan")}`];
+      if (outcomes.resumed) parts.push(`resumed ${thousands(outcomes.resumed)}`);
+      if (outcomes.busy) parts.push(`${thousands(outcomes.busy)} already running`);
+      if (outcomes.failed) parts.push(`${thousands(outcomes.failed)} refused`);
+      said.textContent = parts.join(", ");
+      button.disabled = false;
+    });
+  }
+
+  const scanAll = document.getElementById("scan-all");
+  if (scanAll) wireScanAll(scanAll);
   const form = document.getElementById("add-library");
   if (form) wireAddForm(form);
   if (document.querySelector("[data-scan]")) poll();
