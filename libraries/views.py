@@ -1,6 +1,6 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 
@@ -14,6 +14,14 @@ from scanner.jobs.selectors import with_changes_waiting
 ID_PATTERN = "[0-9]{1,18}"  # anything else (letters, huge numbers) is a 404, never a database error
 
 
+@extend_schema_view(
+    list=extend_schema(description="The libraries, by name."),
+    create=extend_schema(description="Add a library: a name, an absolute folder (the path rules are in the README) "
+                                     "and a kind."),
+    retrieve=extend_schema(description="One library."),
+    partial_update=extend_schema(description="Change a library's name, folder, kind, scan interval or watch."),
+    destroy=extend_schema(description="Delete a library and its catalogue; its open scan ends first."),
+)
 class LibraryViewSet(viewsets.ModelViewSet):
     """Libraries: list, create, read, change, delete; and each library's catalogue."""
 
@@ -46,12 +54,20 @@ class LibraryViewSet(viewsets.ModelViewSet):
             OpenApiParameter("kind", OpenApiTypes.STR, enum=MediaFile.Kind.values),
             OpenApiParameter("missing", OpenApiTypes.BOOL),
             OpenApiParameter("search", OpenApiTypes.STR, description="in path, title, artist and album"),
+            OpenApiParameter("genre", OpenApiTypes.STR, description="the genre, exactly (any case)"),
+            OpenApiParameter("album_artist", OpenApiTypes.STR, description="the album artist, exactly (any case)"),
+            OpenApiParameter("language", OpenApiTypes.STR,
+                             description="a stream's language: ISO 639-1, 639-2/B or 639-2/T code or English name, "
+                                         "any case (fr, fre, fra, French)"),
+            OpenApiParameter("min_width", OpenApiTypes.INT, description="pixels, at least (videos and images)"),
+            OpenApiParameter("min_height", OpenApiTypes.INT, description="pixels, at least (videos and images)"),
             OpenApiParameter("page", OpenApiTypes.INT),
             OpenApiParameter("page_size", OpenApiTypes.INT),
         ],
     )
     @action(detail=True, methods=["get"], serializer_class=MediaFileSerializer)
     def files(self, request, pk=None):
+        """The library's catalogued files, by path, filtered as the parameters say."""
         library = get_object_or_404(Library, pk=pk)
         found = MediaFileFilter(request.query_params,
                                 queryset=MediaFile.objects.filter(library=library).order_by("path"))

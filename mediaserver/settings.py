@@ -163,7 +163,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": 0,
     "DEFAULT_PAGINATION_CLASS": "mediaserver.api_policy.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mediaserver.api_schema.AutoSchema",  # with every error each operation answers
     "EXCEPTION_HANDLER": "mediaserver.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
