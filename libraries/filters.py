@@ -69,3 +69,9 @@ class MediaFileFilter(django_filters.FilterSet):
             Q(path__icontains=value) | Q(title__icontains=value) | Q(artist__icontains=value)
             | Q(album__icontains=value)
         )
+
+
+class CatalogueFilter(MediaFileFilter):
+    """The files filters across libraries (GET /api/files/), and the library to keep to."""
+
+    library = IntegerFilter(field_name="library", min_value=1)

@@ -91,8 +91,8 @@ class MediaFileSerializer(serializers.ModelSerializer):
     class Meta:
         model = MediaFile
         fields = [
-            "id", "path", "kind", "extension", "size", "mtime", "missing", "duration", "title", "artist", "artists",
-            "album", "album_artist", "album_artists", "track", "disc", "year", "genre", "codec", "bitrate",
+            "id", "library", "path", "kind", "extension", "size", "mtime", "missing", "duration", "title", "artist",
+            "artists", "album", "album_artist", "album_artists", "track", "disc", "year", "genre", "codec", "bitrate",
             "sample_rate", "channels", "bit_depth", "width", "height", "rotation", "frame_rate", "hdr", "taken_at",
             "taken_at_offset", "camera", "streams", "chapters", "first_seen", "last_seen",
         ]

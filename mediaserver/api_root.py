@@ -11,6 +11,7 @@ ENDPOINTS = [
     ("GET POST", "/api/libraries/", "list the libraries, or add one (name, path, kind)"),
     ("GET PATCH DELETE", "/api/libraries/{id}/", "a library: read, change, delete (ends its scan)"),
     ("GET", "/api/libraries/{id}/files/", "its catalogued files (kind, missing, search, genre, language, ...)"),
+    ("GET", "/api/files/", "every library's catalogued files (library, and the same filters)"),
     ("POST", "/api/scanner/start/{library_id}/", 'start a scan: quick, {"mode": "full"}, or {"paths": [...]}'),
     ("POST", "/api/scanner/pause/{library_id}/", "pause the library's running scan"),
     ("POST", "/api/scanner/resume/{library_id}/", "resume its paused scan, or start one"),

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from libraries.views import LibraryViewSet
+from libraries.views import LibraryViewSet, MediaFileViewSet
 from mediaserver import pages
 from mediaserver.api_root import ApiRootView
 from mediaserver.login_guard import GuardedAdminAuthenticationForm, GuardedAuthenticationForm, GuardedPasswordChangeView
@@ -39,6 +39,7 @@ class OptionalSlashRouter(SimpleRouter):
 
 router = OptionalSlashRouter()
 router.register("libraries", LibraryViewSet, basename="library")
+router.register("files", MediaFileViewSet, basename="file")
 router.register("scanner/jobs", ScanJobViewSet, basename="scanjob")
 router.register("scanner/events", ScanEventViewSet, basename="scanevent")
 

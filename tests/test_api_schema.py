@@ -3,7 +3,7 @@
 
 import pytest
 
-from libraries.filters import MediaFileFilter
+from libraries.filters import CatalogueFilter, MediaFileFilter
 
 pytestmark = pytest.mark.django_db
 WRITES = {"post", "put", "patch", "delete"}
@@ -45,9 +45,11 @@ def test_each_operation_has_its_own_description(schema):
     assert "newest first" in schema["paths"]["/api/scanner/events/"]["get"]["description"]
 
 
-def test_every_files_filter_is_documented(schema):
-    documented = {p["name"] for p in schema["paths"]["/api/libraries/{id}/files/"]["get"]["parameters"]}
-    assert set(MediaFileFilter.base_filters) <= documented, set(MediaFileFilter.base_filters) - documented
+@pytest.mark.parametrize("path, filters", [("/api/libraries/{id}/files/", MediaFileFilter),
+                                           ("/api/files/", CatalogueFilter)])
+def test_every_files_filter_is_documented(schema, path, filters):
+    documented = {p["name"] for p in schema["paths"][path]["get"]["parameters"]}
+    assert set(filters.base_filters) <= documented, set(filters.base_filters) - documented
 
 
 def test_the_documented_errors_are_the_ones_given(user_client, anon_client, make_library):

@@ -86,3 +86,23 @@ def test_an_invalid_choice_names_the_valid_ones(staff_client, make_library):
     assert files.status_code == 400 and files.json()["kind"] == ['"film" is not a valid kind: video, audio, image.']
     start = staff_client.post(f"/api/scanner/start/{library.pk}", {"mode": "slow"}, format="json")
     assert start.status_code == 400 and re.search(r'"slow" is not a valid mode: quick, full', str(start.json()))
+
+
+def test_the_files_of_every_library_in_one_list(user_client, anon_client, make_library):
+    music, films = make_library(name="Music"), make_library(name="Films")
+    for library, names in ((music, ["b.heic", "a.heic"]), (films, ["c.heic"])):
+        for name in names:
+            (Path(library.path) / name).write_bytes(b"x")
+        scan_now(library)
+
+    every = user_client.get("/api/files/").json()
+    assert every["count"] == 3
+    assert [(f["library"], f["path"]) for f in every["results"]] == [(music.pk, "a.heic"), (music.pk, "b.heic"),
+                                                                     (films.pk, "c.heic")]
+    only = user_client.get(f"/api/files/?library={films.pk}&kind=image").json()
+    assert [f["path"] for f in only["results"]] == ["c.heic"]
+    assert user_client.get("/api/files/?search=A.HEIC").json()["count"] == 1
+    assert user_client.get("/api/files/?library=films").status_code == 400
+    assert user_client.get("/api/files/?kind=film").json() == {
+        "kind": ['"film" is not a valid kind: video, audio, image.']}
+    assert anon_client.get("/api/files/").status_code == 401
