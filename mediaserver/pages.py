@@ -54,6 +54,13 @@ def library_detail(request, pk: int):
 
 
 @login_required
+def library_watch_state(request, pk: int):
+    """The library's watch line alone, for the pages' script to refresh it as it is rendered."""
+    library = get_object_or_404(_with_files_count(Library.objects.all()), pk=pk)
+    return render(request, "watch_state.html", {"library": library})
+
+
+@login_required
 def job_detail(request, pk: int):
     job = get_object_or_404(ScanJob.objects.select_related("library"), pk=pk)
     return render(request, "job.html", {"job": job, "events": job.events.order_by("created_at", "id")})

@@ -95,6 +95,7 @@ urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("libraries/<int:pk>/", pages.library_detail, name="library"),
     path("libraries/<int:pk>/browse/", pages.library_browse, name="library-browse"),
+    path("libraries/<int:pk>/watch-state/", pages.library_watch_state, name="library-watch-state"),
     path("jobs/<int:pk>/", pages.job_detail, name="job"),
     path("activity/", pages.activity, name="activity"),
     path("accounts/", include(accounts)),

@@ -11,7 +11,7 @@ import pytest
 
 from scanner.jobs import services
 from scanner.models import ScanJob
-from tests.helpers import make_operator, many_files
+from tests.helpers import local_worker, make_operator, many_files
 from tests.procs import ROOT, Gunicorn, manage, server_env, wait_until
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -190,6 +190,21 @@ def test_a_failed_poll_keeps_the_page_and_says_it_is_retrying(browser, server, d
     assert banner.text == "Connection lost, retrying…"
     assert card(browser, "Films") is not None, "the page keeps its content"
     shot(browser, "6-connection-lost")
+
+
+def test_the_watch_line_follows_a_watch_taken_up_with_no_reload(browser, server, django_user_model, make_library):
+    """Issue 26: "the 'Watched by ...' line refreshes like the rest; today it needs a reload"."""
+    from scanner.models import LibraryWatch
+
+    library = make_library(name="Films")
+    django_user_model.objects.create_user("viewer", password="a-long-pass-123")
+    log_in(browser, server, "viewer")
+    films = wait_until(settled(lambda: card(browser, "Films")), timeout=10, what="the dashboard")
+    assert films.find_element(By.CSS_SELECTOR, ".watch").text.startswith("Not watched now")
+    worker = local_worker(os.getpid())  # this process: alive, so no server drops the lease
+    LibraryWatch.objects.create(library=library, worker=worker)
+    wait_until(settled(lambda: card(browser, "Films").find_element(By.CSS_SELECTOR, ".watch").text
+                       == f"Watched by {worker.label}"), timeout=15, what="the watch line to follow")
 
 
 def test_no_page_breaks_the_content_security_policy_or_warns_in_the_console(browser, server, django_user_model,

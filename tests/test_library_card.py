@@ -68,3 +68,22 @@ def test_staff_get_scan_all_and_full_scan_buttons_and_viewers_do_not(viewer, adm
     assert 'id="scan-all"' in staff and 'data-action="full"' in staff
     seen = viewer.get("/").content.decode()
     assert 'id="scan-all"' not in seen and 'data-action="full"' not in seen
+
+
+def test_the_watch_line_is_served_alone_for_the_script_to_refresh(viewer, client, make_library):
+    import os
+
+    from scanner.models import LibraryWatch
+    from tests.helpers import local_worker
+
+    library = make_library(name="Music")
+    url = f"/libraries/{library.pk}/watch-state/"
+    assert "Not watched now" in viewer.get(url).content.decode()
+    worker = local_worker(os.getpid())
+    LibraryWatch.objects.create(library=library, worker=worker)
+    line = viewer.get(url).content.decode()
+    assert line.strip().startswith(f'<p class="watch" data-watch-state="{library.pk}">')
+    assert f"Watched by {worker.label}" in line
+    assert viewer.get("/libraries/999/watch-state/").status_code == 404
+    client.logout()
+    assert client.get(url).status_code == 302

@@ -4,6 +4,7 @@
 (function () {
   "use strict";
   const POLL_MS = 1000;
+  const WATCH_EVERY = 5; // polls between refreshes of the "Watched by ..." lines
   const banner = document.getElementById("connection");
   const OPEN = ["pending", "running", "paused"];
   // The job's trigger as the page names it (ScanJob.Trigger's labels).
@@ -109,10 +110,22 @@
     places.forEach((el) => { el.textContent = `${counted(n, "file")} catalogued`; });
   }
 
+  // The watch line as the server renders it (templates/watch_state.html): who watches, what waits.
+  async function refreshWatch(line) {
+    const response = await fetch(`/libraries/${line.dataset.watchState}/watch-state/`,
+                                 { credentials: "same-origin", redirect: "error" });
+    if (!response.ok) throw new Error(`watch state ${response.status}`);
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("[data-watch-state]");
+    if (fresh && fresh.innerHTML !== line.innerHTML) line.replaceWith(document.importNode(fresh, true));
+  }
+
+  let polls = 0;
   async function poll() {
     const blocks = Array.from(document.querySelectorAll("[data-scan]"));
+    polls += 1;
+    const watches = polls % WATCH_EVERY === 0 ? Array.from(document.querySelectorAll("[data-watch-state]")) : [];
     try {
-      await Promise.all(blocks.map(refresh));
+      await Promise.all([...blocks.map(refresh), ...watches.map(refreshWatch)]);
       banner.hidden = true;
     } catch (e) {
       banner.hidden = false; // keep what the page shows; try again next time
