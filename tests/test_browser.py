@@ -207,6 +207,26 @@ def test_the_watch_line_follows_a_watch_taken_up_with_no_reload(browser, server,
                        == f"Watched by {worker.label}"), timeout=15, what="the watch line to follow")
 
 
+def test_the_scan_job_list_fits_1400_pixels(browser, server, django_user_model, make_library):
+    """Issue 26: the admin's scan-job list, with its trigger column, fits a 1400 px window."""
+    library = make_library(name="Films and series")
+    for trigger, status, reason in (("catch_up", "completed", None), ("watch", "completed", None),
+                                    ("schedule", "paused", "interrupted")):
+        ScanJob.objects.create(library=library, status=status, trigger=trigger, files_found=123_456,
+                               files_processed=12_345, progress=10, pause_reason=reason,
+                               worker_name="media-server.example.org:123456")
+    django_user_model.objects.create_superuser("root", password="a-long-pass-123")
+    browser.set_window_size(1400, 1000)
+    log_in(browser, server, "root")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "h1"), timeout=10, what="the dashboard")
+    browser.get(server.url + "/admin/scanner/scanjob/")
+    assert "Catch-up" in browser.find_element(By.ID, "result_list").text
+    shot(browser, "8-admin-scan-jobs")
+    for box in ("document.documentElement", "document.querySelector('#changelist .results')"):
+        width, room = browser.execute_script(f"const e = {box}; return [e.scrollWidth, e.clientWidth]")
+        assert width <= room, f"{box} is {width} px wide in {room} px: it scrolls sideways"
+
+
 def test_no_page_breaks_the_content_security_policy_or_warns_in_the_console(browser, server, django_user_model,
                                                                            make_library):
     library = make_library(name="Films")
