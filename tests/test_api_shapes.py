@@ -27,8 +27,8 @@ def test_the_api_root_lists_every_endpoint_of_the_schema(user_client, anon_clien
             assert path in listed, f"{path} is missing from GET /api/"
             assert {op.upper() for op in operations} == set(listed[path]), path
     assert len(listed) == len(ENDPOINTS)
-    for path in listed:
-        if "{" not in path and "GET" in listed[path]:
+    for path in listed:  # those a logged-in user reads (the Jellyfin-compatible ones want a hook's key)
+        if path.startswith("/api/") and "{" not in path and "GET" in listed[path]:
             assert user_client.get(path).status_code == 200, path
 
 
