@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -60,6 +61,41 @@ def env_float(environ: Mapping[str, str], name: str, default: float, *, minimum:
 def env_list(environ: Mapping[str, str], name: str, default: str, *, sep: str = ",") -> list[str]:
     raw = environ.get(name, default)
     return [item.strip() for item in raw.split(sep) if item.strip()]
+
+
+def time_zone(environ: Mapping[str, str], *, etc: Path = Path("/etc")) -> str:
+    """TIME_ZONE: the zone pages show times in (an IANA name such as Europe/Paris); by default
+    the host's. A name Python's zoneinfo does not know fails at start-up rather than showing UTC."""
+    raw = (environ.get("TIME_ZONE") or "").strip()
+    if not raw:
+        return host_time_zone(environ, etc=etc)
+    if not _is_zone(raw):
+        raise ImproperlyConfigured(f"TIME_ZONE must be an IANA time zone name such as Europe/Paris, got {raw!r}")
+    return raw
+
+
+def host_time_zone(environ: Mapping[str, str], *, etc: Path = Path("/etc")) -> str:
+    """The host's zone as its other programs see it: the TZ variable, Debian's /etc/timezone, the
+    /etc/localtime link (systemd's timedatectl sets it); UTC when none names a zone (a container)."""
+    candidates = [(environ.get("TZ") or "").strip().removeprefix(":")]
+    try:
+        candidates.append((etc / "timezone").read_text().strip())
+    except OSError:
+        pass  # not Debian, or not set: the link may say
+    link = os.path.realpath(etc / "localtime")
+    if "/zoneinfo/" in link:
+        candidates.append(link.split("/zoneinfo/", 1)[1].removeprefix("posix/").removeprefix("right/"))
+    return next((name for name in candidates if _is_zone(name)), "UTC")
+
+
+def _is_zone(name: str) -> bool:
+    if not name or name.startswith("/") or ".." in name:
+        return False  # a path, not a name: ZoneInfo would refuse it less clearly
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def parse_media_roots(raw: str | None) -> list[str]:

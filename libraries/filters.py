@@ -35,7 +35,8 @@ class LanguageFilter(django_filters.CharFilter):
 
 
 class MediaFileFilter(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=MediaFile.Kind.choices)
+    kind = django_filters.ChoiceFilter(choices=MediaFile.Kind.choices, error_messages={
+        "invalid_choice": f'"%(value)s" is not a valid kind: {", ".join(MediaFile.Kind.values)}.'})
     # A choice, not a BooleanFilter: "missing=perhaps" is a 400, not silently ignored.
     missing = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")], method="filter_missing"
@@ -68,3 +69,9 @@ class MediaFileFilter(django_filters.FilterSet):
             Q(path__icontains=value) | Q(title__icontains=value) | Q(artist__icontains=value)
             | Q(album__icontains=value)
         )
+
+
+class CatalogueFilter(MediaFileFilter):
+    """The files filters across libraries (GET /api/files/), and the library to keep to."""
+
+    library = IntegerFilter(field_name="library", min_value=1)

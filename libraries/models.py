@@ -14,7 +14,7 @@ class Library(models.Model):
 
     class Kind(models.TextChoices):
         MOVIES = "movies"
-        TV = "tv"
+        TV = "tv", "TV"
         MUSIC = "music"
         PHOTOS = "photos"
         MIXED = "mixed"

@@ -8,6 +8,7 @@ from libraries.models import Library, MediaFile
 from libraries.services import clean_library_path, library_check_path_change
 from scanner.jobs.schedule import next_scan_at
 from scanner.jobs.selectors import is_watched
+from scanner.serializers import choice_error
 
 
 class LibrarySerializer(serializers.ModelSerializer):
@@ -22,7 +23,10 @@ class LibrarySerializer(serializers.ModelSerializer):
                   "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         # The path rules below also cover uniqueness.
-        extra_kwargs: dict[str, dict[str, Any]] = {"path": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {
+            "path": {"validators": []},
+            "kind": {"error_messages": choice_error("kind", Library.Kind.values)},
+        }
 
     def get_next_scan_at(self, library: Library) -> datetime | None:
         return next_scan_at(library)
@@ -87,8 +91,8 @@ class MediaFileSerializer(serializers.ModelSerializer):
     class Meta:
         model = MediaFile
         fields = [
-            "id", "path", "kind", "extension", "size", "mtime", "missing", "duration", "title", "artist", "artists",
-            "album", "album_artist", "album_artists", "track", "disc", "year", "genre", "codec", "bitrate",
+            "id", "library", "path", "kind", "extension", "size", "mtime", "missing", "duration", "title", "artist",
+            "artists", "album", "album_artist", "album_artists", "track", "disc", "year", "genre", "codec", "bitrate",
             "sample_rate", "channels", "bit_depth", "width", "height", "rotation", "frame_rate", "hdr", "taken_at",
             "taken_at_offset", "camera", "streams", "chapters", "first_seen", "last_seen",
         ]

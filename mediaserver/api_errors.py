@@ -37,6 +37,8 @@ DATABASE_DOWN = "The database is unavailable; try again shortly."
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, services.InvalidScope):
+        return Response({"paths": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)  # a field error, as DRF's
     if isinstance(exc, services.ScanControlError):
         from scanner.serializers import JobSerializer
 

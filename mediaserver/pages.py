@@ -11,11 +11,13 @@ from libraries import folders
 from libraries.filters import MediaFileFilter
 from libraries.models import Library, MediaFile
 from libraries.selectors import mark_albums_with_discs
+from scanner.filters import ScanEventFilter
 from scanner.jobs import selectors
-from scanner.models import ScanJob
+from scanner.models import ScanEvent, ScanJob
 
 FILES_PER_PAGE = 100
 HISTORY_LENGTH = 20
+EVENTS_PER_PAGE = 100
 
 
 def _with_files_count(queryset):
@@ -52,6 +54,13 @@ def library_detail(request, pk: int):
 
 
 @login_required
+def library_watch_state(request, pk: int):
+    """The library's watch line alone, for the pages' script to refresh it as it is rendered."""
+    library = get_object_or_404(_with_files_count(Library.objects.all()), pk=pk)
+    return render(request, "watch_state.html", {"library": library})
+
+
+@login_required
 def job_detail(request, pk: int):
     job = get_object_or_404(ScanJob.objects.select_related("library"), pk=pk)
     return render(request, "job.html", {"job": job, "events": job.events.order_by("created_at", "id")})
@@ -66,4 +75,20 @@ def library_browse(request, pk: int):
     return render(request, "browse.html", {
         "library": library, "folder": folder, "crumbs": crumbs, "contents": folders.contents(library.pk, folder),
         "files_shown": folders.FILES_SHOWN,
+    })
+
+
+@login_required
+def activity(request):
+    """What happened across every library, newest first: "what happened while I was away"."""
+    found = ScanEventFilter(request.GET, queryset=ScanEvent.objects.select_related("job__library")
+                            .order_by("-created_at", "-id"))
+    events = found.qs if found.is_valid() else ScanEvent.objects.none()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "activity.html", {
+        "page": Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page")),
+        "filters": found,
+        "query": query.urlencode(),
+        "libraries": Library.objects.order_by("name", "id"),
     })

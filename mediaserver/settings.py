@@ -13,6 +13,7 @@ from common.env import (
     env_list,
     load_or_create_secret_key,
     parse_media_roots,
+    time_zone,
 )
 from mediaserver import private_files
 from mediaserver.proxies import trusted_proxy_networks
@@ -62,6 +63,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "mediaserver.api_time.ApiInUtcMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -101,7 +103,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TZ_NAME", "UTC")
+TIME_ZONE = time_zone(os.environ)  # what pages show; the API answers in UTC (mediaserver/api_time.py)
 USE_I18N = True
 USE_TZ = True
 
@@ -161,7 +163,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": 0,
     "DEFAULT_PAGINATION_CLASS": "mediaserver.api_policy.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mediaserver.api_schema.AutoSchema",  # with every error each operation answers
     "EXCEPTION_HANDLER": "mediaserver.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -7,8 +7,9 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from libraries.views import LibraryViewSet
+from libraries.views import LibraryViewSet, MediaFileViewSet
 from mediaserver import pages
+from mediaserver.api_root import ApiRootView
 from mediaserver.login_guard import GuardedAdminAuthenticationForm, GuardedAuthenticationForm, GuardedPasswordChangeView
 from scanner.hooks import (
     ArrWebhookView,
@@ -18,7 +19,14 @@ from scanner.hooks import (
     EmbySystemView,
     EmbyVirtualFoldersView,
 )
-from scanner.views import ChangesView, HealthView, MetricsView, ScanJobViewSet, ScannerControlViewSet
+from scanner.views import (
+    ChangesView,
+    HealthView,
+    MetricsView,
+    ScanEventViewSet,
+    ScanJobViewSet,
+    ScannerControlViewSet,
+)
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -31,7 +39,9 @@ class OptionalSlashRouter(SimpleRouter):
 
 router = OptionalSlashRouter()
 router.register("libraries", LibraryViewSet, basename="library")
+router.register("files", MediaFileViewSet, basename="file")
 router.register("scanner/jobs", ScanJobViewSet, basename="scanjob")
+router.register("scanner/events", ScanEventViewSet, basename="scanevent")
 
 LIBRARY_ID = r"(?P<library_id>[0-9]{1,18})/?$"
 scanner_control = [
@@ -80,16 +90,22 @@ accounts = [
 
 # The admin's login refuses the user name wrong API tokens are counted under, as ours does.
 admin.site.login_form = GuardedAdminAuthenticationForm
+# The breadcrumbs and the index lead everywhere already; the side menu took 300 px from every
+# list (the scan-job list must fit 1400 px: tests/test_browser.py).
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("libraries/<int:pk>/", pages.library_detail, name="library"),
     path("libraries/<int:pk>/browse/", pages.library_browse, name="library-browse"),
+    path("libraries/<int:pk>/watch-state/", pages.library_watch_state, name="library-watch-state"),
     path("jobs/<int:pk>/", pages.job_detail, name="job"),
+    path("activity/", pages.activity, name="activity"),
     path("accounts/", include(accounts)),
     # The admin's own form would check the current password unguarded: use the guarded one.
     path("admin/password_change/", RedirectView.as_view(pattern_name="password_change")),
     path("admin/", admin.site.urls),
+    re_path(r"^api/?$", ApiRootView.as_view(), name="api-root"),
     path("api/", include(scanner_control + router.urls)),
     re_path(r"^api/scanner/changes/?$", ChangesView.as_view(), name="scanner-changes"),
     re_path(r"^api/hooks/arr/?$", ArrWebhookView.as_view(), name="hooks-arr"),

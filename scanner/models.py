@@ -216,5 +216,8 @@ class LibraryWatch(models.Model):
     partial = models.BooleanField(default=False, help_text="Only part of the library is watched (a kernel limit)")
     note = models.TextField(blank=True, default="", help_text="Why the watch is partial, and what covers the rest")
 
+    class Meta:
+        verbose_name_plural = "library watches"  # Django would say "library watchs"
+
     def __str__(self) -> str:
         return f"{self.library} watched by {self.worker}"

@@ -1,3 +1,6 @@
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from scanner.core.scope import MAX_PATHS
@@ -45,11 +48,25 @@ class LibraryStatusSerializer(serializers.Serializer):
     job = JobSerializer(allow_null=True)
 
 
+def choice_error(what: str, choices: list[str]) -> dict[str, Any]:
+    """An invalid choice names the valid ones: '"film" is not a valid kind: movies, tv, music, ...'."""
+    return {"invalid_choice": f'"{{input}}" is not a valid {what}: {", ".join(choices)}.'}
+
+
+# Swagger's "Try it out" sends the first example: a real-looking one, never a scan of "string".
+@extend_schema_serializer(examples=[
+    OpenApiExample("The whole library, quick", value={}, request_only=True),
+    OpenApiExample("Some folders and files", value={"paths": ["Artist/Album", "Films/Heat (1995).mkv"]},
+                   request_only=True),
+    OpenApiExample("The whole library, reading every file again", value={"mode": "full"}, request_only=True),
+])
 class StartScanSerializer(serializers.Serializer):
-    mode = serializers.ChoiceField(choices=ScanJob.Mode.choices, default=ScanJob.Mode.QUICK)
+    mode = serializers.ChoiceField(choices=ScanJob.Mode.choices, default=ScanJob.Mode.QUICK,
+                                   error_messages=choice_error("mode", ScanJob.Mode.values))
     paths = serializers.ListField(
         child=serializers.CharField(trim_whitespace=False), required=False, allow_empty=False, max_length=MAX_PATHS,
-        help_text="Scan only these files and folders (relative to the library, or absolute inside it)",
+        help_text="Scan only these files and folders (relative to the library, or absolute inside it); each must "
+                  "exist or have catalogued files under it (a deleted folder's files are then marked missing)",
     )
 
 
@@ -57,6 +74,16 @@ class ScanEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScanEvent
         fields = ["id", "job", "created_at", "kind", "message", "worker", "data"]
+        read_only_fields = fields
+
+
+class ActivityEventSerializer(ScanEventSerializer):
+    """An event of the activity feed: with the library its scan was of (null once deleted)."""
+
+    library = serializers.IntegerField(source="job.library_id", allow_null=True, read_only=True)
+
+    class Meta(ScanEventSerializer.Meta):
+        fields = ["id", "job", "library", "created_at", "kind", "message", "worker", "data"]
         read_only_fields = fields
 
 

@@ -1,6 +1,7 @@
 """The Django admin goes through the same rules and services as the API."""
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -80,6 +81,8 @@ def test_the_admin_scans_chosen_folders_of_one_library(admin_client, make_librar
     bad = admin_client.post(url, {"action": "scan_folders", "_selected_action": [library.pk], "paths": "../etc"})
     assert "contains &#x27;..&#x27;" in bad.content.decode() and not ScanJob.objects.exists()
 
+    for folder in ("Films", "Music/Album"):  # a folder that is nowhere is refused (tests/test_api_shapes.py)
+        (Path(library.path) / folder).mkdir(parents=True)
     done = admin_client.post(url, {"action": "scan_folders", "_selected_action": [library.pk],
                                    "paths": f"Films\n{library.path}/Music/Album\n\n"}, follow=True)
     assert "Queued a scan of Films, Music/Album" in done.content.decode()
@@ -103,3 +106,13 @@ def test_the_admin_lists_watches_and_changes_waiting(admin_client, make_library)
     assert admin_client.get("/admin/scanner/pendingchange/").status_code == 200
     assert "Album" in admin_client.get("/admin/scanner/pendingchange/").content.decode()
     assert "limit reached" in admin_client.get("/admin/scanner/librarywatch/").content.decode()
+
+
+def test_the_admin_says_library_watches_and_lists_each_scan_s_trigger(admin_client, make_library):
+    """Issue 26, item 6."""
+    index = admin_client.get("/admin/").content.decode()
+    assert "Library watches" in index and "Library watchs" not in index
+    library = make_library(name="Music")
+    ScanJob.objects.create(library=library, status="completed", trigger="catch_up")
+    jobs = admin_client.get("/admin/scanner/scanjob/").content.decode()
+    assert 'column-trigger">' in jobs and '<td class="field-trigger">Catch-up</td>' in jobs

@@ -11,7 +11,7 @@ import pytest
 
 from scanner.jobs import services
 from scanner.models import ScanJob
-from tests.helpers import make_operator, many_files
+from tests.helpers import local_worker, make_operator, many_files
 from tests.procs import ROOT, Gunicorn, manage, server_env, wait_until
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -147,6 +147,8 @@ def test_log_in_add_a_library_scan_pause_and_resume(browser, server, django_user
     assert any(0 < value < 100 for value in seen), f"the bar never showed progress: {seen}"
     assert seen == sorted(seen), "progress never goes backwards"
     assert field(films_card, "files") == "450 / 450"
+    # The last scan as the script says it, as the server-rendered page says it (tests/test_library_card.py).
+    assert field(films_card, "last") == "manual: the whole library, 450 files, just now"
     # The count of the catalogue follows the scan, with no reload.
     wait_until(settled(lambda: card(browser, "Films").find_element(By.CSS_SELECTOR, ".count").text
                        == "450 files catalogued"), timeout=10, what="the catalogued count to follow the scan")
@@ -188,6 +190,41 @@ def test_a_failed_poll_keeps_the_page_and_says_it_is_retrying(browser, server, d
     assert banner.text == "Connection lost, retrying…"
     assert card(browser, "Films") is not None, "the page keeps its content"
     shot(browser, "6-connection-lost")
+
+
+def test_the_watch_line_follows_a_watch_taken_up_with_no_reload(browser, server, django_user_model, make_library):
+    """Issue 26: "the 'Watched by ...' line refreshes like the rest; today it needs a reload"."""
+    from scanner.models import LibraryWatch
+
+    library = make_library(name="Films")
+    django_user_model.objects.create_user("viewer", password="a-long-pass-123")
+    log_in(browser, server, "viewer")
+    films = wait_until(settled(lambda: card(browser, "Films")), timeout=10, what="the dashboard")
+    assert films.find_element(By.CSS_SELECTOR, ".watch").text.startswith("Not watched now")
+    worker = local_worker(os.getpid())  # this process: alive, so no server drops the lease
+    LibraryWatch.objects.create(library=library, worker=worker)
+    wait_until(settled(lambda: card(browser, "Films").find_element(By.CSS_SELECTOR, ".watch").text
+                       == f"Watched by {worker.label}"), timeout=15, what="the watch line to follow")
+
+
+def test_the_scan_job_list_fits_1400_pixels(browser, server, django_user_model, make_library):
+    """Issue 26: the admin's scan-job list, with its trigger column, fits a 1400 px window."""
+    library = make_library(name="Films and series")
+    for trigger, status, reason in (("catch_up", "completed", None), ("watch", "completed", None),
+                                    ("schedule", "paused", "interrupted")):
+        ScanJob.objects.create(library=library, status=status, trigger=trigger, files_found=123_456,
+                               files_processed=12_345, progress=10, pause_reason=reason,
+                               worker_name="media-server.example.org:123456")
+    django_user_model.objects.create_superuser("root", password="a-long-pass-123")
+    browser.set_window_size(1400, 1000)
+    log_in(browser, server, "root")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "h1"), timeout=10, what="the dashboard")
+    browser.get(server.url + "/admin/scanner/scanjob/")
+    assert "Catch-up" in browser.find_element(By.ID, "result_list").text
+    shot(browser, "8-admin-scan-jobs")
+    for box in ("document.documentElement", "document.querySelector('#changelist .results')"):
+        width, room = browser.execute_script(f"const e = {box}; return [e.scrollWidth, e.clientWidth]")
+        assert width <= room, f"{box} is {width} px wide in {room} px: it scrolls sideways"
 
 
 def test_no_page_breaks_the_content_security_policy_or_warns_in_the_console(browser, server, django_user_model,
@@ -240,3 +277,30 @@ def test_scan_a_folder_from_the_folder_view(browser, server, make_library):
     wait_until(lambda: ScanJob.objects.get(pk=job.pk).status == "completed", timeout=30, what="the folder's scan")
     job.refresh_from_db()
     assert job.files_processed == 30, "only the folder was scanned"
+
+
+def test_scan_all_libraries_then_a_full_scan_of_one(browser, server, make_library):
+    """Issue 26: "Scan all libraries" at the top, "Full scan" on a card."""
+    films, music = make_library(name="Films"), make_library(name="Music")
+    many_files(Path(films.path), 30)
+    many_files(Path(music.path), 40)
+    make_operator("owner", password="a-long-pass-123")
+    log_in(browser, server, "owner")
+    wait_until(settled(lambda: card(browser, "Music")), timeout=10, what="the dashboard")
+
+    browser.find_element(By.ID, "scan-all").click()
+    said = wait_until(settled(lambda: browser.find_element(By.ID, "scan-all-result").text), timeout=10,
+                      what="what Scan all did")
+    assert said == "Started 2 scans"
+    for name in ("Films", "Music"):
+        wait_until(settled(lambda name=name: field(card(browser, name), "status") == "completed"), timeout=30,
+                   what=f"{name}'s scan to complete")
+    assert sorted(ScanJob.objects.values_list("library__name", "mode")) == [("Films", "quick"), ("Music", "quick")]
+
+    card(browser, "Music").find_element(By.CSS_SELECTOR, '[data-action="full"]').click()
+    wait_until(lambda: ScanJob.objects.filter(library=music, mode="full", status="completed").exists(), timeout=30,
+               what="the full scan")
+    wait_until(settled(lambda: field(card(browser, "Music"), "files") == "40 / 40"
+                       and field(card(browser, "Music"), "status") == "completed"), timeout=10,
+               what="the card to show the full scan")
+    shot(browser, "7-scan-all")

@@ -169,7 +169,7 @@ def test_a_hostile_tree_completes(make_library, public_tmp):
     assert job.status == "completed", job.error_message
     assert set(catalogue(library)) == {"ok/a.mp3", "empty.mp3"}
     assert (job.files_processed, job.files_found, job.files_failed, job.dirs_failed) == (3, 3, 2, 1)
-    assert "1 folders could not be read" in job.status_message
+    assert "1 folder could not be read" in job.status_message
     kinds = set(ScanEvent.objects.filter(job=job).values_list("kind", flat=True))
     assert "folder_unreadable" in kinds
 

@@ -47,6 +47,8 @@ def test_the_pages_say_who_watches_what_waits_and_what_a_targeted_scan_covers(vi
 
     watched, unwatched = make_library(name="Watched"), make_library(name="Unwatched", watch=False)
     worker = make_worker()
+    for folder in ("Artist/Album", "Films"):
+        (Path(watched.path) / folder).mkdir(parents=True)
     LibraryWatch.objects.create(library=watched, worker=worker, partial=True, note="the inotify limit was reached")
     services.scan_start(library_id=watched.pk, paths=["Artist/Album", "Films"])
     services.scan_pause(library_id=watched.pk)

@@ -126,6 +126,9 @@ def test_bad_scope_paths_are_a_400_naming_the_problem(make_library, staff_client
 
 def test_scope_paths_are_made_relative_collapsed_and_sorted(make_library, staff_client):
     library = make_library()
+    (Path(library.path) / "Artist/Album/CD1").mkdir(parents=True)  # paths that are nowhere are a 400
+    (Path(library.path) / "Films").mkdir()
+    (Path(library.path) / "Films/x.mkv").touch()
     body = {"paths": ["Films/x.mkv", f"{library.path}/Artist/Album/", "Artist/Album/CD1", "Artist/Album"]}
     response = staff_client.post(f"/api/scanner/start/{library.pk}", body, format="json")
     assert response.status_code == 201, response.content
@@ -217,6 +220,7 @@ def test_paths_asked_for_while_a_targeted_scan_is_paused_wait_for_it(make_librar
     from scanner.models import PendingChange
 
     library = make_library()
+    many_files(Path(library.path), 100)  # Show 000 and Show 001
     services.scan_start(library_id=library.pk, paths=["Show 000"])
     services.scan_pause(library_id=library.pk)
     response = staff_client.post(f"/api/scanner/start/{library.pk}", {"paths": ["Show 001"]}, format="json")

@@ -44,16 +44,6 @@ def facts(file: MediaFile) -> str:
     return " · ".join(part for part in parts if part)
 
 
-@register.filter
-def hms(seconds: float | None) -> str:
-    """A duration as h:mm:ss ("0:03:25", "2:01:09"), to the nearest second."""
-    if seconds is None:
-        return ""
-    minutes, second = divmod(int(seconds + 0.5), 60)
-    hours, minute = divmod(minutes, 60)
-    return f"{hours}:{minute:02d}:{second:02d}"
-
-
 def _taken(file: MediaFile) -> str:
     """In the server's time zone with its offset when the file stated one; otherwise the
     camera's clock as it was (stored as if UTC: converting it would invent a time zone)."""

@@ -11,6 +11,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from scanner.core import words
+
 COUNTERS = ("files_processed", "files_unchanged", "files_added", "files_updated", "files_missing",
             "files_moved", "files_failed", "bytes_processed", "dirs_failed")
 
@@ -75,12 +77,13 @@ class Progress:
         """The completion message, with the final step's counts included."""
         total = {name: self.totals[name] + step.counts.get(name, 0) for name in COUNTERS}
         message = (
-            f"Scanned {step.processed:,} files: {total['files_added']:,} added, {total['files_updated']:,} updated, "
+            f"Scanned {words.count(step.processed, 'file')}: {total['files_added']:,} added, "
+            f"{total['files_updated']:,} updated, "
             f"{total['files_unchanged']:,} unchanged, {total['files_missing']:,} missing, "
             f"{total['files_failed']:,} failed"
         )
         if total["files_moved"]:
             message += f", {total['files_moved']:,} moved"
         if total["dirs_failed"]:
-            message += f"; {total['dirs_failed']:,} folders could not be read"
+            message += f"; {words.count(total['dirs_failed'], 'folder')} could not be read"
         return message

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from scanner.core import words
 from scanner.core.batching import Stopped
 from scanner.core.progress import Progress
 from scanner.core.readers import READ_EXTENSIONS
@@ -27,7 +28,8 @@ def discover(walker: Walker, *, progress: Progress, committer: Committer, stop: 
     `expect_reads` starts the readers early, on a slow share where every file will be read."""
     if progress.checkpoint and progress.found:
         committer.write_job(phase=ScanJob.Phase.SCANNING,
-                            status_message=f"Resuming after {progress.processed:,} of {progress.found:,} files")
+                            status_message=f"Resuming after {progress.processed:,} of "
+                                           f"{words.count(progress.found, 'file')}")
         return
     committer.write_job(phase=ScanJob.Phase.DISCOVERING, status_message="Counting the media files")
     last_write = time.monotonic()
@@ -52,4 +54,5 @@ def discover(walker: Walker, *, progress: Progress, committer: Committer, stop: 
     if count is None:
         raise Stopped
     found = progress.discovered(count, final=True)
-    committer.write_job(files_found=found, phase=ScanJob.Phase.SCANNING, status_message=f"Scanning {found:,} files")
+    committer.write_job(files_found=found, phase=ScanJob.Phase.SCANNING,
+                        status_message=f"Scanning {words.count(found, 'file')}")

@@ -25,6 +25,7 @@ from django.conf import settings
 from common.dberrors import is_outage
 from libraries.paths import is_within
 from scanner.conf import ScannerConfig
+from scanner.core import words
 from scanner.core.batching import Batcher, Stopped
 from scanner.core.progress import COUNTERS, Progress
 from scanner.core.readers import READ_EXTENSIONS
@@ -117,7 +118,8 @@ class ScanEngine:
                                moves_window=window if recently_missing else 0)
         what = f"{self.root}" if not job.scope else f"{describe_scope(job.scope)} in {self.root}"
         if job.checkpoint:
-            self._event("resumed", f"Resuming {job.mode} scan of {what} after {job.files_processed:,} files")
+            self._event("resumed",
+                        f"Resuming {job.mode} scan of {what} after {words.count(job.files_processed, 'file')}")
         else:
             self._event("started", f"Starting {job.mode} scan of {what}")
         return walker, reads_all

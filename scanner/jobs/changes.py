@@ -20,6 +20,7 @@ from django.db import transaction
 from libraries.models import Library
 from libraries.paths import is_within
 from scanner.conf import scanner_config
+from scanner.core import words
 from scanner.core.entries import why_uncatalogable
 from scanner.core.root import LibraryRoot, RootUnavailable
 from scanner.core.scope import MAX_PATHS, ScopeError, collapse, describe_scope, relative
@@ -115,8 +116,8 @@ def _queue_one(library_id: int, root: str) -> ScanJob | None:
                        if t in triggers)
         what = describe_scope(scope) if scope else "the whole library"
         job = lifecycle.queue(library_id=library_id, mode=ScanJob.Mode.QUICK, trigger=trigger, scope=scope,
-                              message=f"Quick scan of {what} queued for {len(rows):,} changed "
-                                      f"path{'s' if len(rows) != 1 else ''} ({trigger})",
+                              message=f"Quick scan of {what} queued for "
+                                      f"{words.count(len(rows), 'changed path')} ({trigger})",
                               from_changes=True, change_failures=max(row.failures for row in rows))
         if job is None:
             return None  # an open job came first (or the library went): the changes wait for it

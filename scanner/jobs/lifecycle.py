@@ -23,7 +23,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Now
 
 from libraries.models import Library
-from scanner.core import procinfo
+from scanner.core import procinfo, words
 from scanner.jobs import pending, workers
 from scanner.jobs.leases import Lease, WorkerGone
 from scanner.jobs.resume_policy import Verdict
@@ -95,7 +95,7 @@ def pause_by_user(seen: ScanJob) -> ScanJob | None:
     """Pause a queued, running or automatically resumable job; it resumes only by a person."""
     return move(
         seen.pk, as_seen(seen), frm=seen.status, to=Status.PAUSED, event="paused",
-        message=f"Paused by user after {seen.files_processed:,} of {seen.files_found:,} files",
+        message=f"Paused by user after {seen.files_processed:,} of {words.count(seen.files_found, 'file')}",
         pause_reason=Reason.USER, paused_at=Now(), resumes_automatically=False, **released(),
     )
 
@@ -112,7 +112,7 @@ def pause_interrupted(lease: Lease, *, cause: str, files_processed: int, attempt
                       verdict: Verdict) -> ScanJob | None:
     """The scan's own process lived but could not go on (`cause`: the database went away, its
     thread could not start): paused, to resume when it can."""
-    message = with_note(f"Interrupted by {cause} after {files_processed:,} files", verdict)
+    message = with_note(f"Interrupted by {cause} after {words.count(files_processed, 'file')}", verdict)
     return move(
         lease.job_id, as_held(lease) & Q(auto_resume_attempts=attempts), frm=Status.RUNNING, to=Status.PAUSED,
         event="interrupted", message=message, level=logging.WARNING, gave_up=verdict.gave_up,
@@ -124,7 +124,8 @@ def pause_orphaned(seen: ScanJob, *, why: str, still_dead: Condition, verdict: V
                    note: str = "") -> ScanJob | None:
     """A running job whose owner cannot be running it. `still_dead` must hold the owner's death
     at the moment of this write, never a list of live workers read earlier."""
-    message = with_note(f"Interrupted ({why}) after {seen.files_processed:,} of {seen.files_found:,} files", verdict)
+    message = with_note(
+        f"Interrupted ({why}) after {seen.files_processed:,} of {words.count(seen.files_found, 'file')}", verdict)
     return move(
         seen.pk, as_seen(seen) & Q(owner=seen.owner, auto_resume_attempts=seen.auto_resume_attempts) & still_dead,
         frm=seen.status, to=Status.PAUSED, event="orphaned", message=message + note, level=logging.WARNING,
@@ -136,7 +137,7 @@ def pause_orphaned(seen: ScanJob, *, why: str, still_dead: Condition, verdict: V
 # ---------------------------------------------------------------- resuming
 def resume_by_user(seen: ScanJob) -> ScanJob | None:
     """Queue a paused job again from its checkpoint; a person's resume resets the attempt count."""
-    message = f"Resuming after {seen.files_processed:,} files" if seen.files_processed else "Queued"
+    message = f"Resuming after {words.count(seen.files_processed, 'file')}" if seen.files_processed else "Queued"
     return move(
         seen.pk, as_seen(seen), frm=seen.status, to=Status.PENDING, event="resume_requested", message=message,
         pause_reason=None, resumes_automatically=False, auto_resume_attempts=0, resumed_at=Now(),
@@ -149,7 +150,7 @@ def auto_resume(seen: ScanJob, *, delay: float) -> ScanJob | None:
     clock) have passed since; interruptions count as attempts, shutdowns do not."""
     interrupted = seen.pause_reason == Reason.INTERRUPTED
     how = "Interrupted" if interrupted else "Paused by a server shutdown"
-    message = f"{how} after {seen.files_processed:,} of {seen.files_found:,} files; resumed automatically"
+    message = f"{how} after {seen.files_processed:,} of {words.count(seen.files_found, 'file')}; resumed automatically"
     if seen.auto_resume_attempts:
         message += f" (attempt {seen.auto_resume_attempts + 1} without progress)"
     return move(
@@ -183,7 +184,7 @@ def fail_held(lease: Lease, *, error: str, message: str, unavailable: bool = Fal
 def cancel_by_user(seen: ScanJob) -> ScanJob | None:
     """End an open job; its catalogue keeps what was committed and nothing is marked missing."""
     return move(seen.pk, as_seen(seen), frm=seen.status, to=Status.CANCELLED, event="cancelled",
-                 message=f"Cancelled by user after {seen.files_processed:,} of {seen.files_found:,} files",
+                 message=f"Cancelled by user after {seen.files_processed:,} of {words.count(seen.files_found, 'file')}",
                  owed="cancelled", **finished())
 
 

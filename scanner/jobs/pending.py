@@ -21,6 +21,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Now
 
 from scanner.conf import scanner_config
+from scanner.core import words
 from scanner.jobs.events import record_event
 from scanner.models import PendingChange, ScanJob
 
@@ -120,13 +121,14 @@ def give_back(job: ScanJob, *, why: str, worker: str) -> None:
     _bound(job.library_id, trigger)
     limit = scanner_config().changes_max_attempts
     if failures >= limit:
-        record_event(job.pk, "changes_gave_up", f"Its {len(paths):,} changed paths failed {failures} scans in a row "
-                     f"and wait for a person ({reason}); notify them again, or retry them in the admin",
+        record_event(job.pk, "changes_gave_up", f"{words.count(len(paths), 'changed path')} failed "
+                     f"{words.count(failures, 'scan')} in a row, "
+                     f"now waiting for a person ({reason}); notify again, or retry in the admin",
                      worker=worker, library_id=job.library_id, level=logging.WARNING)
     else:
-        record_event(job.pk, "changes_kept", f"Its {len(paths):,} changed paths wait as pending changes and are "
-                     f"scanned again in {int(wait.total_seconds() // 60)} minutes ({reason})", worker=worker,
-                     library_id=job.library_id)
+        record_event(job.pk, "changes_kept", f"{words.count(len(paths), 'changed path')} kept as pending changes, "
+                     f"scanned again in {words.count(int(wait.total_seconds() // 60), 'minute')} ({reason})",
+                     worker=worker, library_id=job.library_id)
 
 
 def retry(rows: QuerySet[PendingChange]) -> int:

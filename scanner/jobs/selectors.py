@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from libraries.models import Library, MediaFile
@@ -50,6 +50,13 @@ def watch_of(library: Library) -> LibraryWatch | None:
 
 def is_watched(library: Library) -> bool:
     return watch_of(library) is not None
+
+
+def catalogued_under(library_id: int, path: str) -> bool:
+    """Rows of the library at `path` or under it, present or missing. Paths under "a" are those
+    from "a/" up to "a0" ("0" follows "/"): the byte order of the walk and of the C collation."""
+    rows = MediaFile.objects.filter(library_id=library_id)
+    return rows.filter(Q(path=path) | Q(path__gte=f"{path}/", path__lt=f"{path}0")).exists()
 
 
 def catalogued_elsewhere(library_id: int, device: int) -> bool:

@@ -9,6 +9,7 @@ scanner.signals once it is committed; this module never imports the engine or th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -148,9 +149,16 @@ def _targeted_scope(library: Library, paths: list[str]) -> list[str]:
     if len(paths) > MAX_PATHS:
         raise InvalidScope(f"At most {MAX_PATHS:,} paths per scan ({len(paths):,} given); scan a common folder.")
     try:
-        return collapse([relative(path, library.path) for path in paths])
+        scope = collapse([relative(path, library.path) for path in paths])
     except ScopeError as exc:
         raise InvalidScope(str(exc)) from None
+    # A path that is not there and never was would scan nothing and say it succeeded (a typo, or
+    # Swagger's "string"); one deleted since its rows were catalogued is a scan that marks them missing.
+    unknown = [path for path in scope if not os.path.lexists(os.path.join(library.path, path))
+               and not selectors.catalogued_under(library.pk, path)]
+    if unknown:
+        raise InvalidScope(f"Not in the library, on disk or in its catalogue: {describe_scope(unknown)}")
+    return scope
 
 
 def _change_open_job(library_id: int, action: str, change: Callable[[ScanJob], ScanJob | None], *,
