@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404, render
 
 from libraries import folders
@@ -13,6 +13,7 @@ from libraries.models import Library, MediaFile
 from libraries.selectors import mark_albums_with_discs
 from scanner.filters import ScanEventFilter
 from scanner.jobs import selectors
+from scanner.jobs.schedule import with_next_scan
 from scanner.models import ScanEvent, ScanJob
 
 FILES_PER_PAGE = 100
@@ -27,9 +28,17 @@ def _with_files_count(queryset):
 
 @login_required
 def dashboard(request):
-    libraries = _with_files_count(Library.objects.all())
-    cards = [{"library": library, "job": selectors.library_scan_status(library.pk)} for library in libraries]
+    scheduled = ScanJob.objects.filter(library=OuterRef("pk"), trigger=ScanJob.Trigger.SCHEDULE)
+    libraries = with_next_scan(_with_files_count(Library.objects.all())).annotate(
+        last_scheduled_at=Subquery(scheduled.order_by("-created_at").values("created_at")[:1]))
+    cards = [{"library": library, "job": selectors.library_scan_status(library.pk),
+              "interval_hours": _hours(library.scan_interval)} for library in libraries]
     return render(request, "dashboard.html", {"cards": cards, "kinds": Library.Kind.choices})
+
+
+def _hours(interval) -> str:
+    """A scan interval as the card's form shows it, in hours ("6", "1.5"); "" for none."""
+    return "" if interval is None else f"{interval.total_seconds() / 3600:g}"
 
 
 @login_required

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from libraries.models import Library
 from scanner.jobs import services
 from scanner.models import ScanJob
 from tests.helpers import local_worker, make_operator, many_files
@@ -304,3 +305,49 @@ def test_scan_all_libraries_then_a_full_scan_of_one(browser, server, make_librar
                        and field(card(browser, "Music"), "status") == "completed"), timeout=10,
                what="the card to show the full scan")
     shot(browser, "7-scan-all")
+
+
+def test_a_card_edits_its_library_and_deletes_it_after_saying_what_happens(browser, server, make_library):
+    make_operator("owner", password="a-long-pass-123")
+    library = make_library(name="Films")
+    log_in(browser, server, "owner")
+    films = wait_until(settled(lambda: card(browser, "Films")), timeout=10, what="the dashboard")
+    assert films.find_element(By.CSS_SELECTOR, "[data-schedule]").text == "No scheduled scans"
+
+    def settings():
+        element = card(browser, "Films") or card(browser, "Movies")
+        details = element.find_element(By.CSS_SELECTOR, "details.settings")
+        if details.get_attribute("open") is None:
+            details.find_element(By.CSS_SELECTOR, "summary").click()
+        return element.find_element(By.CSS_SELECTOR, "form[data-library-settings]")
+
+    form = settings()
+    form.find_element(By.NAME, "path").clear()
+    form.find_element(By.NAME, "path").send_keys("/nowhere/at/all")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    error = wait_until(lambda: form.find_element(By.CSS_SELECTOR, '[data-error="form"]').text, timeout=10,
+                       what="the API's reason on the card")
+    assert error.startswith("path:")
+
+    form.find_element(By.NAME, "path").clear()
+    form.find_element(By.NAME, "path").send_keys(library.path)
+    form.find_element(By.NAME, "name").clear()
+    form.find_element(By.NAME, "name").send_keys("Movies")
+    form.find_element(By.NAME, "watch").click()  # off
+    form.find_element(By.NAME, "interval").send_keys("6")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    movies = wait_until(settled(lambda: card(browser, "Movies")), timeout=10, what="the saved card")
+    library.refresh_from_db()
+    assert (library.name, library.watch, library.scan_interval.total_seconds()) == ("Movies", False, 6 * 3600)
+    assert movies.find_element(By.CSS_SELECTOR, "[data-schedule]").text.startswith("Scanned every 6 h · next ")
+
+    settings().find_element(By.CSS_SELECTOR, "[data-delete-library]").click()
+    alert = browser.switch_to.alert
+    assert 'Delete the library "Movies"?' in alert.text and "A scan running now is stopped" in alert.text
+    alert.dismiss()  # no: nothing happens
+    assert Library.objects.filter(pk=library.pk).exists()
+    settings().find_element(By.CSS_SELECTOR, "[data-delete-library]").click()
+    browser.switch_to.alert.accept()
+    wait_until(lambda: not Library.objects.filter(pk=library.pk).exists(), timeout=10, what="the library deleted")
+    wait_until(settled(lambda: card(browser, "Movies") is None and browser.find_elements(By.CSS_SELECTOR, "p.empty")),
+               timeout=10, what="the card gone")

@@ -1,6 +1,7 @@
 """A library's card shows the library's state: the catalogue's count, and its last scan with its
 trigger and scope; the dashboard links to the password page (issue 26, item 3)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -87,3 +88,20 @@ def test_the_watch_line_is_served_alone_for_the_script_to_refresh(viewer, client
     assert viewer.get("/libraries/999/watch-state/").status_code == 404
     client.logout()
     assert client.get(url).status_code == 302
+
+
+def test_a_card_says_when_the_schedule_scans_and_scanned_last(viewer, make_library, settings):
+    settings.TIME_ZONE = "UTC"
+    library = make_library(name="Music")
+    assert "No scheduled scans" in viewer.get("/").content.decode()
+    library.scan_interval = timedelta(hours=6)
+    library.save()
+    job = ScanJob.objects.create(library=library, status="completed", trigger="schedule", files_found=1,
+                                 files_processed=1, progress=100)
+    job.refresh_from_db()
+    html = viewer.get("/").content.decode()
+    text = " ".join(re.sub(r"<[^>]+>", "", re.search(r"<p class=\"schedule muted\" data-schedule>(.*?)</p>", html,
+                                                     re.S).group(1)).split())
+    expected = (f"Scanned every 6 h · next {(job.created_at + timedelta(hours=6)):%Y-%m-%d %H:%M:%S} UTC · "
+                f"last scheduled {job.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    assert text == expected
