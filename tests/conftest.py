@@ -98,6 +98,13 @@ def user_client(django_user_model):
 
 
 @pytest.fixture
+def viewer(client, django_user_model):
+    """The pages' test client, logged in as a user who is not staff."""
+    client.force_login(django_user_model.objects.create_user("viewer", password="a-long-pass-123"))
+    return client
+
+
+@pytest.fixture
 def anon_client():
     from tests.helpers import api_client
 

@@ -13,12 +13,6 @@ from scanner.models import ScanJob
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def viewer(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("viewer", password="a-long-pass-123"))
-    return client
-
-
 def catalogue(library, n: int) -> None:
     now = timezone.now()
     MediaFile.objects.bulk_create([

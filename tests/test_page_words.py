@@ -16,12 +16,6 @@ from tests.helpers import STAT_ONLY, scan_now
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def viewer(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("viewer", password="a-long-pass-123"))
-    return client
-
-
 @pytest.mark.parametrize("n, said", [(0, "0 files"), (1, "1 file"), (2, "2 files"), (20_000, "20,000 files")])
 def test_counts_are_grouped_and_plural_only_where_it_applies(n, said):
     assert words.count(n, "file") == said

@@ -11,12 +11,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def viewer(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("viewer", password="a-long-pass-123"))
-    return client
-
-
-@pytest.fixture
 def scanned(make_library):
     library = make_library(name="Music")
     build_tree(Path(library.path))

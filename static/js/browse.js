@@ -6,30 +6,20 @@
   if (!block) return;
   const message = block.querySelector('[data-field="browse-message"]');
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
+  const api = window.mediaserverApi;
 
   async function scan(button) {
     const folder = button.dataset.scanFolder;
     const body = folder ? { paths: [folder] } : {};
     button.disabled = true;
     try {
-      const response = await fetch(`/api/scanner/start/${block.dataset.libraryId}`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
-        body: JSON.stringify(body),
-      });
-      let data = {};
-      try { data = await response.json(); } catch (e) { /* empty body */ }
-      if (response.status === 201) {
+      const { status, data } = await api("POST", `/api/scanner/start/${block.dataset.libraryId}`, body);
+      if (status === 201) {
         message.textContent = `Scan #${data.id} queued for ${folder || "the whole library"}`;
-      } else if (response.ok) {
+      } else if (status < 300) {
         message.textContent = `Scan #${data.id}, already open, covers ${folder || "the whole library"}`;
       } else {
-        const reason = data.detail || (data.paths && data.paths.join(" ")) || `HTTP ${response.status}`;
+        const reason = (data && (data.detail || (data.paths && data.paths.join(" ")))) || `HTTP ${status}`;
         message.textContent = `Not started: ${reason}`;
       }
     } catch (e) {

@@ -11,22 +11,7 @@
   const TRIGGERS = { manual: "Manual", command: "Command", schedule: "Schedule", watch: "Watch", notify: "Notify",
                      catch_up: "Catch-up", admin: "Admin" };
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  async function api(method, url, body) {
-    const response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    try { data = await response.json(); } catch (e) { /* empty body */ }
-    return { ok: response.ok, status: response.status, data };
-  }
+  const api = window.mediaserverApi;
 
   // Counts and durations as the server-rendered page shows them (libraries/templatetags/words.py).
   const thousands = (n) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });

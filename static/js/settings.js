@@ -4,22 +4,7 @@
 (function () {
   "use strict";
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  async function send(method, url, body) {
-    const response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    try { data = await response.json(); } catch (e) { /* no body */ }
-    return { ok: response.ok, status: response.status, data };
-  }
+  const send = window.mediaserverApi;
 
   function reason(data, status) {
     if (!data) return `HTTP ${status}`;
