@@ -154,7 +154,9 @@ class Gunicorn:
         self.proc = None
 
     def stop(self) -> None:
-        self.kill(signal.SIGTERM)
+        # A worker still booting (in post_fork, before gunicorn sets its signal handlers) misses
+        # the SIGTERM; the master then waits its graceful_timeout (30 s) before killing it.
+        self.kill(signal.SIGTERM, timeout=45)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
