@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Q, Subquery
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from libraries import folders
@@ -79,6 +80,8 @@ def job_detail(request, pk: int):
 def library_browse(request, pk: int):
     library = get_object_or_404(Library, pk=pk)
     folder = folders.normalise(request.GET.get("folder", ""))
+    if "\x00" in folder:  # no catalogued path holds one, and PostgreSQL refuses it in a query
+        raise Http404("No such folder")
     parts = folder.split("/") if folder else []
     crumbs = [(name, "/".join(parts[:i + 1])) for i, name in enumerate(parts)]
     return render(request, "browse.html", {

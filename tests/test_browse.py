@@ -72,6 +72,7 @@ def test_browsing_needs_a_login_and_a_library(viewer, library):
     response = Client().get(f"/libraries/{library.pk}/browse/")
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")
     assert viewer.get("/libraries/999999/browse/").status_code == 404
+    assert viewer.get(f"/libraries/{library.pk}/browse/?folder=a%00b").status_code == 404
 
 
 def test_each_card_leads_to_its_folders(viewer, admin_client, library):
