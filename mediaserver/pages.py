@@ -65,8 +65,9 @@ def library_detail(request, pk: int):
 
 @login_required
 def library_watch_state(request, pk: int):
-    """The library's watch line alone, for the pages' script to refresh it as it is rendered."""
-    library = get_object_or_404(_with_files_count(Library.objects.all()), pk=pk)
+    """The library's watch line alone, for the pages' script to refresh it as it is rendered (every
+    few seconds per card: its changes and watch, not the catalogue's count)."""
+    library = get_object_or_404(selectors.with_changes_waiting(Library.objects.all()), pk=pk)
     return render(request, "watch_state.html", {"library": library})
 
 
