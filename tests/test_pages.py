@@ -128,3 +128,18 @@ def test_the_worker_admin_says_which_workers_are_alive(admin_client):
                           process_started=procinfo.process_start_ticks() + 7)
     html = admin_client.get("/admin/scanner/worker/").content.decode()
     assert html.count(">alive</span>") == 1 and html.count(">dead</span>") == 1
+
+
+def test_long_lists_page_and_keep_their_filters(viewer, make_library):
+    from django.utils import timezone
+
+    from libraries.models import MediaFile
+
+    library = make_library(name="Big")
+    now = timezone.now()
+    MediaFile.objects.bulk_create([MediaFile(library=library, path=f"{i:03d}.mkv", size=1, mtime_ns=1, kind="video",
+                                             extension="mkv", first_seen=now, last_seen=now) for i in range(150)])
+    html = viewer.get(f"/libraries/{library.pk}/?kind=video").content.decode()
+    assert "Page 1 of 2" in html and '<a href="?kind=video&page=2">Next ›</a>' in html
+    html = viewer.get(f"/libraries/{library.pk}/?kind=video&page=2").content.decode()
+    assert '<a href="?kind=video&page=1">‹ Previous</a>' in html and "Next ›" not in html
