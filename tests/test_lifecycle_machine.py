@@ -9,8 +9,9 @@ recovery passes and reconciles by any process, with a user action or another pro
 injected between a pass's reads and its writes (the pass's `interleave` seam). Users also
 notify changed paths (POST /api/scanner/changes) and the watcher notes them, which every claim
 turns into targeted scans; a watch taken up owes a catch-up of the whole library; files move
-between folders (their halves noted apart, as Sonarr does), scans fail, and a library's folder
-goes away (an unmounted share) and comes back.
+between folders (their halves noted apart, as Sonarr does), scans fail, a library's folder
+goes away (an unmounted share) and comes back, and one of its folders becomes unreadable to the
+scans (they walk as user 'nobody') and readable again.
 
 After every step the invariants of DESIGN.md 5 must hold, read from the database:
 - at most one open job per library;
@@ -20,7 +21,8 @@ After every step the invariants of DESIGN.md 5 must hold, read from the database
 - checkpoints, progress and counts never go backwards;
 - every status change has its event, and the events chain from `queued` to the status now;
 - every noted change is pending (itself or a place holding it), or in the scope of an open or
-  completed job queued after it (a completed scan has read it);
+  completed job queued after it (a completed scan has read it, unless it could not read a folder
+  holding it);
 - a moved file keeps its original row once both halves have been scanned;
 and at the end of each sequence, once a person has resumed what waits for one and every
 process has worked until nothing is open or owed: every file on disk is catalogued, not missing,
@@ -72,7 +74,7 @@ from scanner.jobs.leases import Lease
 from scanner.jobs.recovery import Recovery
 from scanner.models import PendingChange, ScanEvent, ScanJob, Worker
 from scanner.runtime.process import ScanRuntime
-from tests.helpers import STAT_ONLY, config, scan_now
+from tests.helpers import STAT_ONLY, config, scan_now, unprivileged_filesystem_access
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(2400)]
 
@@ -84,6 +86,7 @@ BATCH = 3
 USER_ACTIONS = ("start", "pause", "resume", "cancel", "notify", "watch")
 # What users or the watcher say changed: the folders files move out of and into, and one file.
 CHANGED = ("Show 0", "Show 1/Episode 4.heic", "Show 1", "Moved", "Show 2")
+LOCKABLE = "Show 1"  # the folder that becomes unreadable to scans now and then
 SETTINGS = config(worker_timeout=3600, heartbeat_interval=10, metadata_workers=0, batch_size=BATCH)
 
 
@@ -108,7 +111,9 @@ class StepScan:
                                         scope=Scope(job.scope)))
 
     def step(self) -> str:
-        batch = self.planner.plan(next(self.runs))
+        with unprivileged_filesystem_access():  # the walk reads as a user, whom a mode can stop
+            run = next(self.runs)
+        batch = self.planner.plan(run)
         self.planner.finish(batch)
         step = self.progress.step(batch.counts, batch.upper)
         try:
@@ -243,6 +248,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.moved: list[tuple[int, str, str, int]] = []  # (library, old path, new path, the row's id before)
         self.away: set[int] = set()  # libraries whose folder is away (an unmounted share)
         self.halves: list[tuple[int, str]] = []  # (library, place) of moves not noted yet
+        self.locked: set[int] = set()  # libraries whose LOCKABLE folder scans cannot read
 
     @initialize()
     def clean_slate_and_processes(self):
@@ -342,6 +348,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         else:
             root.rename(root.with_name(root.name + ".away"))
             self.away.add(library.pk)
+
+    @rule(library=st.integers(0, LIBRARIES - 1))
+    def a_folder_is_locked_or_unlocked(self, library):
+        """A folder's mode keeps scans out of it (a NAS's permissions changed), or lets them in again."""
+        library_id = self.libraries[library].pk
+        root = Path(self.libraries[library].path)
+        folder = (root if library_id not in self.away else root.with_name(root.name + ".away")) / LOCKABLE
+        folder.chmod(0o755 if library_id in self.locked else 0o000)
+        self.locked ^= {library_id}
 
     # ------------------------------------------------------------- processes
     @precondition(lambda self: self.alive())
@@ -499,15 +514,20 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def no_change_is_lost(self):
         """Every change accepted is pending (itself, or a place that holds it), or in the scope of
-        a job queued after it that is open or completed: a failed or cancelled one gave it back."""
+        a job queued after it that is open, or completed having read the folders that hold it: a
+        failed or cancelled one gave it back."""
         for library_id, rel, before in self.noted:
             waiting = PendingChange.objects.filter(library_id=library_id).values_list("path", flat=True)
             if any(holds(path, rel) for path in waiting):
                 continue
-            scopes = ScanJob.objects.filter(library_id=library_id, pk__gt=before).exclude(
-                status__in=["failed", "cancelled"]).values_list("scope", flat=True)
-            assert any(not scope or any(holds(path, rel) for path in scope) for scope in scopes), (
-                library_id, rel, list(scopes), list(waiting))
+            jobs = ScanJob.objects.filter(library_id=library_id, pk__gt=before).exclude(
+                status__in=["failed", "cancelled"])
+            unread = {(event.job_id, event.data["folder"])
+                      for event in ScanEvent.objects.filter(job__in=jobs, kind="folder_unreadable")}
+            assert any((not job.scope or any(holds(path, rel) for path in job.scope))
+                       and not any((rel + "/").startswith(folder)
+                                   for job_id, folder in unread if job_id == job.pk) for job in jobs), (
+                library_id, rel, [(job.pk, job.scope) for job in jobs], list(waiting), unread)
 
     @invariant()
     def a_moved_file_keeps_its_row(self):
@@ -533,12 +553,16 @@ class LifecycleMachine(RuleBasedStateMachine):
                 away = Path(library.path).with_name(Path(library.path).name + ".away")
                 if away.exists():
                     away.rename(library.path)
+                if (Path(library.path) / LOCKABLE).exists():
+                    (Path(library.path) / LOCKABLE).chmod(0o755)
 
     def settle_everything(self):
         """What a person and the processes do in the end: folders back, the dead gone, paused
         scans resumed and changes stuck after failures retried, and every process working
         until nothing is open or owed."""
         for library in self.libraries:
+            if library.pk in self.locked:
+                self.a_folder_is_locked_or_unlocked(self.libraries.index(library))
             if library.pk in self.away:
                 self.the_folder_goes_away_or_comes_back(self.libraries.index(library))
         while self.halves:
@@ -590,8 +614,8 @@ def build(folder: Path) -> None:
         (folder / f"Show {i % 3}/Episode {i}.{STAT_ONLY}").write_bytes(b"x" * (i + 1))
 
 
-def test_the_lifecycle_holds_its_invariants_under_interleavings(tmp_path_factory):
-    root = tmp_path_factory.mktemp("machine")
+def test_the_lifecycle_holds_its_invariants_under_interleavings(public_tmp):
+    root = public_tmp / "machine"
     libraries = []
     for n in range(LIBRARIES):
         folder = root / f"library{n}"

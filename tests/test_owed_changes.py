@@ -2,7 +2,8 @@
 
 Each test replays a sequence that used to lose a change: a resume that rewrote the job's trigger,
 a paused or resumed whole-library scan already past the changed place, a catch-up dropped by a
-failure after the watch began, a scan of changes failing forever, a library folder that is away.
+failure after the watch began, a scan of changes failing forever, a library folder that is away,
+a folder the scan could not read.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from libraries.models import Library, MediaFile
-from scanner.jobs import changes, lifecycle, services
+from scanner.jobs import changes, lifecycle, pending, services
 from scanner.jobs.recovery import recover_scans
 from scanner.models import LibraryWatch, PendingChange, ScanEvent, ScanJob
 from scanner.runtime.watching import Watcher
@@ -33,6 +34,7 @@ from tests.helpers import (
     present_paths,
     run_job,
     scan_now,
+    unprivileged_filesystem_access,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -280,7 +282,10 @@ def test_a_flood_of_changes_becomes_one_change_of_the_whole_library(make_library
     for batch in range(3):
         paths = [f"{library.path}/Show {batch}/{n:04d}.mkv" for n in range(600)]
         assert staff_client.post("/api/scanner/changes", {"paths": paths}, format="json").status_code == 202
-    assert pending_paths(library) == {""}  # what 1,800 places would become anyway: the whole library
+    # What more than 1,000 places would become anyway: the whole library, with the places noted
+    # since (up to the bound again).
+    waiting = pending_paths(library)
+    assert "" in waiting and len(waiting) <= pending.MAX_PER_LIBRARY + 1
     services.scan_cancel(library_id=library.pk)
     (job,) = changes.queue_scans_for_changes()
     assert job.scope == []
@@ -308,3 +313,89 @@ def test_notifications_are_rate_limited_per_user(make_library, staff_client, mon
     answers = [staff_client.post("/api/scanner/changes", {"paths": [f"{library.path}/a.mkv"]}, format="json")
                for _ in range(4)]
     assert [answer.status_code for answer in answers] == [202, 202, 202, 429]
+
+
+# ---------------------------------------------------------------- g: a folder the scan could not read
+def locked_library(make_library, public_tmp):
+    """A catalogued library with a folder that its scans will not be able to read."""
+    root = public_tmp / "library"
+    for rel in ("Locked/a", "Open/b"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / f"{rel}.{STAT_ONLY}").write_bytes(b"x")
+    library = make_library(path=root)
+    scan_now(library)
+    (root / f"Locked/New.{STAT_ONLY}").write_bytes(b"new")
+    return library, root
+
+
+def test_a_whole_library_scan_that_could_not_read_a_folder_keeps_the_changes_noted_there(make_library,
+                                                                                          public_tmp):
+    library, root = locked_library(make_library, public_tmp)
+    services.scan_cancel(library_id=notified_job(library, ["Locked", "Open"]).library_id)
+    assert pending_paths(library) == {"Locked", "Open"}  # given back, waiting a few minutes
+    whole = services.scan_start(library_id=library.pk).job  # a person's full scan, queued after them
+    (root / "Locked").chmod(0o000)
+    with unprivileged_filesystem_access():
+        assert run_job(whole).status == "completed"
+
+    (kept,) = PendingChange.objects.filter(library=library)  # "Open" was read; "Locked" was not
+    assert (kept.path, kept.failures) == ("Locked", 1)
+    assert kept.reason == "its folder Locked/ could not be read: Permission denied"
+    assert ScanEvent.objects.filter(job=whole, kind="changes_kept").exists()
+    (root / "Locked").chmod(0o755)
+    age(library)
+    (later,) = changes.queue_scans_for_changes()
+    assert later.scope == ["Locked"] and run_job(later).status == "completed"
+    assert f"Locked/New.{STAT_ONLY}" in present_paths(library) and not pending_paths(library)
+
+
+def test_a_scan_of_changes_that_could_not_read_their_folder_gives_them_back_as_failed(make_library, public_tmp,
+                                                                                      settings):
+    settings.SCANNER = dataclasses.replace(settings.SCANNER, changes_max_attempts=2)
+    library, root = locked_library(make_library, public_tmp)
+    (root / "Locked").chmod(0o000)
+    for attempt in (1, 2):
+        age(library)
+        job = notified_job(library, ["Locked", "Open"]) if attempt == 1 else changes.queue_scans_for_changes()[0]
+        with unprivileged_filesystem_access():
+            assert run_job(job).status == "completed"
+        (kept,) = PendingChange.objects.filter(library=library)
+        assert (kept.path, kept.failures) == ("Locked", attempt)
+
+    # A folder that stays unreadable waits for a person, who is told.
+    age(library)
+    assert changes.queue_scans_for_changes() == []
+    assert ScanEvent.objects.filter(job=job, kind="changes_gave_up").exists()
+    assert f"Locked/New.{STAT_ONLY}" not in present_paths(library)
+
+
+def test_a_persons_targeted_scan_of_an_unreadable_folder_owes_nothing(make_library, public_tmp):
+    library, root = locked_library(make_library, public_tmp)
+    job = services.scan_start(library_id=library.pk, paths=["Locked"]).job
+    (root / "Locked").chmod(0o000)
+    with unprivileged_filesystem_access():
+        assert run_job(job).status == "completed"
+    assert ScanEvent.objects.filter(job=job, kind="folder_unreadable").exists() and not pending_paths(library)
+
+
+def test_a_place_noted_beside_a_change_of_the_whole_library_is_kept_if_its_folder_could_not_be_read(
+        make_library, public_tmp):
+    library, root = locked_library(make_library, public_tmp)
+    pending.note(library.pk, [""], trigger="catch_up")  # a watch taken up owes the whole library
+    whole = notified_job(library, ["Locked"])
+    assert whole.scope == [] and whole.from_changes
+    (root / "Locked").chmod(0o000)
+    with unprivileged_filesystem_access():
+        assert run_job(whole).status == "completed"
+    (kept,) = PendingChange.objects.filter(library=library)
+    assert (kept.path, kept.failures) == ("Locked", 1)
+
+
+def test_a_cancelled_scan_of_the_whole_library_keeps_the_places_noted_beside_it_waiting_too(make_library,
+                                                                                           public_tmp):
+    library, _ = locked_library(make_library, public_tmp)
+    pending.note(library.pk, [""], trigger="catch_up")
+    notified_job(library, ["Locked"])
+    services.scan_cancel(library_id=library.pk)
+    assert pending_paths(library) == {"", "Locked"}
+    assert changes.queue_scans_for_changes() == []  # a cancel is not undone at once

@@ -24,7 +24,7 @@ from scanner.core.progress import COUNTERS, Progress, Step
 from scanner.engine import catalogue, dbtime, moves
 from scanner.engine.plan import Batch
 from scanner.engine.retry import Retry
-from scanner.jobs import lifecycle
+from scanner.jobs import lifecycle, pending
 from scanner.jobs.events import log_decision, record_event
 from scanner.jobs.leases import Lease, held
 from scanner.models import ScanJob
@@ -88,7 +88,9 @@ class Committer:
                 MediaFile.objects.filter(pk__in=batch.restored_ids[start:start + IDS_PER_STATEMENT]).update(
                     missing=False, last_seen=Now(), last_job_id=job_id, unseen_by_job_id=None)
             catalogue.mark_unseen(library_id, job_id, batch.unseen_ranges)
-            self._record_unreadable(batch)
+            if batch.unreadable:
+                self._record_unreadable(batch)
+                pending.keep_unread(ScanJob.objects.get(pk=job_id), batch.unreadable, worker=self.worker_label)
             if step.final:
                 self._complete(step, fields)
 
@@ -135,7 +137,7 @@ class Committer:
             if self._folder_events < MAX_FOLDER_EVENTS:  # an event (and its log line) for the first ones
                 self._folder_events += 1
                 record_event(self.lease.job_id, "folder_unreadable", message, worker=self.worker_label,
-                             library_id=self.lease.library_id, level=logging.WARNING)
+                             library_id=self.lease.library_id, level=logging.WARNING, folder=prefix)
             else:
                 log_decision(message, action="folder_unreadable", level=logging.WARNING, **self.log_ids)
 

@@ -7,12 +7,14 @@ completes; if the job ends unfinished, the change comes back in the transaction 
 (`give_back`), to be scanned again after a delay. Scans of the same changes that keep failing
 stop after SCANNER_CHANGES_MAX_ATTEMPTS in a row: the changes then wait for a person (a new
 notice of the place, the admin's "retry", or a completed scan of the whole library). A whole
-library scan that completes has read every change noted before it was queued (`release_read`).
+library scan that completes has read every change noted before it was queued (`release_read`),
+except those in folders it could not read (`keep_unread`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -41,10 +43,11 @@ class Change(NamedTuple):
 
 def note(library_id: int, rel_paths: list[str], *, trigger: str) -> None:
     """Changed places of one library. A place already waiting is noted again: dated now, with
-    its delay and failures cleared (a new change is a new try)."""
+    its delay and failures cleared (a new change is a new try). A place is noted even when the
+    whole library is owed: a scan of it may not read every folder (pending.keep_unread)."""
     with transaction.atomic():
-        if len(rel_paths) > MAX_PER_LIBRARY or PendingChange.objects.filter(library_id=library_id, path="").exists():
-            rel_paths = [""]  # the whole library is owed (already): a place in it adds nothing but its date
+        if len(rel_paths) > MAX_PER_LIBRARY:
+            rel_paths = [""]
         _upsert(library_id, rel_paths, trigger)
         _bound(library_id, trigger)
 
@@ -113,20 +116,67 @@ def give_back(job: ScanJob, *, why: str, worker: str) -> None:
     wait = UNAVAILABLE_RECHECK if why == "unavailable" else RETRY_AFTER
     reason = {"failed": f"its scan failed: {job.error_message}", "cancelled": "its scan was cancelled",
               "unavailable": job.error_message}[why]
-    trigger = job.trigger if job.trigger in PendingChange.Trigger.values else PendingChange.Trigger.NOTIFY
     paths = job.scope or [""]
+    _put_back(job, {path: reason for path in paths}, failures=failures, wait=wait)
+    if not job.scope:  # the places a scan of the whole library left noted wait with it (changes._queue_one)
+        PendingChange.objects.filter(library_id=job.library_id, created_at__lt=job.created_at).exclude(stuck()).update(
+            created_at=Now(), wait=wait, reason=reason[:2000], failures=F("failures") + (why == "failed"))
+    _tell(job, len(paths), failures=failures, wait=wait, reason=reason, worker=worker)
+
+
+def keep_unread(job: ScanJob, folders: list[tuple[str, str]], *, worker: str) -> None:
+    """Folders ("A/B/", why) a scan could not read, in the transaction of the batch that met them:
+    the changes it owed in them were not read. A scan of the whole library keeps pending those
+    noted before it (release_read would take them as read), dated now; a scan of changes gives
+    back the places of its scope in them. Either way as one failed scan of them, so that a folder
+    that stays unreadable ends waiting for a person. A change of a place that holds such a folder
+    (the whole library, say) counts as read: the rest of it was, and the folder has its event."""
+    assert job.library_id is not None, "a running job has its library"
+
+    def unread(path: str) -> str | None:
+        return next((f"its folder {folder} could not be read: {why}" for folder, why in folders
+                     if (path + "/").startswith(folder)), None)
+
+    if job.scope:
+        if not job.from_changes:
+            return  # a person's targeted scan owes nothing; the folder's event tells them
+        kept = {path: why for path in job.scope if (why := unread(path))}
+        failures = job.change_failures + 1
+        _put_back(job, kept, failures=failures, wait=RETRY_AFTER)
+    else:
+        noted = PendingChange.objects.filter(library_id=job.library_id, created_at__lt=job.created_at)
+        kept = {path: why for path in noted.values_list("path", flat=True) if (why := unread(path))}
+        failures = 1 + max(noted.filter(path__in=kept).values_list("failures", flat=True), default=0)
+        by_reason = defaultdict(list)
+        for path, why in kept.items():
+            by_reason[why].append(path)
+        for why, paths in by_reason.items():  # `noted`: still dated before the job, not noted again meanwhile
+            noted.filter(path__in=paths).update(failures=F("failures") + 1, created_at=Now(), wait=RETRY_AFTER,
+                                                reason=why[:2000])
+    if kept:
+        _tell(job, len(kept), failures=failures, wait=RETRY_AFTER, reason=next(iter(kept.values())), worker=worker)
+
+
+def _put_back(job: ScanJob, reasons: dict[str, str], *, failures: int, wait: timedelta) -> None:
+    """Places of the job's scope pending again; a place noted again while the job ran is newer:
+    it stays as it is."""
+    assert job.library_id is not None
+    trigger = job.trigger if job.trigger in PendingChange.Trigger.values else PendingChange.Trigger.NOTIFY
     PendingChange.objects.bulk_create([
         PendingChange(library_id=job.library_id, path=path, trigger=trigger, failures=failures, wait=wait,
-                      reason=reason[:2000]) for path in paths], batch_size=BATCH, ignore_conflicts=True)
+                      reason=reason[:2000]) for path, reason in reasons.items()], batch_size=BATCH,
+        ignore_conflicts=True)
     _bound(job.library_id, trigger)
-    limit = scanner_config().changes_max_attempts
-    if failures >= limit:
-        record_event(job.pk, "changes_gave_up", f"{words.count(len(paths), 'changed path')} failed "
+
+
+def _tell(job: ScanJob, count: int, *, failures: int, wait: timedelta, reason: str, worker: str) -> None:
+    if failures >= scanner_config().changes_max_attempts:
+        record_event(job.pk, "changes_gave_up", f"{words.count(count, 'changed path')} failed "
                      f"{words.count(failures, 'scan')} in a row, "
                      f"now waiting for a person ({reason}); notify again, or retry in the admin",
                      worker=worker, library_id=job.library_id, level=logging.WARNING)
     else:
-        record_event(job.pk, "changes_kept", f"{words.count(len(paths), 'changed path')} kept as pending changes, "
+        record_event(job.pk, "changes_kept", f"{words.count(count, 'changed path')} kept as pending changes, "
                      f"scanned again in {words.count(int(wait.total_seconds() // 60), 'minute')} ({reason})",
                      worker=worker, library_id=job.library_id)
 

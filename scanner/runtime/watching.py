@@ -171,13 +171,16 @@ class Watcher:
 
     def _partial(self, library_id: int, worker: Worker, what: str) -> None:
         note = f"{what} Until it is all watched, scheduled scans cover the rest."
-        if not LibraryWatch.objects.filter(library_id=library_id, worker=worker).update(partial=True, note=note):
-            return  # no longer ours
-        log_decision(note, action="watch_partial", library_id=library_id, worker=self.label, level=logging.WARNING)
-        job = selectors.library_scan_status(library_id)
-        if job is not None:
-            record_event(job.pk, "watch_partial", note, worker=self.label, library_id=library_id,
-                         level=logging.WARNING)
+        with transaction.atomic():  # the lease's flag and the library's event, or neither
+            if not LibraryWatch.objects.filter(library_id=library_id, worker=worker).update(partial=True, note=note):
+                return  # no longer ours
+            job = selectors.library_scan_status(library_id)
+            if job is not None:
+                record_event(job.pk, "watch_partial", note, worker=self.label, library_id=library_id,
+                             level=logging.WARNING)
+            else:
+                log_decision(note, action="watch_partial", library_id=library_id, worker=self.label,
+                             level=logging.WARNING)
 
     def _partly_unwatched(self, paths: list[str], worker: Worker) -> None:
         """Folders created since a watch began that the kernel would not watch: the library is
