@@ -67,8 +67,10 @@ def test_changes_wait_while_a_user_paused_scan_holds_them(make_library, staff_cl
     services.scan_cancel(library_id=library.pk)
     (job,) = changes.queue_scans_for_changes()  # what each process's claim loop does
     assert job.scope == ["Show 000"] and job.trigger == "notify"
-    assert not PendingChange.objects.exists()
+    # The place inside it waits beside it, read when it completes.
+    assert list(PendingChange.objects.values_list("path", flat=True)) == [f"Show 000/Episode 003.{STAT_ONLY}"]
     assert changes.queue_scans_for_changes() == []
+    assert run_job(job).status == "completed" and not PendingChange.objects.exists()
 
 
 def test_too_many_changed_places_or_the_root_become_a_whole_library_scan(make_library, staff_client):

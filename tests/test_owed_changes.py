@@ -316,15 +316,15 @@ def test_notifications_are_rate_limited_per_user(make_library, staff_client, mon
 
 
 # ---------------------------------------------------------------- g: a folder the scan could not read
-def locked_library(make_library, public_tmp):
-    """A catalogued library with a folder that its scans will not be able to read."""
+def locked_library(make_library, public_tmp, folder: str = "Locked"):
+    """A catalogued library with a folder that its scans will not be able to read, and a new file in it."""
     root = public_tmp / "library"
-    for rel in ("Locked/a", "Open/b"):
+    for rel in (f"{folder}/a", "Open/b"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / f"{rel}.{STAT_ONLY}").write_bytes(b"x")
     library = make_library(path=root)
     scan_now(library)
-    (root / f"Locked/New.{STAT_ONLY}").write_bytes(b"new")
+    (root / f"{folder}/New.{STAT_ONLY}").write_bytes(b"new")
     return library, root
 
 
@@ -399,3 +399,30 @@ def test_a_cancelled_scan_of_the_whole_library_keeps_the_places_noted_beside_it_
     services.scan_cancel(library_id=library.pk)
     assert pending_paths(library) == {"", "Locked"}
     assert changes.queue_scans_for_changes() == []  # a cancel is not undone at once
+
+
+def test_a_place_inside_a_scanned_place_is_kept_if_its_folder_could_not_be_read(make_library, public_tmp):
+    library, root = locked_library(make_library, public_tmp, folder="Shows/Locked")
+    job = notified_job(library, ["Shows", "Shows/Locked"])
+    assert job.scope == ["Shows"] and pending_paths(library) == {"Shows/Locked"}  # waits beside it
+    (root / "Shows/Locked").chmod(0o000)
+    with unprivileged_filesystem_access():
+        assert run_job(job).status == "completed"
+    assert pending_paths(library) == {"Shows/Locked"}
+
+    (root / "Shows/Locked").chmod(0o755)
+    age(library)
+    (later,) = changes.queue_scans_for_changes()
+    assert run_job(later).status == "completed" and not pending_paths(library)
+    assert f"Shows/Locked/New.{STAT_ONLY}" in present_paths(library)
+
+
+def test_places_noted_before_an_open_scan_of_the_whole_library_are_not_counted_as_waiting(make_library,
+                                                                                          public_tmp, staff_client):
+    library, _ = locked_library(make_library, public_tmp)
+    pending.note(library.pk, [""], trigger="catch_up")
+    whole = notified_job(library, ["Locked", "Open"])
+    assert whole.scope == [] and pending_paths(library) == {"Locked", "Open"}
+    assert staff_client.get(f"/api/libraries/{library.pk}/").json()["changes_waiting"] == 0
+    pending.note(library.pk, ["Open"], trigger="watch")  # noted again while it waits: a newer change
+    assert staff_client.get(f"/api/libraries/{library.pk}/").json()["changes_waiting"] == 1

@@ -121,10 +121,10 @@ def _queue_one(library_id: int, root: str) -> ScanJob | None:
                               from_changes=True, change_failures=max(row.failures for row in rows))
         if job is None:
             return None  # an open job came first (or the library went): the changes wait for it
-        # A scan of the whole library takes only the change of the whole library: the places
-        # stay noted until it completes (release_read), so that one in a folder it cannot read
-        # is still owed (keep_unread); one it read goes with the others.
-        pending.take([row.id for row in rows if scope or not row.path])
+        # The job takes its scope's own places ("" for the whole library); places inside them
+        # stay noted until it completes (pending.release_read), so that one in a folder it
+        # cannot read is still owed (pending.keep_unread).
+        pending.take([row.id for row in rows if row.path in scope or not scope and not row.path])
     return job
 
 

@@ -164,11 +164,11 @@ def auto_resume(seen: ScanJob, *, delay: float) -> ScanJob | None:
 
 # ---------------------------------------------------------------- ending
 def complete_held(lease: Lease, *, message: str, **fields) -> ScanJob | None:
-    """The final batch's write (inside its transaction): counters, 100 %, completed. A scan of
-    the whole library has read every change noted before it was queued."""
+    """The final batch's write (inside its transaction): counters, 100 %, completed. The scan
+    has read every change noted in its scope before it was queued."""
     job = move(lease.job_id, as_held(lease), frm=Status.RUNNING, to=Status.COMPLETED, event="completed",
                 message=message, **{**finished(), "progress": 100, **fields})  # the last run's rate stays on record
-    if job is not None and not job.scope:
+    if job is not None:
         pending.release_read(job)
     return job
 

@@ -7,8 +7,8 @@ completes; if the job ends unfinished, the change comes back in the transaction 
 (`give_back`), to be scanned again after a delay. Scans of the same changes that keep failing
 stop after SCANNER_CHANGES_MAX_ATTEMPTS in a row: the changes then wait for a person (a new
 notice of the place, the admin's "retry", or a completed scan of the whole library). A whole
-library scan that completes has read every change noted before it was queued (`release_read`),
-except those in folders it could not read (`keep_unread`).
+scan that completes has read every change noted in its scope before it was queued
+(`release_read`), except those in folders it could not read (`keep_unread`).
 """
 
 from __future__ import annotations
@@ -107,9 +107,9 @@ def postpone(ids: list[int], *, reason: str) -> None:
 
 def give_back(job: ScanJob, *, why: str, worker: str) -> None:
     """A job that owed its scope ended unfinished (`why`: failed, cancelled, unavailable): its
-    paths are pending changes again, in the transaction that ended it. A failure counts towards
-    SCANNER_CHANGES_MAX_ATTEMPTS; a cancel or an absent folder does not. A place noted again
-    while the job ran is newer: it stays as it is."""
+    paths are pending changes again, in the transaction that ended it, and the places noted
+    beside it wait as long. A failure counts towards SCANNER_CHANGES_MAX_ATTEMPTS; a cancel or an
+    absent folder does not. A place noted again while the job ran is newer: it stays as it is."""
     if job.library_id is None:
         return
     failures = job.change_failures + (why == "failed")
@@ -118,43 +118,54 @@ def give_back(job: ScanJob, *, why: str, worker: str) -> None:
               "unavailable": job.error_message}[why]
     paths = job.scope or [""]
     _put_back(job, {path: reason for path in paths}, failures=failures, wait=wait)
-    if not job.scope:  # the places a scan of the whole library left noted wait with it (changes._queue_one)
-        PendingChange.objects.filter(library_id=job.library_id, created_at__lt=job.created_at).exclude(stuck()).update(
-            created_at=Now(), wait=wait, reason=reason[:2000], failures=F("failures") + (why == "failed"))
+    _by_id(job, [row_id for row_id, _ in _beside(job)]).exclude(stuck()).update(
+        created_at=Now(), wait=wait, reason=reason[:2000], failures=F("failures") + int(why == "failed"))
     _tell(job, len(paths), failures=failures, wait=wait, reason=reason, worker=worker)
 
 
 def keep_unread(job: ScanJob, folders: list[tuple[str, str]], *, worker: str) -> None:
     """Folders ("A/B/", why) a scan could not read, in the transaction of the batch that met them:
-    the changes it owed in them were not read. A scan of the whole library keeps pending those
-    noted before it (release_read would take them as read), dated now; a scan of changes gives
-    back the places of its scope in them. Either way as one failed scan of them, so that a folder
-    that stays unreadable ends waiting for a person. A change of a place that holds such a folder
-    (the whole library, say) counts as read: the rest of it was, and the folder has its event."""
-    assert job.library_id is not None, "a running job has its library"
-
+    the changes in them were not read. The places noted beside the job stay pending (release_read
+    would take them as read), dated now; a scan of changes gives back the places of its scope in
+    them. Either way as one failed scan of them, so that a folder that stays unreadable ends
+    waiting for a person. A change of a place that holds such a folder (the whole library, say)
+    counts as read: the rest of it was, and the folder has its event."""
     def unread(path: str) -> str | None:
         return next((f"its folder {folder} could not be read: {why}" for folder, why in folders
                      if (path + "/").startswith(folder)), None)
 
-    if job.scope:
-        if not job.from_changes:
-            return  # a person's targeted scan owes nothing; the folder's event tells them
-        kept = {path: why for path in job.scope if (why := unread(path))}
-        failures = job.change_failures + 1
-        _put_back(job, kept, failures=failures, wait=RETRY_AFTER)
-    else:
-        noted = PendingChange.objects.filter(library_id=job.library_id, created_at__lt=job.created_at)
-        kept = {path: why for path in noted.values_list("path", flat=True) if (why := unread(path))}
-        failures = 1 + max(noted.filter(path__in=kept).values_list("failures", flat=True), default=0)
-        by_reason = defaultdict(list)
-        for path, why in kept.items():
-            by_reason[why].append(path)
-        for why, paths in by_reason.items():  # `noted`: still dated before the job, not noted again meanwhile
-            noted.filter(path__in=paths).update(failures=F("failures") + 1, created_at=Now(), wait=RETRY_AFTER,
-                                                reason=why[:2000])
+    owed = {path: why for path in job.scope if (why := unread(path))} if job.from_changes else {}
+    failures = job.change_failures + 1 if owed else 0
+    if owed:
+        _put_back(job, owed, failures=failures, wait=RETRY_AFTER)
+    beside: dict[str, list[int]] = defaultdict(list)
+    for row_id, path in _beside(job):
+        if why := unread(path):
+            beside[why].append(row_id)
+    kept = len(owed)
+    for why, ids in beside.items():
+        rows = _by_id(job, ids)
+        failures = max(failures, 1 + max(rows.values_list("failures", flat=True), default=0))
+        kept += rows.update(failures=F("failures") + 1, created_at=Now(), wait=RETRY_AFTER, reason=why[:2000])
     if kept:
-        _tell(job, len(kept), failures=failures, wait=RETRY_AFTER, reason=next(iter(kept.values())), worker=worker)
+        reason = next(iter(owed.values()), None) or next(iter(beside))
+        _tell(job, kept, failures=failures, wait=RETRY_AFTER, reason=reason, worker=worker)
+
+
+def _beside(job: ScanJob) -> list[tuple[int, str]]:
+    """(id, path) of the changes noted before the job was queued in places its scope holds: not
+    taken by it (changes._queue_one takes only its scope's own places), read by it if it completes.
+    Matched here, not with LIKE, which SQLite compares without case."""
+    assert job.library_id is not None, "a job that owes has its library"
+    rows = PendingChange.objects.filter(library_id=job.library_id, created_at__lt=job.created_at)
+    return [(row_id, path) for row_id, path in rows.values_list("id", "path")
+            if not job.scope or any(path == place or path.startswith(place + "/") for place in job.scope)]
+
+
+def _by_id(job: ScanJob, ids: list[int]) -> QuerySet[PendingChange]:
+    """Those rows, if still dated before the job: one noted again meanwhile is a newer change.
+    At most MAX_PER_LIBRARY ids (one library's rows)."""
+    return PendingChange.objects.filter(pk__in=ids, created_at__lt=job.created_at)
 
 
 def _put_back(job: ScanJob, reasons: dict[str, str], *, failures: int, wait: timedelta) -> None:
@@ -187,10 +198,9 @@ def retry(rows: QuerySet[PendingChange]) -> int:
 
 
 def release_read(job: ScanJob) -> int:
-    """A scan of the whole library completed (call in its completing transaction): it walked
-    every place after it was queued, so changes noted before that have been read."""
-    assert job.library_id is not None, "a completed job has its library"
-    return PendingChange.objects.filter(library_id=job.library_id, created_at__lt=job.created_at).delete()[0]
+    """A scan completed (call in its completing transaction): it walked every place of its scope
+    after it was queued, so the changes noted there before that have been read."""
+    return _by_id(job, [row_id for row_id, _ in _beside(job)]).delete()[0]
 
 
 def waiting_for_a_person(library_id: int) -> QuerySet[PendingChange]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from libraries.models import Library, MediaFile
@@ -30,8 +30,11 @@ def with_changes_waiting(libraries: QuerySet[Library]) -> QuerySet[Library]:
     for a person, with `changes_stuck_reason`, and their watch lease."""
     pending = PendingChange.objects.filter(library=OuterRef("pk"))
     stuck = pending.filter(failures__gte=scanner_config().changes_max_attempts)
+    # Places noted before an open scan of the whole library wait for nothing but it (changes._queue_one).
+    covered = ScanJob.objects.filter(library=OuterRef("library"), status__in=ScanJob.OPEN_STATUSES, scope=[],
+                                     created_at__gt=OuterRef("created_at"))
     return libraries.select_related("watcher__worker").annotate(
-        changes_waiting=Coalesce(Subquery(_count(pending)), 0),
+        changes_waiting=Coalesce(Subquery(_count(pending.exclude(Exists(covered)))), 0),
         changes_stuck=Coalesce(Subquery(_count(stuck)), 0),
         changes_stuck_reason=Subquery(stuck.order_by("-id").values("reason")[:1]))
 
