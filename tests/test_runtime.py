@@ -1,5 +1,6 @@
 """The per-process runtime with real threads (scanner/runtime/process.py)."""
 
+import gc
 import os
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ from scanner.core.readers import pool as extraction
 from scanner.jobs import lifecycle, services
 from scanner.jobs.recovery import recover_scans
 from scanner.models import ScanEvent, ScanJob, Worker
+from scanner.runtime import entrypoints
 from scanner.runtime.entrypoints import current_runtime, stop_runtime
 from scanner.runtime.process import ScanRuntime
 from scanner.runtime.registry import ScanThread
@@ -30,6 +32,27 @@ def test_nothing_scans_unless_an_entry_point_starts_it():
     assert current_runtime() is None
     assert not [t.name for t in threading.enumerate() if t.name.startswith("scan-job")]
     assert not Worker.objects.exists()
+
+
+def test_a_scanning_process_takes_what_it_loaded_out_of_the_collectors_passes_once(runtime, monkeypatch):
+    """What a process loaded before its runtime starts (Django, the apps) is frozen, so a scan's
+    full garbage collections do not walk it; once only, or objects alive at each later start
+    (a restarted runtime) would never be collected."""
+    monkeypatch.setattr(entrypoints, "_startup_frozen", False)
+    gc.unfreeze()
+    loaded = [object()]  # stands for what the process loaded (a list: the collector tracks it)
+
+    started = runtime()
+    # (its startup recovery run first: a runtime stopped before it races APScheduler's removal of the job)
+    wait_until(lambda: started._scheduler.get_job("startup_recovery") is None, timeout=10, what="startup recovery")
+    late = [object()]  # made after the start: a later start must not freeze it
+    entrypoints.freeze_startup_objects()  # what start_runtime calls each time it makes a runtime
+
+    def collected(thing) -> bool:  # gc.get_objects() leaves out the frozen
+        return any(tracked is thing for tracked in gc.get_objects())
+
+    assert not collected(loaded)
+    assert collected(late)
 
 
 def test_a_job_queued_by_another_process_is_claimed_by_polling(runtime, make_library):

@@ -61,17 +61,21 @@ class Batcher:
         lower, entries, to_read = self.checkpoint, [], 0
         limit = self.files_per_second
         check_every = 1 if limit else CLOCK_CHECK_EVERY
+        reads, stopped = self.reads, self.stop.is_set
+        slow_share_run = min(SLOW_SHARE_RUN, self.batch_size)
         walked = 0
         started = run_started = time.monotonic()
-        for entry in walker:
-            self.check_stop()
+        for entry in walker:  # a hot loop (every file of the scan): names bound locally
+            if stopped():
+                raise Stopped
             entries.append(entry)
             walked += 1
-            if entry.size and entry.extension in self.reads:
+            if reads and entry.size and entry.extension in reads:
                 to_read += 1
             if limit:
                 self._throttle(walked / limit - (time.monotonic() - started))
-            full = len(entries) >= (min(SLOW_SHARE_RUN, self.batch_size) if walker.slow_share else self.batch_size) or (
+            # The walk decides whether it is on a slow share during its first folders: asked each time.
+            full = len(entries) >= (slow_share_run if walker.slow_share else self.batch_size) or (
                 to_read >= READ_RUN or walked % check_every == 0 and time.monotonic() - run_started >= MAX_RUN_SECONDS
             )
             if full and entry.can_end_a_run:

@@ -9,8 +9,8 @@ it (`LibraryRoot.still_listed`).
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
+from stat import S_ISREG
 
 from scanner.core.root import LibraryRoot
 
@@ -52,20 +52,22 @@ def why_uncatalogable(path: str) -> str:
 
 def file_entry(root: LibraryRoot, entry: os.DirEntry, rel: str, kind: str, extension: str) -> FileEntry:
     """The entry of a media file with its stat, or with the reason it cannot be catalogued."""
-    problem = why_uncatalogable(rel)
-    item = FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
-    if not problem:
-        try:
-            st = entry.stat()
-            item.size, item.mtime_ns = st.st_size, st.st_mtime_ns
-            if st.st_ino < INT64 and st.st_dev < INT64:  # 64-bit unsigned on some file systems
-                item.inode, item.device = st.st_ino, st.st_dev
-            if not (-INT64 < st.st_mtime_ns < INT64 and st.st_size < INT64):
-                item.error = "its modification time or size is out of range"
-            if not stat.S_ISREG(st.st_mode):
-                item.error = "not a regular file"  # a folder named like a film, seen through an unknown type
-        except OSError as exc:
-            root.check()
-            gone = isinstance(exc, FileNotFoundError) and not root.still_listed(rel)
-            item.error = VANISHED if gone else f"cannot be read: {exc.strerror}"
-    return item
+    if not rel.isascii() or len(rel) > MAX_PATH_BYTES:  # a hot path: most names need no closer look
+        problem = why_uncatalogable(rel)
+        if problem:
+            return FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
+    try:
+        st = entry.stat()
+    except OSError as exc:
+        root.check()
+        gone = isinstance(exc, FileNotFoundError) and not root.still_listed(rel)
+        return FileEntry(rel, kind, extension, 0, 0, VANISHED if gone else f"cannot be read: {exc.strerror}")
+    size, mtime_ns, inode, device = st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev
+    error = ""
+    if not (-INT64 < mtime_ns < INT64 and size < INT64):
+        error = "its modification time or size is out of range"
+    if not S_ISREG(st.st_mode):
+        error = "not a regular file"  # a folder named like a film, seen through an unknown type
+    if inode < INT64 and device < INT64:  # 64-bit unsigned on some file systems
+        return FileEntry(rel, kind, extension, size, mtime_ns, error, False, inode, device)
+    return FileEntry(rel, kind, extension, size, mtime_ns, error)

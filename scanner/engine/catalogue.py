@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from libraries.models import MediaFile
 from scanner.core.entries import FileEntry
 from scanner.core.scope import Scope
+from scanner.engine import bulkrows
 from scanner.engine.facts import FACT_FIELDS, META_FIELDS, NO_FACTS
 
 # An inserted row: these values, in this order (insert_row builds them).
@@ -79,8 +80,7 @@ def insert_files(rows: list[tuple], fields: tuple[str, ...] = INSERT_FIELDS) -> 
                 for row in rows:
                     copy.write_row(row)
         else:
-            placeholders = ", ".join(["%s"] * len(fields))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+            cursor.executemany(*bulkrows.sqlite_statement(table, fields, rows))
 
 
 def update_files(rows: list[tuple]) -> None:
