@@ -63,6 +63,7 @@ def test_only_values_every_row_shares_exactly_become_literals():
     assert bulkrows.shared_literals([(2**63,), (2**63,)])[0] == {}  # SQLite would make it a float
     assert bulkrows.shared_literals([(1, "a")])[0] == {}  # a single row: its path stays a parameter
     assert bulkrows.sqlite_literal("it's 100%s") == "'it''s 100%%s'"
+    assert bulkrows.sqlite_literal("a tag\x00with a NUL") is None  # a statement's text cannot hold it
 
 
 def test_a_first_scan_of_awkward_names_then_a_rescan_finds_them_unchanged(make_library):

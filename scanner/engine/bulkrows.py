@@ -25,7 +25,7 @@ def sqlite_literal(value: object) -> str | None:
         return "1" if value else "0"
     if type(value) is int:
         return str(value) if -INT64 <= value < INT64 else None
-    if type(value) is str:
+    if type(value) is str and "\x00" not in value:  # the statement's text cannot hold a NUL; a parameter can
         return "'" + value.replace("'", "''").replace("%", "%%") + "'"
     return None
 
