@@ -52,10 +52,8 @@ def why_uncatalogable(path: str) -> str:
 
 def file_entry(root: LibraryRoot, entry: os.DirEntry, rel: str, kind: str, extension: str) -> FileEntry:
     """The entry of a media file with its stat, or with the reason it cannot be catalogued."""
-    if not rel.isascii() or len(rel) > MAX_PATH_BYTES:  # a hot path: most names need no closer look
-        problem = why_uncatalogable(rel)
-        if problem:
-            return FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
+    if problem := why_uncatalogable(rel):
+        return FileEntry(rel, kind, extension, 0, 0, problem, problem == NOT_UTF8)
     try:
         st = entry.stat()
     except OSError as exc:
